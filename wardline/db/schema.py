@@ -1,0 +1,12 @@
+"""One metadata for the whole service: importing this module registers every table."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from wardline.db import models as _core_models  # noqa: F401
+from wardline.db.base import Base
+
+
+def metadata() -> MetaData:
+    return Base.metadata

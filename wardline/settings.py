@@ -1,0 +1,177 @@
+"""Settings of the service: environment variables ``WARDLINE_*``, an optional TOML file, and
+embedded defaults so that nothing must be configured to start.
+
+Precedence (highest first): keyword arguments, environment, TOML file named by
+``WARDLINE_CONFIG``, defaults. Secrets are :class:`pydantic.SecretStr` and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from wardline.errors import ConfigError
+
+LogFormat = Literal["auto", "console", "json"]
+
+
+def _toml_file() -> Path | None:
+    value = os.environ.get("WARDLINE_CONFIG")
+    return Path(value) if value else None
+
+
+class Settings(BaseSettings):
+    """Every setting of Wardline. The README's settings table is generated from this class."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WARDLINE_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    # core
+    data_dir: Path = Field(
+        default=Path("data"), description="Directory for the embedded database and state."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default SQLite file `wardline.db` in the data directory.",
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the web service binds.")
+    http_port: int = Field(default=8080, ge=0, le=65535, description="Port of the web service.")
+    log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING...).")
+    log_format: LogFormat = Field(
+        default="auto", description="`console`, `json`, or `auto` (console in a terminal)."
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the encrypted session cookies (32 bytes, urlsafe base64). "
+        "Generated once into the data directory when unset.",
+    )
+    did_quarantine_hours: float = Field(
+        default=24.0, ge=0, description="Hours before a released direct number is reused."
+    )
+    site_name: str = Field(default="Wardline", description="Hospital name shown on pages.")
+    default_language: str = Field(default="fr", description="Default language (fr, en, de).")
+
+    # telephony (Asterisk AMI)
+    ami_host: str = Field(default="127.0.0.1", description="Asterisk AMI host.")
+    ami_port: int = Field(default=5038, ge=0, le=65535, description="Asterisk AMI port.")
+    ami_username: str = Field(default="wardline", description="AMI user of the service.")
+    ami_secret: SecretStr = Field(default=SecretStr(""), description="AMI secret.")
+    ami_enabled: bool = Field(default=True, description="Connect to Asterisk at start-up.")
+    ami_action_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds before a PBX action fails with a timeout."
+    )
+
+    # bedside (MQTT)
+    mqtt_url: SecretStr = Field(
+        default=SecretStr("mqtt://127.0.0.1:1883"),
+        description="Broker URL `mqtt://user:password@host:port` (`mqtts://` for TLS).",
+    )
+    mqtt_enabled: bool = Field(default=True, description="Connect to the broker at start-up.")
+    mqtt_client_id: str = Field(default="wardline-service", description="MQTT client id.")
+    terminal_offline_alert_seconds: float = Field(
+        default=300.0, gt=0, description="Offline time after which a terminal raises an alert."
+    )
+
+    # EHR bridge
+    mllp_host: str = Field(default="127.0.0.1", description="Address of the HL7 ADT listener.")
+    mllp_port: int = Field(default=2575, ge=0, le=65535, description="Port of the ADT listener.")
+    mllp_enabled: bool = Field(default=True, description="Listen for HL7 v2 ADT over MLLP.")
+    hl7_default_charset: str = Field(
+        default="iso-8859-1", description="Charset of HL7 messages whose MSH-18 is empty."
+    )
+    fhir_url: str | None = Field(default=None, description="Base URL of the FHIR R4 server.")
+    fhir_token: SecretStr | None = Field(default=None, description="FHIR bearer token.")
+    fhir_token_url: str | None = Field(
+        default=None, description="OAuth2 token endpoint (client credentials)."
+    )
+    fhir_client_id: str | None = Field(default=None, description="OAuth2 client id.")
+    fhir_client_secret: SecretStr | None = Field(default=None, description="OAuth2 secret.")
+    fhir_cache_ttl_seconds: float = Field(
+        default=60.0, ge=0, description="Time to live of the bedside record cache."
+    )
+
+    # web
+    nurse_idle_signout_seconds: float = Field(
+        default=120.0, gt=0, description="Idle time before a nurse is signed out at the bed."
+    )
+
+    # operations
+    require_services: bool = Field(
+        default=False,
+        description="Tests: fail instead of skipping when PostgreSQL or Mosquitto is missing.",
+    )
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in {"fr", "en", "de", "lb"}:
+            raise ValueError("must be one of fr, en, de, lb")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _toml_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'wardline.db').resolve()}"
+
+    def session_key(self) -> bytes:
+        """The cookie key: from settings, or generated once and kept in the data directory."""
+        import base64
+
+        if self.session_secret is not None:
+            raw = self.session_secret.get_secret_value().encode()
+            return base64.urlsafe_b64decode(raw)
+        path = self.data_dir / "session.key"
+        if path.exists():
+            return base64.urlsafe_b64decode(path.read_bytes().strip())
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        path.write_bytes(base64.urlsafe_b64encode(key))
+        path.chmod(0o600)
+        return key
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation and file errors into one clear :class:`ConfigError`."""
+    from pydantic import ValidationError
+
+    path = _toml_file()
+    if path is not None and not path.is_file():
+        raise ConfigError("config.missing", f"settings file not found: {path}", path=str(path))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            "config.invalid", f"invalid setting {field}: {first['msg']}", field=field
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config.toml", f"settings file {path} is not valid TOML: {exc}") from exc
