@@ -81,6 +81,24 @@ class Terminal(Base):
     bed: Mapped[Bed | None] = relationship(back_populates="terminal")
 
 
+class StaffPhone(Base):
+    """A phone that is not a bed's: nurse station, charge nurse, switchboard position."""
+
+    __tablename__ = "staff_phones"
+    extension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(200))
+    ward_code: Mapped[str | None] = mapped_column(String(32))
+
+
+class InventoryMeta(Base):
+    """Hospital-wide facts of the inventory: name, switchboard numbers, emergency numbers."""
+
+    __tablename__ = "inventory_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class Patient(Base):
     __tablename__ = "patients"
     __table_args__ = (UniqueConstraint("ipp_authority", "ipp"),)
