@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-MessageKind = Literal["banner", "event", "response"]
+MessageKind = Literal["banner", "event", "response", "action"]
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
 DEFAULT_MAX_MESSAGE = 256 * 1024
@@ -74,11 +74,15 @@ class AmiMessage:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
-def build_message(headers: list[tuple[str, str]]) -> AmiMessage | None:
-    """Classify parsed headers; ``None`` when they are neither an event nor a response."""
+def build_message(headers: list[tuple[str, str]], actions: bool = False) -> AmiMessage | None:
+    """Classify parsed headers; ``None`` when they are neither an event nor a response (nor,
+    with ``actions``, as a PBX reads them, an action)."""
     fields: dict[str, str] = {}
     for key, value in headers:
         fields.setdefault(key.lower(), value)
+    if actions:  # a PBX reads actions only (QueueLog and UserEvent actions carry Event:)
+        action = fields.get("action")
+        return AmiMessage("action", action, headers, fields) if action is not None else None
     event = fields.get("event")
     if event is not None:
         return AmiMessage("event", event, headers, fields)
@@ -93,6 +97,8 @@ class FrameDecoder:
     """Incremental decoder of one AMI session (make a new one per connection)."""
 
     max_message: int = DEFAULT_MAX_MESSAGE
+    actions: bool = False
+    """Read actions (the PBX's side) instead of events and responses."""
     errors: Counter[str] = field(default_factory=Counter)
     _buffer: bytearray = field(default_factory=bytearray)
     _scan_from: int = 0
@@ -105,7 +111,7 @@ class FrameDecoder:
         buf = self._buffer
         buf += data
         out: list[AmiMessage] = []
-        if not self._started and not self._take_banner(out):
+        if not self._started and not self.actions and not self._take_banner(out):
             return out
         start = 0
         for match in _END.finditer(buf, self._scan_from):
@@ -175,7 +181,7 @@ class FrameDecoder:
             if bad:
                 self.errors["garbage"] += 1
             return None
-        message = build_message(headers)
+        message = build_message(headers, self.actions)
         if message is None:
             self.errors["unclassified"] += 1
             return None

@@ -174,7 +174,7 @@ class PbxManager(Manager):  # type: ignore[misc]
         if not self.ready or protocol is None or protocol.closed:
             raise PbxUnreachable(action=str(action.get("action", "")))
         action.update(kwargs)
-        return protocol.send(action, as_list=as_list)
+        return protocol.send(action, as_list=action.as_list if as_list is None else as_list)
 
     def dispatch(self, event: AmiMessage) -> list[str]:
         callbacks = self._routes.get(event.name)

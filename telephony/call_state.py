@@ -346,8 +346,10 @@ class CallState:
         self.parked[space] = ParkedCall(space, frame.get("ParkeeUniqueid"), call_id,
                                         frame.get("Parkinglot"), timeout, now())
         call = self.calls.get(call_id)
+        self.claims.pop(call_id, None)  # a parked call is anyone's to pick up
         if call is not None:
             call.parked_space = space
+            call.handled_by = None
         self.publish(CallParked(call_id=call_id, space=space, timeout_seconds=timeout))
 
     def _unparked(self, frame: AmiMessage) -> None:

@@ -61,6 +61,10 @@ class PbxSession:
         if state in ("up", "down"):
             self.state.publish(PbxConnectionChanged(state=state))
 
+    def snapshot_phase(self, call_id: str) -> str | None:
+        call = self.state.calls.get(call_id)
+        return call.phase() if call is not None else None
+
     async def start(self) -> None:
         await self.link.start()
 
