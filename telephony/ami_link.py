@@ -230,7 +230,10 @@ class AmiLink:
                 self.action_timeout,
             )
         except (OSError, TimeoutError) as exc:
-            raise PbxUnreachable(host=self.host, port=self.port) from exc
+            raise PbxUnreachable(
+                f"the PBX at {self.host}:{self.port} is unreachable", host=self.host,
+                port=self.port,
+            ) from exc
         assert isinstance(protocol, WholeMessageProtocol)
         protocol.factory = self.manager
         self.manager.protocol = protocol
@@ -251,7 +254,10 @@ class AmiLink:
             raise
         if answer.name != "Success":
             protocol.close()
-            raise PbxLoginRefused(username=self._username)
+            raise PbxLoginRefused(
+                f"the PBX at {self.host}:{self.port} refused the AMI login of "
+                f"{self._username!r}", username=self._username,
+            )
         self.manager.ready = True
         self.manager.authenticated = True
         self._set_state("up")
@@ -280,8 +286,9 @@ class AmiLink:
                 return
 
     def readiness(self) -> dict[str, Any]:
+        """For ``/readyz``: a PBX that is down degrades the service (phones go on working)."""
         return {
-            "state": "up" if self.state == "up" else "down",
+            "state": "up" if self.state == "up" else "degraded",
             "connection": self.state,
             "last_resync_at": self.last_resync_at.isoformat() if self.last_resync_at else None,
             "last_error": self.last_error.error_id if self.last_error else None,

@@ -1,8 +1,10 @@
 """Writes a :class:`CallRecord` when a call ends (a bus subscriber on ``CallEnded``).
 
-Wire it with ``bus.subscribe(CallEnded, CallRecordWriter(sessionmaker, is_bed=...),
-name="telephony.call_records")``. A record is written once per call id: a second
-``CallEnded`` for the same call (possible across a resync) is ignored.
+Wire it with ``bus.subscribe(CallEnded, CallRecordWriter(sessionmaker),
+name="telephony.call_records")``. The bed is the first phone of the call that is a bed of
+the inventory (``beds.extension``), or the one ``is_bed`` accepts when given. A record is
+written once per call id: a second ``CallEnded`` for the same call (possible across a
+resync) is ignored.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telephony.models import CallRecord
+from wardline.db.models import Bed
 from wardline.domain.call_events import CallEnded
 
 log = structlog.get_logger(__name__)
@@ -64,6 +68,13 @@ class CallRecordWriter:
         assert self._sessions is not None
         try:
             async with self._sessions() as session, session.begin():
+                if self._is_bed is None and event.extensions:
+                    beds = set(await session.scalars(
+                        select(Bed.extension).where(Bed.extension.in_(event.extensions))
+                    ))
+                    record.bed_extension = next(
+                        (ext for ext in event.extensions if ext in beds), None
+                    )
                 session.add(record)
         except IntegrityError:
             self.duplicates += 1
