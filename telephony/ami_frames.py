@@ -28,16 +28,39 @@ MessageKind = Literal["banner", "event", "response", "action"]
 BANNER_PREFIX = b"Asterisk Call Manager/"
 DEFAULT_MAX_MESSAGE = 256 * 1024
 _END = re.compile(rb"\n\r?\n")
+# "Key: value" (one optional space after the colon; the key has no space, colon or line end)
+_HEADER = re.compile(r"^([^:\r\n ]+):[ ]?([^\r\n]*)\r?$", re.MULTILINE)
 
 
-@dataclass(slots=True)
 class AmiMessage:
-    """One AMI message: ordered headers (key, value) and a case-insensitive first-value view."""
+    """One AMI message: ordered headers (key, value) and a case-insensitive first-value view
+    (built on first use: most events are routed by name and never looked into)."""
 
-    kind: MessageKind
-    name: str
-    headers: list[tuple[str, str]]
-    fields: dict[str, str] = field(repr=False)
+    __slots__ = ("_fields", "headers", "kind", "name")
+
+    def __init__(self, kind: MessageKind, name: str, headers: list[tuple[str, str]],
+                 fields: dict[str, str] | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.headers = headers
+        self._fields = fields
+
+    @property
+    def fields(self) -> dict[str, str]:
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = {k.lower(): v for k, v in reversed(self.headers)}
+        return fields
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AmiMessage):
+            return NotImplemented
+        return (self.kind, self.name, self.headers) == (other.kind, other.name, other.headers)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"AmiMessage({self.kind!r}, {self.name!r}, {len(self.headers)} headers)"
 
     def get(self, key: str, default: str = "") -> str:
         """First value of ``key`` (any capitalisation), or ``default``."""
@@ -77,12 +100,19 @@ class AmiMessage:
 def build_message(headers: list[tuple[str, str]], actions: bool = False) -> AmiMessage | None:
     """Classify parsed headers; ``None`` when they are neither an event nor a response (nor,
     with ``actions``, as a PBX reads them, an action)."""
-    fields: dict[str, str] = {}
-    for key, value in headers:
-        fields.setdefault(key.lower(), value)
+    first = headers[0][0].lower()
+    if not actions and first in ("event", "response"):  # the usual case: kind comes first
+        fields = None
+    else:
+        fields = {k.lower(): v for k, v in reversed(headers)}
     if actions:  # a PBX reads actions only (QueueLog and UserEvent actions carry Event:)
+        assert fields is not None
         action = fields.get("action")
         return AmiMessage("action", action, headers, fields) if action is not None else None
+    if first == "event":
+        return AmiMessage("event", headers[0][1], headers)
+    if fields is None:
+        fields = {k.lower(): v for k, v in reversed(headers)}
     event = fields.get("event")
     if event is not None:
         return AmiMessage("event", event, headers, fields)
@@ -166,17 +196,10 @@ class FrameDecoder:
         except UnicodeDecodeError:
             self.errors["invalid_utf8"] += 1
             text = block.decode("utf-8", "replace")
-        headers: list[tuple[str, str]] = []
-        bad = 0
-        for raw in text.split("\n"):
-            line = raw[:-1] if raw.endswith("\r") else raw
-            if not line:
-                continue  # the extra CRLF after a bare-LF end
-            key, sep, value = line.partition(":")
-            if not sep or not key or " " in key:
-                bad += 1
-                continue
-            headers.append((key, value[1:] if value.startswith(" ") else value))
+        text = text.lstrip("\r\n")  # the extra CRLF after a bare-LF end
+        headers = _HEADER.findall(text)
+        # a block holds no empty line but a leading one, so every other line must match
+        bad = (text.count("\n") + 1 if text else 0) - len(headers)
         if not headers:
             if bad:
                 self.errors["garbage"] += 1

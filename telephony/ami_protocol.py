@@ -99,8 +99,11 @@ class WholeMessageProtocol(AMIProtocol):  # type: ignore[misc]
         if frame.kind == "banner":
             self.version = frame.name.partition("/")[2]
             return
-        action_id = frame.action_id
-        pending = self.responses.get(action_id) if action_id else None
+        # Events carry an ActionID only as list items or async answers: look only when an
+        # action waits (building the header view of every event costs a third of the time).
+        waiting = self.responses
+        action_id = frame.action_id if waiting or frame.kind != "event" else ""
+        pending = waiting.get(action_id) if action_id else None
         if pending is not None:
             if pending.add_message(frame):
                 self.responses.pop(action_id, None)
