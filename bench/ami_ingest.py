@@ -59,8 +59,11 @@ class StreamServer:
         login = await reader.readuntil(b"\r\n\r\n")
         match = re.search(rb"ActionID: ([^\r\n]*)", login)
         action_id = match.group(1) if match else b""
-        writer.write(b"Response: Success\r\nActionID: " + action_id
-                     + b"\r\nMessage: Authentication accepted\r\n\r\n")
+        writer.write(
+            b"Response: Success\r\nActionID: "
+            + action_id
+            + b"\r\nMessage: Authentication accepted\r\n\r\n"
+        )
         view = memoryview(self.body)
         for pos in range(0, len(view), 65536):
             writer.write(view[pos : pos + 65536])
@@ -86,8 +89,14 @@ async def run_wardline(body: bytes, expected: int) -> tuple[float, float, float]
     bus.subscribe(DomainEvent, sink, name="bench")
     await bus.start()
     state = CallState(bus.publish)
-    link = AmiLink(host="127.0.0.1", port=port, username="bench", secret="x",
-                   backoff=Backoff(initial=60), ping_interval=3600)
+    link = AmiLink(
+        host="127.0.0.1",
+        port=port,
+        username="bench",
+        secret="x",
+        backoff=Backoff(initial=60),
+        ping_interval=3600,
+    )
     done = asyncio.get_running_loop().create_future()
     seen = 0
 
@@ -126,8 +135,15 @@ async def run_panoramisk(body: bytes, expected: int) -> float:
         if seen == expected and not done.done():
             done.set_result(None)
 
-    manager = Manager(loop=asyncio.get_running_loop(), host="127.0.0.1", port=port,
-                      username="bench", secret="x", ping_delay=3600, reconnect_timeout=3600)
+    manager = Manager(
+        loop=asyncio.get_running_loop(),
+        host="127.0.0.1",
+        port=port,
+        username="bench",
+        secret="x",
+        ping_delay=3600,
+        reconnect_timeout=3600,
+    )
     manager.register_event("*", empty)
     start = time.perf_counter()
     manager.connect()

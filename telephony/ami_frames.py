@@ -38,8 +38,13 @@ class AmiMessage:
 
     __slots__ = ("_fields", "headers", "kind", "name")
 
-    def __init__(self, kind: MessageKind, name: str, headers: list[tuple[str, str]],
-                 fields: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: MessageKind,
+        name: str,
+        headers: list[tuple[str, str]],
+        fields: dict[str, str] | None = None,
+    ) -> None:
         self.kind = kind
         self.name = name
         self.headers = headers

@@ -231,7 +231,8 @@ class AmiLink:
             )
         except (OSError, TimeoutError) as exc:
             raise PbxUnreachable(
-                f"the PBX at {self.host}:{self.port} is unreachable", host=self.host,
+                f"the PBX at {self.host}:{self.port} is unreachable",
+                host=self.host,
                 port=self.port,
             ) from exc
         assert isinstance(protocol, WholeMessageProtocol)
@@ -240,8 +241,7 @@ class AmiLink:
         self._protocol = protocol
         self.connections += 1
         login = PbxAction(
-            {"Action": "Login", "Username": self._username, "Secret": self._secret,
-             "Events": "on"}
+            {"Action": "Login", "Username": self._username, "Secret": self._secret, "Events": "on"}
         )
         future = protocol.send(login, as_list=None)
         try:
@@ -255,8 +255,8 @@ class AmiLink:
         if answer.name != "Success":
             protocol.close()
             raise PbxLoginRefused(
-                f"the PBX at {self.host}:{self.port} refused the AMI login of "
-                f"{self._username!r}", username=self._username,
+                f"the PBX at {self.host}:{self.port} refused the AMI login of {self._username!r}",
+                username=self._username,
             )
         self.manager.ready = True
         self.manager.authenticated = True

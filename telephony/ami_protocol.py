@@ -197,5 +197,3 @@ class PbxManager(Manager):  # type: ignore[misc]
                 self.handler_failures += 1
                 log.exception("ami.handler_failed", event_name=event.name)
         return []
-
-

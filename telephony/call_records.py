@@ -69,9 +69,11 @@ class CallRecordWriter:
         try:
             async with self._sessions() as session, session.begin():
                 if self._is_bed is None and event.extensions:
-                    beds = set(await session.scalars(
-                        select(Bed.extension).where(Bed.extension.in_(event.extensions))
-                    ))
+                    beds = set(
+                        await session.scalars(
+                            select(Bed.extension).where(Bed.extension.in_(event.extensions))
+                        )
+                    )
                     record.bed_extension = next(
                         (ext for ext in event.extensions if ext in beds), None
                     )

@@ -113,8 +113,9 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
             queued = state.channels.get(uniqueid)
             call_id = queued.linkedid if queued else uniqueid
             wait = int(item.get("Wait") or 0)
-            entry = QueueCaller(uniqueid, call_id, int(item.get("Position") or 0),
-                                at - timedelta(seconds=wait))
+            entry = QueueCaller(
+                uniqueid, call_id, int(item.get("Position") or 0), at - timedelta(seconds=wait)
+            )
             state.queues.setdefault(item.get("Queue"), {})[uniqueid] = entry
             if call_id in state.calls:
                 state.calls[call_id].queue = item.get("Queue")
@@ -122,9 +123,14 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
         for item in snap.parked:
             space = item.get("ParkingSpace")
             call_id = item.get("ParkeeLinkedid") or item.get("ParkeeUniqueid")
-            state.parked[space] = ParkedCall(space, item.get("ParkeeUniqueid"), call_id,
-                                             item.get("Parkinglot"),
-                                             int(item.get("ParkingTimeout") or 0), at)
+            state.parked[space] = ParkedCall(
+                space,
+                item.get("ParkeeUniqueid"),
+                call_id,
+                item.get("Parkinglot"),
+                int(item.get("ParkingTimeout") or 0),
+                at,
+            )
             if call_id in state.calls:
                 state.calls[call_id].parked_space = space
         for item in snap.contacts:
@@ -150,12 +156,16 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
             publish(PhoneStateChanged(extension=ext, state="unavailable", previous=previous))
     for space, parked in state.parked.items():
         if space not in old_parked or old_parked[space].call_id != parked.call_id:
-            publish(CallParked(call_id=parked.call_id, space=space,
-                               timeout_seconds=parked.timeout_seconds))
+            publish(
+                CallParked(
+                    call_id=parked.call_id, space=space, timeout_seconds=parked.timeout_seconds
+                )
+            )
     for space, parked in old_parked.items():
         if space not in state.parked or state.parked[space].call_id != parked.call_id:
-            publish(CallUnparked(call_id=parked.call_id, space=space, by_extension="",
-                                 timed_out=False))
+            publish(
+                CallUnparked(call_id=parked.call_id, space=space, by_extension="", timed_out=False)
+            )
     new_queues = state.snapshot().queues
     for name in sorted(set(old_queues) | set(new_queues)):
         if old_queues.get(name, ()) != new_queues.get(name, ()):

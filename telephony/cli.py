@@ -18,8 +18,12 @@ def register_cli(subparsers: Any) -> None:
     snap = sub.add_parser(
         "snapshot", help="print the live calls, phones, queues and parked calls as JSON"
     )
-    snap.add_argument("--seconds", type=float, default=0.0,
-                      help="follow events this long before printing (default 0)")
+    snap.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="follow events this long before printing (default 0)",
+    )
     snap.set_defaults(handler=cmd_snapshot)
     sim = sub.add_parser("simulator", help="run the PBX simulator alone (AMI on a TCP port)")
     sim.add_argument("--host", default="127.0.0.1")
@@ -46,8 +50,9 @@ async def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
 
     secret = settings.ami_secret.get_secret_value() or "wardline-secret"
     sim = await PbxSimulator({settings.ami_username: secret}).start(args.host, args.port)
-    print(f"PBX simulator: AMI on {args.host}:{sim.port}, user {settings.ami_username!r}",
-          flush=True)
+    print(
+        f"PBX simulator: AMI on {args.host}:{sim.port}, user {settings.ami_username!r}", flush=True
+    )
     try:
         await asyncio.Event().wait()
     finally:

@@ -32,8 +32,9 @@ def setup(app: web.Application) -> None:
     app[TELEPHONY] = session
     app[SWITCHBOARD] = session.actions
     app[ASTDB] = session.actions
-    bus.subscribe(CallEnded, CallRecordWriter(app[k.DATABASE].sessions),
-                  name="telephony.call_records")
+    bus.subscribe(
+        CallEnded, CallRecordWriter(app[k.DATABASE].sessions), name="telephony.call_records"
+    )
 
     def pbx_check() -> dict[str, Any]:
         if not settings.ami_enabled:

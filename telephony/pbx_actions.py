@@ -68,16 +68,31 @@ class PbxActions:
         try:
             own = self._operator_leg(call, operator)
             if own is not None and call.queue is None:
-                await self.link.send({"Action": "BlindTransfer", "Channel": own.name,
-                                      "Context": self.context, "Exten": to_extension})
+                await self.link.send(
+                    {
+                        "Action": "BlindTransfer",
+                        "Channel": own.name,
+                        "Context": self.context,
+                        "Exten": to_extension,
+                    }
+                )
                 return  # Asterisk reports it with a BlindTransfer event
             far = self._far_leg(call, operator)
-            await self.link.send({"Action": "Redirect", "Channel": far.name,
-                                  "Context": self.context, "Exten": to_extension,
-                                  "Priority": "1"})
+            await self.link.send(
+                {
+                    "Action": "Redirect",
+                    "Channel": far.name,
+                    "Context": self.context,
+                    "Exten": to_extension,
+                    "Priority": "1",
+                }
+            )
             call.transferred = True
-            self.state.publish(CallTransferred(call_id=call_id, kind="blind",
-                                               to_extension=to_extension, by_extension=operator))
+            self.state.publish(
+                CallTransferred(
+                    call_id=call_id, kind="blind", to_extension=to_extension, by_extension=operator
+                )
+            )
         except Exception:
             self.state.release(call_id, operator)
             raise
@@ -89,8 +104,14 @@ class PbxActions:
             self.state.release(call_id, operator)
             raise PbxActionFailed("Atxfer", "the operator is not on this call", call_id=call_id)
         try:
-            await self.link.send({"Action": "Atxfer", "Channel": own.name,
-                                  "Context": self.context, "Exten": to_extension})
+            await self.link.send(
+                {
+                    "Action": "Atxfer",
+                    "Channel": own.name,
+                    "Context": self.context,
+                    "Exten": to_extension,
+                }
+            )
         except Exception:
             self.state.release(call_id, operator)
             raise

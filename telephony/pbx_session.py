@@ -49,8 +49,11 @@ class PbxSession:
             secret=settings.ami_secret.get_secret_value(),
             action_timeout=settings.ami_action_timeout,
             ping_interval=tune.ping_interval,
-            backoff=Backoff(initial=tune.backoff_initial, maximum=tune.backoff_maximum,
-                            jitter=tune.backoff_jitter),
+            backoff=Backoff(
+                initial=tune.backoff_initial,
+                maximum=tune.backoff_maximum,
+                jitter=tune.backoff_jitter,
+            ),
         )
         return cls(link, publish)
 

@@ -19,6 +19,7 @@ import asyncio
 
 import structlog
 
+from telephony import sim_lists  # noqa: F401  (registers the list actions)
 from telephony.ami_frames import AmiMessage, FrameDecoder
 from telephony.sim_actions import ACTIONS
 from telephony.sim_model import Headers
@@ -74,10 +75,15 @@ class AmiSession(asyncio.Protocol):
         text = "\r\n".join(f"{k}: {v}" for k, v in rows)
         self.write(text.encode("utf-8") + raw_end)
 
-    def send_list(self, action: AmiMessage, message: str, items: list[tuple[str, Headers]],
-                  complete: str, extra: Headers | None = None) -> None:
-        self.reply(action, [("Response", "Success"), ("EventList", "start"),
-                            ("Message", message)])
+    def send_list(
+        self,
+        action: AmiMessage,
+        message: str,
+        items: list[tuple[str, Headers]],
+        complete: str,
+        extra: Headers | None = None,
+    ) -> None:
+        self.reply(action, [("Response", "Success"), ("EventList", "start"), ("Message", message)])
         for name, headers in items:
             rows = [("Event", name), *headers]
             if action.action_id:
@@ -104,8 +110,13 @@ class AmiSession(asyncio.Protocol):
 class PbxSimulator:
     """The simulated PBX and its AMI server. ``users`` maps AMI user -> secret."""
 
-    def __init__(self, users: dict[str, str] | None = None, *, registered: bool = True,
-                 parking_timeout: int = 45) -> None:
+    def __init__(
+        self,
+        users: dict[str, str] | None = None,
+        *,
+        registered: bool = True,
+        parking_timeout: int = 45,
+    ) -> None:
         self.pbx = SimPbx(registered=registered, parking_timeout=parking_timeout)
         self.users = users if users is not None else {"wardline": "wardline-secret"}
         self.sessions: set[AmiSession] = set()
@@ -161,7 +172,7 @@ class PbxSimulator:
         self.pbx.hangup(ext)
 
     def hold(self, ext: str, on: bool = True) -> None:
-        from telephony.sim_features import hold
+        from telephony.sim_transfers import hold
 
         channel = self.pbx.phone_channel(ext)
         if channel is None:
@@ -169,10 +180,14 @@ class PbxSimulator:
         hold(self.pbx, channel, on)
 
     def register(self, ext: str) -> None:
-        self.pbx.register(ext)
+        from telephony.sim_features import register_phone
+
+        register_phone(self.pbx, ext)
 
     def unregister(self, ext: str) -> None:
-        self.pbx.unregister(ext)
+        from telephony.sim_features import unregister_phone
+
+        unregister_phone(self.pbx, ext)
 
     @property
     def astdb(self) -> dict[str, str]:
@@ -192,5 +207,7 @@ class PbxSimulator:
         return [self.pbx.channels[uid].linkedid for uid in self.pbx.queue]
 
     def parked(self) -> dict[str, str]:
-        return {space: self.pbx.channels[uid].linkedid
-                for space, (uid, _p, _a) in self.pbx.parked.items()}
+        return {
+            space: self.pbx.channels[uid].linkedid
+            for space, (uid, _p, _a) in self.pbx.parked.items()
+        }

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from telephony import sim_features as features
+from telephony import sim_transfers as transfers
 from telephony.ami_frames import AmiMessage
-from telephony.sim_model import PARKING_SPACES, QUEUE_NAME, Headers, channel_headers, duration
+from telephony.sim_model import PARKING_SPACES, Headers
 
 if TYPE_CHECKING:
     from telephony.pbx_simulator import AmiSession
@@ -42,8 +43,15 @@ def login(session: AmiSession, a: AmiMessage) -> None:
     session.events_on = a.get("Events", "on").lower() not in {"off", "no", "false"}
     session.reply(a, ok("Authentication accepted"))
     if session.events_on:
-        session.write_rows([("Event", "FullyBooted"), ("Privilege", "system,all"),
-                            ("Uptime", "60"), ("LastReload", "60"), ("Status", "Fully Booted")])
+        session.write_rows(
+            [
+                ("Event", "FullyBooted"),
+                ("Privilege", "system,all"),
+                ("Uptime", "60"),
+                ("LastReload", "60"),
+                ("Status", "Fully Booted"),
+            ]
+        )
 
 
 @action("Logoff")
@@ -54,97 +62,15 @@ def logoff(session: AmiSession, a: AmiMessage) -> None:
 
 @action("Ping")
 def ping(session: AmiSession, a: AmiMessage) -> None:
-    session.reply(a, [("Response", "Success"), ("Ping", "Pong"),
-                      ("Timestamp", f"{time.time():.6f}")])
+    session.reply(
+        a, [("Response", "Success"), ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")]
+    )
 
 
 @action("Events")
 def events(session: AmiSession, a: AmiMessage) -> None:
     session.events_on = a.get("EventMask").lower() not in {"off", "no", "false", ""}
     session.reply(a, [("Response", "Success"), ("Events", "On" if session.events_on else "Off")])
-
-
-# --- lists -----------------------------------------------------------------------------------
-@action("CoreShowChannels")
-def core_show_channels(session: AmiSession, a: AmiMessage) -> None:
-    now = time.monotonic()
-    items = [("CoreShowChannel", [*channel_headers(ch), ("Application", ch.application),
-                                  ("ApplicationData", ch.app_data),
-                                  ("Duration", duration(now - ch.created_at)),
-                                  ("BridgeId", ch.bridge or "")])
-             for ch in session.sim.pbx.channels.values()]
-    session.send_list(a, "Channels will follow", items, "CoreShowChannelsComplete")
-
-
-@action("DeviceStateList")
-def device_state_list(session: AmiSession, a: AmiMessage) -> None:
-    items = [("DeviceStateChange", [("Device", f"PJSIP/{p.extension}"), ("State", p.device_state)])
-             for p in session.sim.pbx.phones.values()]
-    session.send_list(a, "Device State Changes will follow", items, "DeviceStateListComplete")
-
-
-@action("ExtensionStateList")
-def extension_state_list(session: AmiSession, a: AmiMessage) -> None:
-    codes = {"NOT_INUSE": ("0", "Idle"), "INUSE": ("1", "InUse"), "BUSY": ("2", "Busy"),
-             "UNAVAILABLE": ("4", "Unavailable"), "RINGING": ("8", "Ringing"),
-             "RINGINUSE": ("9", "InUse&Ringing"), "ONHOLD": ("16", "Hold")}
-    items = []
-    for p in session.sim.pbx.phones.values():
-        code, text = codes.get(p.device_state, ("-1", "Unknown"))
-        items.append(("ExtensionStatus", [("Exten", p.extension), ("Context", "hospital"),
-                                          ("Hint", f"PJSIP/{p.extension}"), ("Status", code),
-                                          ("StatusText", text)]))
-    session.send_list(a, "Extension Statuses will follow", items, "ExtensionStateListComplete")
-
-
-@action("QueueStatus")
-def queue_status(session: AmiSession, a: AmiMessage) -> None:
-    pbx = session.sim.pbx
-    now = time.monotonic()
-    items: list[tuple[str, Headers]] = [("QueueParams", [
-        ("Queue", QUEUE_NAME), ("Max", "0"), ("Strategy", "ringall"),
-        ("Calls", str(len(pbx.queue))), ("Holdtime", "0"), ("TalkTime", "0"),
-        ("Completed", "0"), ("Abandoned", "0"), ("ServiceLevel", "0"),
-        ("ServicelevelPerf", "0.0"), ("ServicelevelPerf2", "0.0"), ("Weight", "0")])]
-    for member in pbx.queue_members:
-        phone = pbx.phones[member]
-        items.append(("QueueMember", [("Queue", QUEUE_NAME), ("Name", phone.name),
-                                      ("Location", f"PJSIP/{member}"),
-                                      ("StateInterface", f"PJSIP/{member}"),
-                                      ("Membership", "static"), ("Penalty", "0"),
-                                      ("Status", "1" if phone.registered else "5"),
-                                      ("Paused", "0")]))
-    for position, uid in enumerate(pbx.queue, start=1):
-        ch = pbx.channels[uid]
-        items.append(("QueueEntry", [("Queue", QUEUE_NAME), ("Position", str(position)),
-                                     ("Channel", ch.name), ("Uniqueid", ch.uniqueid),
-                                     ("CallerIDNum", ch.caller_num),
-                                     ("CallerIDName", ch.caller_name or "<unknown>"),
-                                     ("ConnectedLineNum", "<unknown>"),
-                                     ("ConnectedLineName", "<unknown>"),
-                                     ("Wait", str(int(now - ch.created_at))), ("Priority", "0")]))
-    session.send_list(a, "Queue status will follow", items, "QueueStatusComplete")
-
-
-@action("PJSIPShowContacts")
-def pjsip_show_contacts(session: AmiSession, a: AmiMessage) -> None:
-    items = [("ContactList", [("ObjectType", "contact"), ("ObjectName", f"{p.extension};@sim"),
-                              ("Endpoint", p.extension),
-                              ("Uri", f"sip:{p.extension}@127.0.0.1:5{p.extension}"),
-                              ("Status", "Reachable"), ("RoundtripUsec", "800")])
-             for p in session.sim.pbx.phones.values() if p.registered]
-    session.send_list(a, "A listing of Contacts follows, presented as ContactList events",
-                      items, "ContactListComplete")
-
-
-@action("ParkedCalls")
-def parked_calls(session: AmiSession, a: AmiMessage) -> None:
-    pbx = session.sim.pbx
-    items = [("ParkedCall", [*channel_headers(pbx.channels[uid], "Parkee"),
-                             *features._park_fields(pbx, space, parker, at)])
-             for space, (uid, parker, at) in pbx.parked.items()]
-    session.send_list(a, "Parked calls will follow", items, "ParkedCallsComplete",
-                      [("Total", str(len(items)))])
 
 
 # --- calls -----------------------------------------------------------------------------------
@@ -160,15 +86,26 @@ def originate(session: AmiSession, a: AmiMessage) -> None:
     phone = pbx.phones.get(ext)
     busy = any(ch.phone == ext for ch in pbx.channels.values())
     if tech != "PJSIP" or phone is None or not phone.registered or busy:
-        session.sim._broadcast("OriginateResponse", [
-            ("ActionID", a.action_id), ("Response", "Failure"), ("Channel", a.get("Channel")),
-            ("Context", a.get("Context")), ("Exten", exten), ("Reason", "0" if not busy else "5"),
-            ("Uniqueid", "<unknown>"), ("CallerIDNum", "<unknown>"),
-            ("CallerIDName", "<unknown>")], "call,all")
+        session.sim._broadcast(
+            "OriginateResponse",
+            [
+                ("ActionID", a.action_id),
+                ("Response", "Failure"),
+                ("Channel", a.get("Channel")),
+                ("Context", a.get("Context")),
+                ("Exten", exten),
+                ("Reason", "0" if not busy else "5"),
+                ("Uniqueid", "<unknown>"),
+                ("CallerIDNum", "<unknown>"),
+                ("CallerIDName", "<unknown>"),
+            ],
+            "call,all",
+        )
         return
     caller_num, caller_name = _caller_id(a.get("CallerID"), ext, phone.name)
-    ch = pbx._new_channel(ext, ext, (caller_num, caller_name), exten,
-                          uniqueid=a.get("ChannelId") or None)
+    ch = pbx._new_channel(
+        ext, ext, (caller_num, caller_name), exten, uniqueid=a.get("ChannelId") or None
+    )
     ch.originate = (session.id, a.action_id, exten)
     pbx._set_state(ch, 5)
 
@@ -197,7 +134,7 @@ def redirect(session: AmiSession, a: AmiMessage) -> None:
         session.reply(a, NO_CHANNEL)
         return
     session.reply(a, ok("Redirect successful"))
-    features.redirect(session.sim.pbx, ch, a.get("Exten"))
+    transfers.redirect(session.sim.pbx, ch, a.get("Exten"))
 
 
 @action("BlindTransfer")
@@ -210,7 +147,7 @@ def blind_transfer(session: AmiSession, a: AmiMessage) -> None:
         session.reply(a, [("Response", "Error"), ("Message", "Transfer failed")])
         return
     session.reply(a, ok("Transfer succeeded"))
-    features.blind_transfer(session.sim.pbx, ch, a.get("Exten"))
+    transfers.blind_transfer(session.sim.pbx, ch, a.get("Exten"))
 
 
 @action("Atxfer")
@@ -223,7 +160,7 @@ def atxfer(session: AmiSession, a: AmiMessage) -> None:
         session.reply(a, [("Response", "Error"), ("Message", "Atxfer failed")])
         return
     session.reply(a, ok("Atxfer successfully queued"))
-    features.atxfer(session.sim.pbx, ch, a.get("Exten"))
+    transfers.atxfer(session.sim.pbx, ch, a.get("Exten"))
 
 
 @action("Park")
@@ -291,6 +228,8 @@ def db_del_tree(session: AmiSession, a: AmiMessage) -> None:
 @action("DBGetTree")
 def db_get_tree(session: AmiSession, a: AmiMessage) -> None:
     db = session.sim.pbx.astdb
-    items = [("DBGetTreeResponse", [("Key", f"/{key}"), ("Val", db[key])])
-             for key in _under(session, a.get("Family"))]
+    items = [
+        ("DBGetTreeResponse", [("Key", f"/{key}"), ("Val", db[key])])
+        for key in _under(session, a.get("Family"))
+    ]
     session.send_list(a, "Result will follow", items, "DBGetTreeComplete")

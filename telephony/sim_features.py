@@ -12,7 +12,6 @@ from telephony.sim_model import (
     QUEUE_NAME,
     Headers,
     SimChannel,
-    bridge_headers,
     channel_headers,
 )
 
@@ -45,13 +44,22 @@ def ring_members(pbx: SimPbx) -> None:
                 continue
             if any(c.phone == member for c in pbx.channels.values()):
                 continue
-            leg = pbx._new_channel(member, member, (member, phone.name), caller.exten,
-                                   linkedid=caller.linkedid)
+            leg = pbx._new_channel(
+                member, member, (member, phone.name), caller.exten, linkedid=caller.linkedid
+            )
             leg.agent_for = uid
             leg.connected_num, leg.connected_name = caller.caller_num, caller.caller_name
-            pbx.emit("AgentCalled", [*channel_headers(caller), *channel_headers(leg, "Dest"),
-                                     ("Queue", QUEUE_NAME), ("Interface", f"PJSIP/{member}"),
-                                     ("MemberName", phone.name)], "agent,all")
+            pbx.emit(
+                "AgentCalled",
+                [
+                    *channel_headers(caller),
+                    *channel_headers(leg, "Dest"),
+                    ("Queue", QUEUE_NAME),
+                    ("Interface", f"PJSIP/{member}"),
+                    ("MemberName", phone.name),
+                ],
+                "agent,all",
+            )
             pbx._set_state(leg, 5)
 
 
@@ -68,12 +76,23 @@ def leave_queue(pbx: SimPbx, ch: SimChannel, abandoned: bool) -> None:
     fields = _queue_fields(pbx, ch)
     if abandoned:
         waited = str(int(time.monotonic() - ch.created_at))
-        pbx.emit("QueueCallerAbandon", [*channel_headers(ch), fields[0], fields[1],
-                                        ("OriginalPosition", fields[1][1]),
-                                        ("HoldTime", waited)], "agent,all")
+        pbx.emit(
+            "QueueCallerAbandon",
+            [
+                *channel_headers(ch),
+                fields[0],
+                fields[1],
+                ("OriginalPosition", fields[1][1]),
+                ("HoldTime", waited),
+            ],
+            "agent,all",
+        )
     pbx.queue.remove(ch.uniqueid)
-    pbx.emit("QueueCallerLeave", [*channel_headers(ch), fields[0], fields[1],
-                                  ("Count", str(len(pbx.queue)))], "agent,all")
+    pbx.emit(
+        "QueueCallerLeave",
+        [*channel_headers(ch), fields[0], fields[1], ("Count", str(len(pbx.queue)))],
+        "agent,all",
+    )
     _drop_agent_legs(pbx, ch.uniqueid)
 
 
@@ -85,14 +104,26 @@ def agent_answers(pbx: SimPbx, leg: SimChannel) -> None:
     member = leg.phone or ""
     fields = _queue_fields(pbx, caller)
     pbx.queue.remove(caller.uniqueid)
-    pbx.emit("QueueCallerLeave", [*channel_headers(caller), fields[0], fields[1],
-                                  ("Count", str(len(pbx.queue)))], "agent,all")
+    pbx.emit(
+        "QueueCallerLeave",
+        [*channel_headers(caller), fields[0], fields[1], ("Count", str(len(pbx.queue)))],
+        "agent,all",
+    )
     _drop_agent_legs(pbx, caller.uniqueid, keep=leg.uniqueid)
     leg.queue_name = QUEUE_NAME
-    pbx.emit("AgentConnect", [*channel_headers(caller), *channel_headers(leg, "Dest"),
-                              ("Queue", QUEUE_NAME), ("Interface", f"PJSIP/{member}"),
-                              ("MemberName", pbx.phones[member].name), ("HoldTime", "1"),
-                              ("RingTime", "1")], "agent,all")
+    pbx.emit(
+        "AgentConnect",
+        [
+            *channel_headers(caller),
+            *channel_headers(leg, "Dest"),
+            ("Queue", QUEUE_NAME),
+            ("Interface", f"PJSIP/{member}"),
+            ("MemberName", pbx.phones[member].name),
+            ("HoldTime", "1"),
+            ("RingTime", "1"),
+        ],
+        "agent,all",
+    )
     pbx.bridge(caller, leg)
 
 
@@ -104,22 +135,29 @@ def before_hangup(pbx: SimPbx, ch: SimChannel) -> None:
         if uid == ch.uniqueid:
             del pbx.parked[space]
             _cancel_timer(pbx, space)
-            pbx.emit("ParkedCallGiveUp", [*channel_headers(ch, "Parkee"),
-                                          *_park_fields(pbx, space, _parker, _at)])
+            pbx.emit(
+                "ParkedCallGiveUp",
+                [*channel_headers(ch, "Parkee"), *_park_fields(pbx, space, _parker, _at)],
+            )
+    from telephony.sim_transfers import cancel_consult, complete_attended
+
     if ch.uniqueid in pbx.consults:
-        _complete_attended(pbx, ch)
+        complete_attended(pbx, ch)
     for transferer, (_tee, target) in list(pbx.consults.items()):
         if target == ch.uniqueid:
-            _cancel_consult(pbx, transferer)
+            cancel_consult(pbx, transferer)
 
 
 # --- parking ---------------------------------------------------------------------------------
 def _park_fields(pbx: SimPbx, space: str, parker: str, at: float) -> Headers:
     elapsed = int(time.monotonic() - at)
-    return [("ParkerDialString", f"PJSIP/{parker}" if parker else ""),
-            ("Parkinglot", "default"), ("ParkingSpace", space),
-            ("ParkingTimeout", str(max(0, pbx.parking_timeout - elapsed))),
-            ("ParkingDuration", str(elapsed))]
+    return [
+        ("ParkerDialString", f"PJSIP/{parker}" if parker else ""),
+        ("Parkinglot", "default"),
+        ("ParkingSpace", space),
+        ("ParkingTimeout", str(max(0, pbx.parking_timeout - elapsed))),
+        ("ParkingDuration", str(elapsed)),
+    ]
 
 
 def _cancel_timer(pbx: SimPbx, space: str) -> None:
@@ -150,8 +188,10 @@ def park_timeout(pbx: SimPbx, space: str) -> None:
     if entry is None:
         return
     ch = pbx.channels[entry[0]]
-    pbx.emit("ParkedCallTimeOut", [*channel_headers(ch, "Parkee"),
-                                   *_park_fields(pbx, space, entry[1], entry[2])])
+    pbx.emit(
+        "ParkedCallTimeOut",
+        [*channel_headers(ch, "Parkee"), *_park_fields(pbx, space, entry[1], entry[2])],
+    )
     if entry[1] in pbx.phones:
         pbx.route(ch, entry[1])  # ring the parker back
     else:
@@ -166,118 +206,52 @@ def retrieve(pbx: SimPbx, retriever: SimChannel, space: str) -> None:
     _cancel_timer(pbx, space)
     parkee = pbx.channels[entry[0]]
     pbx._set_state(retriever, 6)
-    pbx.emit("UnParkedCall", [*channel_headers(parkee, "Parkee"),
-                              *channel_headers(retriever, "Retriever"),
-                              *_park_fields(pbx, space, entry[1], entry[2])])
+    pbx.emit(
+        "UnParkedCall",
+        [
+            *channel_headers(parkee, "Parkee"),
+            *channel_headers(retriever, "Retriever"),
+            *_park_fields(pbx, space, entry[1], entry[2]),
+        ],
+    )
     pbx.bridge(parkee, retriever)
 
 
-# --- hold, redirect, transfers ---------------------------------------------------------------
-def hold(pbx: SimPbx, ch: SimChannel, on: bool) -> None:
-    ch.on_hold = on
-    pbx.emit("Hold" if on else "Unhold", channel_headers(ch))
-    peer = pbx.channels.get(ch.peer or "")
-    if peer is not None:
-        if on:
-            pbx.emit("MusicOnHoldStart", [*channel_headers(peer), ("Class", "default")])
-        else:
-            pbx.emit("MusicOnHoldStop", channel_headers(peer))
-    pbx._refresh(ch.phone)
+# --- phones ---------------------------------------------------------------------------------
+def register_phone(pbx: SimPbx, ext: str) -> None:
+    phone = pbx.phones[ext]
+    phone.registered = True
+    pbx.emit(
+        "ContactStatus",
+        [
+            ("URI", f"sip:{ext}@127.0.0.1:5{ext}"),
+            ("ContactStatus", "Reachable"),
+            ("AOR", ext),
+            ("EndpointName", ext),
+            ("RoundtripUsec", "800"),
+        ],
+        "system,all",
+    )
+    pbx.emit(
+        "PeerStatus",
+        [("ChannelType", "PJSIP"), ("Peer", f"PJSIP/{ext}"), ("PeerStatus", "Reachable")],
+        "system,all",
+    )
+    pbx._refresh(ext)
 
 
-def redirect(pbx: SimPbx, ch: SimChannel, exten: str) -> None:
-    leave_queue(pbx, ch, abandoned=False)
-    alone = pbx.leave_bridge(ch)
-    if alone is not None:
-        pbx.hangup_channel(alone)
-    ringing = pbx.channels.get(ch.peer or "")
-    ch.peer = None
-    if ringing is not None and ringing.dialer == ch.uniqueid:
-        ringing.peer = None
-        pbx.hangup_channel(ringing, cause=26)
-    ch.queue_name = ""
-    pbx.route(ch, exten)
-
-
-def blind_transfer(pbx: SimPbx, transferer: SimChannel, exten: str) -> bool:
-    transferee = pbx.channels.get(transferer.peer or "")
-    if transferee is None or transferer.bridge is None:
-        return False
-    bridge_id = transferer.bridge
-    pbx.emit("BlindTransfer", [("Result", "Success"), *channel_headers(transferer, "Transferer"),
-                               *channel_headers(transferee, "Transferee"),
-                               *bridge_headers(bridge_id, 2), ("IsExternal", "Yes"),
-                               ("Context", transferer.context), ("Extension", exten)])
-    transferer.peer = transferee.peer = None
-    alone = pbx.leave_bridge(transferee)
-    if alone is not None:
-        pbx.hangup_channel(alone)
-    pbx.route(transferee, exten)
-    return True
-
-
-def atxfer(pbx: SimPbx, transferer: SimChannel, exten: str) -> bool:
-    transferee = pbx.channels.get(transferer.peer or "")
-    target_phone = pbx.phones.get(exten)
-    if transferee is None or target_phone is None or not target_phone.registered:
-        return False
-    pbx.emit("Hold", channel_headers(transferer))
-    pbx.emit("MusicOnHoldStart", [*channel_headers(transferee), ("Class", "default")])
-    target = pbx._new_channel(exten, exten, (exten, target_phone.name), exten,
-                              linkedid=transferer.linkedid)
-    target.dialer, target.peer, target.consult_of = transferer.uniqueid, transferer.uniqueid, \
-        transferer.uniqueid
-    pbx.consults[transferer.uniqueid] = (transferee.uniqueid, target.uniqueid)
-    pbx.emit("DialBegin", [*channel_headers(transferer), *channel_headers(target, "Dest"),
-                           ("DialString", exten)])
-    pbx._set_state(target, 5)
-    return True
-
-
-def _complete_attended(pbx: SimPbx, transferer: SimChannel) -> None:
-    tee_uid, target_uid = pbx.consults.pop(transferer.uniqueid)
-    transferee, target = pbx.channels.get(tee_uid), pbx.channels.get(target_uid)
-    if transferee is None or target is None:
-        return
-    pbx.emit("MusicOnHoldStop", channel_headers(transferee))
-    orig_bridge, second_bridge = transferee.bridge or "", target.bridge or ""
-    pbx.emit("AttendedTransfer", [
-        ("Result", "Success"), *channel_headers(transferer, "OrigTransferer"),
-        *bridge_headers(orig_bridge, 2, "Orig"),
-        *channel_headers(transferer, "SecondTransferer"),
-        *bridge_headers(second_bridge, 2, "Second"),
-        *channel_headers(transferee, "Transferee"), *channel_headers(target, "TransferTarget"),
-        ("IsExternal", "No"), ("DestType", "Bridge" if second_bridge else "Link"),
-        ("DestBridgeUniqueid", second_bridge)])
-    transferer.peer = None
-    target.consult_of = None
-    pbx.leave_bridge(transferer, keep_alone=True)
-    pbx.leave_bridge(transferee, keep_alone=True)
-    if transferee.bridge is None and orig_bridge in pbx.bridges and not pbx.bridges[orig_bridge]:
-        del pbx.bridges[orig_bridge]
-        pbx.emit("BridgeDestroy", bridge_headers(orig_bridge, 0))
-    if target.state == 6 and second_bridge:
-        pbx.enter_bridge(second_bridge, transferee)
-        transferee.peer, target.peer = target.uniqueid, transferee.uniqueid
-    else:
-        transferee.peer, target.peer, target.dialer = target.uniqueid, tee_uid, tee_uid
-
-
-def _cancel_consult(pbx: SimPbx, transferer_uid: str) -> None:
-    tee_uid, target_uid = pbx.consults.pop(transferer_uid)
-    transferer, transferee = pbx.channels.get(transferer_uid), pbx.channels.get(tee_uid)
-    target = pbx.channels.get(target_uid)
-    if target is not None:
-        target.peer = None
-        target.dialer = None
-        if target.bridge is not None:
-            pbx.leave_bridge(target, keep_alone=True)
-    if transferer is None or transferee is None:
-        return
-    if transferer.bridge is not None:
-        pbx.leave_bridge(transferer, keep_alone=True)
-    if transferee.bridge is not None:
-        pbx.enter_bridge(transferee.bridge, transferer)
-    transferer.peer = transferee.uniqueid
-    pbx.emit("MusicOnHoldStop", channel_headers(transferee))
-    pbx.emit("Unhold", channel_headers(transferer))
+def unregister_phone(pbx: SimPbx, ext: str) -> None:
+    phone = pbx.phones[ext]
+    phone.registered = False
+    pbx.emit(
+        "ContactStatus",
+        [
+            ("URI", f"sip:{ext}@127.0.0.1:5{ext}"),
+            ("ContactStatus", "Removed"),
+            ("AOR", ext),
+            ("EndpointName", ext),
+            ("RoundtripUsec", "0"),
+        ],
+        "system,all",
+    )
+    pbx._refresh(ext)

@@ -33,9 +33,10 @@ Emit = Callable[[str, Headers, str], None]
 
 class SimPbx:
     def __init__(self, *, registered: bool = True, parking_timeout: int = 45) -> None:
-        self.phones = {ext: SimPhone(ext, name, ward, registered, "NOT_INUSE" if registered
-                                     else "UNAVAILABLE")
-                       for ext, (name, ward) in LAB_PHONES.items()}
+        self.phones = {
+            ext: SimPhone(ext, name, ward, registered, "NOT_INUSE" if registered else "UNAVAILABLE")
+            for ext, (name, ward) in LAB_PHONES.items()
+        }
         self.channels: dict[str, SimChannel] = {}
         self.bridges: dict[str, list[str]] = {}
         self.queue: list[str] = []
@@ -57,16 +58,31 @@ class SimPbx:
         for listener in list(self.listeners):
             listener(name, headers, privilege)
 
-    def _new_channel(self, phone: str | None, tech_name: str, caller: tuple[str, str],
-                     exten: str, linkedid: str | None = None, uniqueid: str | None = None,
-                     state: int = 0) -> SimChannel:
+    def _new_channel(
+        self,
+        phone: str | None,
+        tech_name: str,
+        caller: tuple[str, str],
+        exten: str,
+        linkedid: str | None = None,
+        uniqueid: str | None = None,
+        state: int = 0,
+    ) -> SimChannel:
         seq = next(self._ids)
         uid = uniqueid or f"{self._epoch}.{seq}"
         ward = self.phones[phone].ward if phone in self.phones else ""
-        ch = SimChannel(uniqueid=uid, name=f"PJSIP/{tech_name}-{seq:08x}",
-                        linkedid=linkedid or uid, caller_num=caller[0], caller_name=caller[1],
-                        exten=exten, phone=phone, ward=ward, state=state,
-                        created_at=time.monotonic())
+        ch = SimChannel(
+            uniqueid=uid,
+            name=f"PJSIP/{tech_name}-{seq:08x}",
+            linkedid=linkedid or uid,
+            caller_num=caller[0],
+            caller_name=caller[1],
+            exten=exten,
+            phone=phone,
+            ward=ward,
+            state=state,
+            created_at=time.monotonic(),
+        )
         self.channels[uid] = ch
         self.emit("Newchannel", channel_headers(ch))
         self._refresh(phone)
@@ -96,27 +112,6 @@ class SimPbx:
 
     def by_name(self, name: str) -> SimChannel | None:
         return next((ch for ch in self.channels.values() if ch.name == name), None)
-
-    # --- phones -----------------------------------------------------------------------------
-    def register(self, ext: str) -> None:
-        phone = self.phones[ext]
-        phone.registered = True
-        self.emit("ContactStatus", [("URI", f"sip:{ext}@127.0.0.1:5{ext}"),
-                                    ("ContactStatus", "Reachable"), ("AOR", ext),
-                                    ("EndpointName", ext), ("RoundtripUsec", "800")],
-                  "system,all")
-        self.emit("PeerStatus", [("ChannelType", "PJSIP"), ("Peer", f"PJSIP/{ext}"),
-                                 ("PeerStatus", "Reachable")], "system,all")
-        self._refresh(ext)
-
-    def unregister(self, ext: str) -> None:
-        phone = self.phones[ext]
-        phone.registered = False
-        self.emit("ContactStatus", [("URI", f"sip:{ext}@127.0.0.1:5{ext}"),
-                                    ("ContactStatus", "Removed"), ("AOR", ext),
-                                    ("EndpointName", ext), ("RoundtripUsec", "0")],
-                  "system,all")
-        self._refresh(ext)
 
     # --- calls ------------------------------------------------------------------------------
     def dial(self, from_ext: str, to: str) -> str:
@@ -159,12 +154,16 @@ class SimPbx:
         dest.exten = ext
         caller.peer, dest.peer = dest.uniqueid, caller.uniqueid
         dest.dialer = caller.uniqueid
-        self.emit("DialBegin", [*channel_headers(caller), *channel_headers(dest, "Dest"),
-                                ("DialString", ext)])
+        self.emit(
+            "DialBegin",
+            [*channel_headers(caller), *channel_headers(dest, "Dest"), ("DialString", ext)],
+        )
         caller.connected_num, caller.connected_name = ext, target.name
         self._set_state(dest, 5)
-        self.emit("DialState", [*channel_headers(caller), *channel_headers(dest, "Dest"),
-                                ("DialStatus", "RINGING")])
+        self.emit(
+            "DialState",
+            [*channel_headers(caller), *channel_headers(dest, "Dest"), ("DialStatus", "RINGING")],
+        )
 
     def answer(self, ext: str) -> None:
         """Phone ``ext`` picks up its ringing leg."""
@@ -175,10 +174,17 @@ class SimPbx:
         if ch.originate is not None:
             _session, action_id, exten = ch.originate
             ch.originate = None
-            result: Headers = [("ActionID", action_id), ("Response", "Success"),
-                               ("Channel", ch.name), ("Context", ch.context), ("Exten", exten),
-                               ("Reason", "4"), ("Uniqueid", ch.uniqueid),
-                               ("CallerIDNum", ch.caller_num), ("CallerIDName", ch.caller_name)]
+            result: Headers = [
+                ("ActionID", action_id),
+                ("Response", "Success"),
+                ("Channel", ch.name),
+                ("Context", ch.context),
+                ("Exten", exten),
+                ("Reason", "4"),
+                ("Uniqueid", ch.uniqueid),
+                ("CallerIDNum", ch.caller_num),
+                ("CallerIDName", ch.caller_name),
+            ]
             self.emit("OriginateResponse", result)
             ch.caller_num, ch.caller_name = ch.phone or "", self.phones[ext].name
             ch.exten = exten
@@ -190,8 +196,10 @@ class SimPbx:
         caller = self.channels.get(ch.peer or "")
         if caller is None:
             return
-        self.emit("DialEnd", [*channel_headers(caller), *channel_headers(ch, "Dest"),
-                              ("DialStatus", "ANSWER")])
+        self.emit(
+            "DialEnd",
+            [*channel_headers(caller), *channel_headers(ch, "Dest"), ("DialStatus", "ANSWER")],
+        )
         self._set_state(caller, 6)
         if ch.consult_of is not None:
             self.leave_bridge(caller, keep_alone=True)  # the transferee waits on hold
@@ -249,28 +257,48 @@ class SimPbx:
 
         before_hangup(self, ch)
         peer = self.channels.get(ch.peer or "") if ch.bridge is None else None
-        dialing = peer is not None and peer.bridge is None and (
-            (peer.dialer == ch.uniqueid and peer.state != 6)
-            or (ch.dialer == peer.uniqueid and ch.state != 6)
+        dialing = (
+            peer is not None
+            and peer.bridge is None
+            and (
+                (peer.dialer == ch.uniqueid and peer.state != 6)
+                or (ch.dialer == peer.uniqueid and ch.state != 6)
+            )
         )
         if peer is not None and dialing:
             caller, dest = (ch, peer) if peer.dialer == ch.uniqueid else (peer, ch)
             status = "CANCEL" if caller is ch else "BUSY"
-            self.emit("DialEnd", [*channel_headers(caller), *channel_headers(dest, "Dest"),
-                                  ("DialStatus", status)])
+            self.emit(
+                "DialEnd",
+                [*channel_headers(caller), *channel_headers(dest, "Dest"), ("DialStatus", status)],
+            )
         self.emit("HangupRequest", [*channel_headers(ch), ("Cause", str(cause))])
         alone = self.leave_bridge(ch)
         if ch.originate is not None:
             _session, action_id, exten = ch.originate
-            self.emit("OriginateResponse", [("ActionID", action_id), ("Response", "Failure"),
-                                            ("Channel", ch.name), ("Context", ch.context),
-                                            ("Exten", exten), ("Reason", "1"),
-                                            ("Uniqueid", "<unknown>"),
-                                            ("CallerIDNum", "<unknown>"),
-                                            ("CallerIDName", "<unknown>")])
+            self.emit(
+                "OriginateResponse",
+                [
+                    ("ActionID", action_id),
+                    ("Response", "Failure"),
+                    ("Channel", ch.name),
+                    ("Context", ch.context),
+                    ("Exten", exten),
+                    ("Reason", "1"),
+                    ("Uniqueid", "<unknown>"),
+                    ("CallerIDNum", "<unknown>"),
+                    ("CallerIDName", "<unknown>"),
+                ],
+            )
         del self.channels[ch.uniqueid]
-        self.emit("Hangup", [*channel_headers(ch), ("Cause", str(cause)),
-                             ("Cause-txt", CAUSES.get(cause, "Unknown"))])
+        self.emit(
+            "Hangup",
+            [
+                *channel_headers(ch),
+                ("Cause", str(cause)),
+                ("Cause-txt", CAUSES.get(cause, "Unknown")),
+            ],
+        )
         self._refresh(ch.phone)
         if alone is not None:
             self.hangup_channel(alone)

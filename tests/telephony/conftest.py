@@ -22,9 +22,15 @@ class Lab:
 
 
 def make_link(port: int, secret: str = "wardline-secret", **kwargs: object) -> AmiLink:
-    return AmiLink(host="127.0.0.1", port=port, username="wardline", secret=secret,
-                   action_timeout=2.0, backoff=Backoff(initial=0.05, maximum=0.2),
-                   **kwargs)  # type: ignore[arg-type]
+    return AmiLink(
+        host="127.0.0.1",
+        port=port,
+        username="wardline",
+        secret=secret,
+        action_timeout=2.0,
+        backoff=Backoff(initial=0.05, maximum=0.2),
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -70,15 +70,18 @@ class RawPbx:
                         writer.write(
                             f"Response: Success\r\nActionID: {aid}\r\nEventList: start\r\n"
                             f"Message: will follow\r\n\r\nEvent: {LISTS[name]}\r\n"
-                            f"ActionID: {aid}\r\nEventList: Complete\r\nListItems: 0\r\n\r\n"
-                            .encode()
+                            f"ActionID: {aid}\r\nEventList: Complete\r\n"
+                            "ListItems: 0\r\n\r\n".encode()
                         )
                     elif name == "originate" and action.get("Async").lower() != "true":
-                        writer.write(f"Response: Success\r\nActionID: {aid}\r\n"
-                                     f"Message: Originate successfully queued\r\n\r\n".encode())
+                        writer.write(
+                            f"Response: Success\r\nActionID: {aid}\r\n"
+                            f"Message: Originate successfully queued\r\n\r\n".encode()
+                        )
                     else:
-                        writer.write(f"Response: Success\r\nActionID: {aid}\r\n"
-                                     f"Message: ok\r\n\r\n".encode())
+                        writer.write(
+                            f"Response: Success\r\nActionID: {aid}\r\nMessage: ok\r\n\r\n".encode()
+                        )
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
             pass

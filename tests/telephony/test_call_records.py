@@ -20,11 +20,17 @@ from wardline.domain.call_events import CallEnded
 
 def ended(call_id: str = "1.1") -> CallEnded:
     start = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-    return CallEnded(call_id=call_id, caller_number="0612345678", called_extension="8000",
-                     extensions=("9000", "2003"), started_at=start,
-                     answered_at=start + timedelta(seconds=4),
-                     ended_at=start + timedelta(seconds=60), disposition="answered",
-                     transferred=True)
+    return CallEnded(
+        call_id=call_id,
+        caller_number="0612345678",
+        called_extension="8000",
+        extensions=("9000", "2003"),
+        started_at=start,
+        answered_at=start + timedelta(seconds=4),
+        ended_at=start + timedelta(seconds=60),
+        disposition="answered",
+        transferred=True,
+    )
 
 
 async def check_writer(url: str) -> None:
@@ -40,8 +46,11 @@ async def check_writer(url: str) -> None:
             rows = (await session.scalars(select(CallRecord))).all()
         assert len(rows) == 1 and writer.duplicates == 1
         row = rows[0]
-        assert (row.bed_extension, row.extensions, row.disposition) == ("2003", "9000,2003",
-                                                                        "answered")
+        assert (row.bed_extension, row.extensions, row.disposition) == (
+            "2003",
+            "9000,2003",
+            "answered",
+        )
         assert row.ended_at - row.started_at == timedelta(seconds=60)
         assert row.answered_at is not None and row.answered_at.tzinfo is not None
     finally:
@@ -64,8 +73,9 @@ async def test_hang_up_through_the_bus_writes_a_record(lab: Lab) -> None:
         stored.append(record)
 
     bus = EventBus()
-    bus.subscribe(CallEnded, CallRecordWriter(store=store, is_bed=lambda e: e[:2] in {"20"}),
-                  name="records")
+    bus.subscribe(
+        CallEnded, CallRecordWriter(store=store, is_bed=lambda e: e[:2] in {"20"}), name="records"
+    )
     await bus.start()
     lab.session.state.publish = bus.publish
     try:
@@ -78,7 +88,6 @@ async def test_hang_up_through_the_bus_writes_a_record(lab: Lab) -> None:
         assert lab.session.state.calls == {}
     finally:
         await bus.stop()
-
 
 
 async def test_migrations_build_the_call_records_table(tmp_path: Path) -> None:

@@ -49,13 +49,19 @@ def reference(name: str) -> list[tuple[str, dict[str, Any]]]:
     return [shape(e) for e in out]
 
 
-async def replay(name: str, seed: int, max_piece: int) -> tuple[list[DomainEvent], CallState,
-                                                                  AmiLink]:
+async def replay(
+    name: str, seed: int, max_piece: int
+) -> tuple[list[DomainEvent], CallState, AmiLink]:
     server = await Replay(capture(name), seed=seed, max_piece=max_piece).start()
     events: list[DomainEvent] = []
     state = CallState(events.append)
-    link = AmiLink(host="127.0.0.1", port=server.port, username="wardline", secret="x",
-                   backoff=Backoff(initial=10))
+    link = AmiLink(
+        host="127.0.0.1",
+        port=server.port,
+        username="wardline",
+        secret="x",
+        backoff=Backoff(initial=10),
+    )
     link.subscribe(state.on_event)
     try:
         await link.start()
@@ -110,8 +116,11 @@ async def test_transfers_park_and_queue_from_real_traffic() -> None:
     events, _, _ = await replay("07_park.ami", seed=4, max_piece=400)
     parked = [e for e in events if isinstance(e, ev.CallParked | ev.CallUnparked)]
     assert [(type(e).__name__, e.space) for e in parked] == [
-        ("CallParked", "701"), ("CallUnparked", "701"), ("CallParked", "701"),
-        ("CallUnparked", "701")]
+        ("CallParked", "701"),
+        ("CallUnparked", "701"),
+        ("CallParked", "701"),
+        ("CallUnparked", "701"),
+    ]
     assert [getattr(e, "timed_out", None) for e in parked[1::2]] == [False, True]
     events, _, _ = await replay("06_queue_call.ami", seed=5, max_piece=400)
     changes = [e for e in events if isinstance(e, ev.QueueChanged)]
@@ -123,8 +132,13 @@ async def test_transfers_park_and_queue_from_real_traffic() -> None:
 
 async def test_login_failure_is_a_typed_error() -> None:
     server = await Replay(capture("01b_login_failure.ami"), close_after=True).start()
-    link = AmiLink(host="127.0.0.1", port=server.port, username="wardline", secret="bad",
-                   backoff=Backoff(initial=10))
+    link = AmiLink(
+        host="127.0.0.1",
+        port=server.port,
+        username="wardline",
+        secret="bad",
+        backoff=Backoff(initial=10),
+    )
     try:
         await link.start()
         with pytest.raises(PbxLoginRefused):
@@ -137,8 +151,13 @@ async def test_login_failure_is_a_typed_error() -> None:
 
 async def test_shutdown_closes_the_session() -> None:
     server = await Replay(capture("10_reload_and_restart.ami"), close_after=True).start()
-    link = AmiLink(host="127.0.0.1", port=server.port, username="wardline", secret="x",
-                   backoff=Backoff(initial=10))
+    link = AmiLink(
+        host="127.0.0.1",
+        port=server.port,
+        username="wardline",
+        secret="x",
+        backoff=Backoff(initial=10),
+    )
     states: list[str] = []
     link.on_state = states.append
     try:

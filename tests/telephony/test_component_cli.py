@@ -23,8 +23,14 @@ from wardline.settings import Settings
 
 
 def settings_for(tmp_path: Path, port: int, secret: str = "wardline-secret") -> Settings:
-    return Settings(data_dir=tmp_path, database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db",
-                    ami_port=port, ami_secret=secret, mqtt_enabled=False, mllp_enabled=False)
+    return Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db",
+        ami_port=port,
+        ami_secret=secret,
+        mqtt_enabled=False,
+        mllp_enabled=False,
+    )
 
 
 async def test_setup_reports_readiness_and_writes_call_records(
@@ -86,8 +92,9 @@ async def test_snapshot_command_errors_are_typed_one_liners(tmp_path: Path) -> N
     port = sim.port
     try:
         with pytest.raises(PbxLoginRefused) as refused:
-            await cmd_snapshot(argparse.Namespace(seconds=0),
-                               settings_for(tmp_path, port, secret="wrong"))
+            await cmd_snapshot(
+                argparse.Namespace(seconds=0), settings_for(tmp_path, port, secret="wrong")
+            )
         assert "\n" not in refused.value.message and str(port) in refused.value.message
     finally:
         await sim.stop()

@@ -34,8 +34,7 @@ async def test_action_without_pbx_fails_at_once_and_is_never_sent_later() -> Non
         await raw.close()
         await wait_until(lambda: link.state != "up")
         with pytest.raises(PbxUnreachable) as info:
-            await link.send({"Action": "DBPut", "Family": "bed/2001", "Key": "active",
-                             "Val": "1"})
+            await link.send({"Action": "DBPut", "Family": "bed/2001", "Key": "active", "Val": "1"})
         assert info.value.error_id == "pbx.unreachable"
     finally:
         await link.stop()
@@ -63,8 +62,9 @@ async def test_timeout_then_late_answer_is_counted() -> None:
     link = await up(raw)
     try:
         with pytest.raises(PbxTimeout) as info:
-            await link.send({"Action": "DBGet", "Family": "f", "Key": "k", "ActionID": "late-1"},
-                            within=0.2)
+            await link.send(
+                {"Action": "DBGet", "Family": "f", "Key": "k", "ActionID": "late-1"}, within=0.2
+            )
         assert info.value.error_id == "pbx.timeout"
         await raw.send_raw(b"Response: Success\r\nActionID: late-1\r\nMessage: x\r\n\r\n")
         await link.send({"Action": "Ping"})
@@ -79,8 +79,9 @@ async def test_synchronous_originate_reply_does_not_kill_the_link() -> None:
     raw = await RawPbx().start()
     link = await up(raw)
     try:
-        answers = await link.send({"Action": "Originate", "Channel": "PJSIP/9000",
-                                   "Exten": "2001", "Context": "hospital"})
+        answers = await link.send(
+            {"Action": "Originate", "Channel": "PJSIP/9000", "Exten": "2001", "Context": "hospital"}
+        )
         assert answers[0].get("Message") == "Originate successfully queued"
         await link.send({"Action": "Ping"})
         assert link.connections == 1
@@ -94,8 +95,9 @@ async def test_header_injection_is_refused() -> None:
     link = await up(raw)
     try:
         with pytest.raises(PbxActionFailed):
-            await link.send({"Action": "DBPut", "Family": "x\r\nAction: Hangup", "Key": "k",
-                             "Val": "v"})
+            await link.send(
+                {"Action": "DBPut", "Family": "x\r\nAction: Hangup", "Key": "k", "Val": "v"}
+            )
         assert "hangup" not in raw.received[0]
     finally:
         await link.stop()
@@ -115,13 +117,15 @@ async def test_bad_bytes_are_counted_logged_without_payload_and_harmless() -> No
             await raw.send_raw(bytes(range(256)) + f"{PAYLOAD}\r\n\r\n".encode())
             await raw.send_raw(b"Event: Huge\r\nX: " + PAYLOAD.encode() * 50_000 + b"\r\n\r\n")
             await raw.send_raw(f"Event: WardlineMystery\r\nPayload: {PAYLOAD}\r\n\r\n".encode())
-            await raw.send_raw(f"Response: Success\r\nActionID: nobody-7\r\nMessage: {PAYLOAD}"
-                               "\r\n\r\n".encode())
+            await raw.send_raw(
+                f"Response: Success\r\nActionID: nobody-7\r\nMessage: {PAYLOAD}\r\n\r\n".encode()
+            )
             await link.send({"Action": "Ping"})
             await raw.send_raw(b"Event: Newchannel\r\nChannel: PJSIP/2001-1\r\nUniq")  # cut
             assert link._protocol is not None
-            await wait_until(lambda: link._protocol is not None
-                             and link._protocol.decoder.pending() > 0)
+            await wait_until(
+                lambda: link._protocol is not None and link._protocol.decoder.pending() > 0
+            )
         assert link.state == "up" and link.connections == 1
         protocol = link._protocol
         assert protocol is not None

@@ -29,7 +29,10 @@ async def test_bed_to_bed_call(lab: Lab) -> None:
     await wait_until(lambda: lab.of(ev.CallRinging))
     ringing = lab.of(ev.CallRinging)[0]
     assert (ringing.call_id, ringing.caller_number, ringing.ringing_extension) == (
-        call_id, "2001", "2002")
+        call_id,
+        "2001",
+        "2002",
+    )
     await wait_until(lambda: lab.session.state.phones["2002"].state == "ringing")
     lab.sim.answer("2002")
     await wait_until(lambda: lab.of(ev.CallAnswered))
@@ -62,8 +65,12 @@ async def test_external_call_queued_answered_and_blind_transferred(lab: Lab) -> 
     await lab.session.actions.transfer_blind(call_id, "2003", operator="9000")
     await wait_until(lambda: lab.of(ev.CallTransferred))
     assert lab.of(ev.CallTransferred)[0].to_extension == "2003"
-    await wait_until(lambda: lab.session.state.phones.get("2003") is not None
-                     and lab.session.state.phones["2003"].state == "ringing")
+    await wait_until(
+        lambda: (
+            lab.session.state.phones.get("2003") is not None
+            and lab.session.state.phones["2003"].state == "ringing"
+        )
+    )
     lab.sim.answer("2003")
     await settled(lab)
     assert lab.sim.calls() == {call_id: {"trunk", "2003"}}
@@ -74,8 +81,12 @@ async def test_external_call_queued_answered_and_blind_transferred(lab: Lab) -> 
 
 async def test_queued_call_redirected_by_operator(lab: Lab) -> None:
     call_id = lab.sim.external_call(to="9", caller="0611111111", name="Ana")
-    await wait_until(lambda: call_id in lab.session.state.calls
-                     and lab.session.state.calls[call_id].queue == "switchboard")
+    await wait_until(
+        lambda: (
+            call_id in lab.session.state.calls
+            and lab.session.state.calls[call_id].queue == "switchboard"
+        )
+    )
     await lab.session.actions.transfer_blind(call_id, "2002", operator="9000")
     await wait_until(lambda: lab.session.state.snapshot().queues.get("switchboard") == ())
     lab.sim.answer("2002")
@@ -85,8 +96,12 @@ async def test_queued_call_redirected_by_operator(lab: Lab) -> None:
 
 async def test_attended_transfer_to_a_bed(lab: Lab) -> None:
     call_id = lab.sim.external_call(to="8000", caller="0612345678", name="Hélène Dupré")
-    await wait_until(lambda: lab.session.state.phones.get("9000") is not None
-                     and lab.session.state.phones["9000"].state == "ringing")
+    await wait_until(
+        lambda: (
+            lab.session.state.phones.get("9000") is not None
+            and lab.session.state.phones["9000"].state == "ringing"
+        )
+    )
     lab.sim.answer("9000")
     await wait_until(lambda: lab.of(ev.CallAnswered))
     await lab.session.actions.transfer_attended(call_id, "2004", operator="9000")
@@ -109,8 +124,12 @@ async def test_park_and_pick_up(lab: Lab) -> None:
     assert space == "701" and lab.sim.parked() == {"701": call_id}
     assert lab.session.state.snapshot().parked == {"701": call_id}
     await lab.session.actions.pickup(space, operator="2900")
-    await wait_until(lambda: lab.session.state.phones.get("2900") is not None
-                     and lab.session.state.phones["2900"].state == "ringing")
+    await wait_until(
+        lambda: (
+            lab.session.state.phones.get("2900") is not None
+            and lab.session.state.phones["2900"].state == "ringing"
+        )
+    )
     lab.sim.answer("2900")
     await wait_until(lambda: lab.of(ev.CallUnparked))
     assert lab.of(ev.CallUnparked)[0].by_extension == "2900"
@@ -132,8 +151,12 @@ async def test_call_a_bed_from_the_operator_phone(lab: Lab) -> None:
 
 async def test_two_operators_on_one_queued_call(lab: Lab) -> None:
     call_id = lab.sim.external_call(to="8000", caller="0612345678")
-    await wait_until(lambda: call_id in lab.session.state.calls
-                     and lab.session.state.calls[call_id].queue is not None)
+    await wait_until(
+        lambda: (
+            call_id in lab.session.state.calls
+            and lab.session.state.calls[call_id].queue is not None
+        )
+    )
     results = await asyncio.gather(
         lab.session.actions.transfer_blind(call_id, "2001", operator="9000"),
         lab.session.actions.transfer_blind(call_id, "2002", operator="2900"),
@@ -165,8 +188,36 @@ async def test_connection_cut_mid_call_resyncs_to_the_truth(lab: Lab) -> None:
     assert len(ended) == 1 and ended[0].disposition == "answered"
     assert lab.session.state.snapshot().queues.get("switchboard", ()) == ()
     truth = {ext: s for ext, s in lab.sim.phone_states().items()}
-    mapped = {"NOT_INUSE": "idle", "INUSE": "in_use", "RINGING": "ringing",
-              "UNAVAILABLE": "unavailable", "ONHOLD": "on_hold"}
+    mapped = {
+        "NOT_INUSE": "idle",
+        "INUSE": "in_use",
+        "RINGING": "ringing",
+        "UNAVAILABLE": "unavailable",
+        "ONHOLD": "on_hold",
+    }
     assert {e: p.state for e, p in lab.session.state.phones.items()} == {
-        e: mapped[s] for e, s in truth.items()}
+        e: mapped[s] for e, s in truth.items()
+    }
     assert link.last_resync_at is not None
+
+
+async def test_phone_states_follow_hold_and_registration(lab: Lab) -> None:
+    lab.sim.dial("2001", "2002")
+    lab.sim.answer("2002")
+    lab.sim.hold("2001")
+    await wait_until(lambda: lab.session.state.phones["2001"].state == "on_hold")
+    call = next(iter(lab.session.state.calls.values()))
+    assert call.phase() == "on_hold"
+    lab.sim.hold("2001", on=False)
+    await wait_until(lambda: lab.session.state.phones["2001"].state == "in_use")
+    lab.sim.hangup("2001")
+    lab.sim.unregister("2003")
+    await wait_until(lambda: lab.session.state.phones["2003"].state == "unavailable")
+    assert lab.session.state.phones["2003"].registered is False
+    lab.sim.register("2003")
+    await wait_until(lambda: lab.session.state.phones["2003"].state == "idle")
+    changes = [e for e in lab.of(ev.PhoneStateChanged) if e.extension == "2003"]
+    assert [(e.previous, e.state) for e in changes[-2:]] == [
+        ("idle", "unavailable"),
+        ("unavailable", "idle"),
+    ]
