@@ -85,6 +85,7 @@ class AmiLink:
         self._task: asyncio.Task[None] | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._protocol: WholeMessageProtocol | None = None
+        self._synced = False
 
     # --- events -----------------------------------------------------------------------------
     def subscribe(self, handler: Callable[[AmiMessage], None]) -> None:
@@ -146,8 +147,15 @@ class AmiLink:
         self._close()
         self._set_state("down")
 
+    @property
+    def synced(self) -> bool:
+        """Up, and the state rebuilt since this connection was made."""
+        return self.state == "up" and self._synced
+
     async def wait_synced(self, within: float) -> None:
-        """Wait for the next completed resync; raise the connection error if one comes first."""
+        """Return once :attr:`synced`; raise the connection error if one comes first."""
+        if self.synced:
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         try:
@@ -168,6 +176,8 @@ class AmiLink:
             self._protocol.close()
 
     def _set_state(self, state: LinkState) -> None:
+        if state != "up":
+            self._synced = False
         if state != self.state:
             self.state = state
             log.info("ami.link_state", state=state, host=self.host, port=self.port)
@@ -269,6 +279,7 @@ class AmiLink:
             if self.resync is not None:
                 await self.resync()
             self.last_resync_at = datetime.now(UTC)
+            self._synced = True
         finally:
             held, self._held = self._held, None
             for frame in held:

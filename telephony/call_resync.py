@@ -26,6 +26,7 @@ from telephony.call_model import (
     phone_of_device,
 )
 from telephony.call_state import CallState
+from telephony.errors import PbxActionFailed
 from wardline.domain.call_events import (
     CallAnswered,
     CallParked,
@@ -52,14 +53,52 @@ class PbxSnapshot:
     parked: list[AmiMessage] = field(default_factory=list)
 
 
+# ExtensionStatus codes (hint state) -> the device state names of DeviceStateList.
+HINT_STATES = {
+    "0": "NOT_INUSE",
+    "1": "INUSE",
+    "2": "BUSY",
+    "4": "UNAVAILABLE",
+    "8": "RINGING",
+    "9": "RINGINUSE",
+    "16": "ONHOLD",
+    "17": "ONHOLD",
+    "-1": "UNAVAILABLE",
+    "-2": "UNAVAILABLE",
+}
+
+
 async def fetch_snapshot(link: AmiLink) -> PbxSnapshot:
-    """Ask every list at once; each answer is its items (the response and Complete dropped)."""
-    answers = await asyncio.gather(*(link.send({"Action": name}) for name in LISTS.values()))
+    """Ask every list at once; each answer is its items (the response and Complete dropped).
+
+    When DeviceStateList is refused (older Asterisk, or a user without the right), the
+    phones' states come from ExtensionStateList (the hints) instead.
+    """
+    answers = await asyncio.gather(
+        *(link.send({"Action": name}) for name in LISTS.values()), return_exceptions=True
+    )
     snapshot = PbxSnapshot()
     for key, frames in zip(LISTS, answers, strict=True):
+        if key == "devices" and isinstance(frames, PbxActionFailed):
+            frames = await _hint_states(link)
+        if isinstance(frames, BaseException):
+            raise frames
         items = [f for f in frames[1:] if not f.name.endswith("Complete")]
         setattr(snapshot, key, items)
     return snapshot
+
+
+async def _hint_states(link: AmiLink) -> list[AmiMessage]:
+    frames = await link.send({"Action": "ExtensionStateList"})
+    out = frames[:1]
+    for item in frames[1:]:
+        if item.name == "ExtensionStatus":
+            state = HINT_STATES.get(item.get("Status"), "UNAVAILABLE")
+            device = f"PJSIP/{item.get('Exten')}"
+            out.append(
+                AmiMessage("event", "DeviceStateChange", [("Device", device), ("State", state)])
+            )
+    return out
 
 
 def _duration(text: str) -> timedelta:

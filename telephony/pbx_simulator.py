@@ -63,7 +63,7 @@ class AmiSession(asyncio.Protocol):
             self.reply(action, [("Response", "Error"), ("Message", "Permission denied")])
             return
         handler = ACTIONS.get(name)
-        if handler is None:
+        if handler is None or name in self.sim.disabled_actions:
             self.reply(action, [("Response", "Error"), ("Message", "Invalid/unknown command")])
             return
         handler(self, action)
@@ -116,9 +116,12 @@ class PbxSimulator:
         *,
         registered: bool = True,
         parking_timeout: int = 45,
+        disabled_actions: frozenset[str] = frozenset(),
     ) -> None:
         self.pbx = SimPbx(registered=registered, parking_timeout=parking_timeout)
         self.users = users if users is not None else {"wardline": "wardline-secret"}
+        self.disabled_actions = {name.lower() for name in disabled_actions}
+        """Actions answered as unknown (to play an older or stricter Asterisk)."""
         self.sessions: set[AmiSession] = set()
         self.server: asyncio.Server | None = None
         self._session_ids = 0
