@@ -102,6 +102,7 @@ class Call:
     parked_space: str | None = None
     transferred: bool = False
     abandoned: bool = False
+    merged: bool = False
     dial_failure: Disposition | None = None
     handled_by: str | None = None
     rang: set[str] = field(default_factory=set)
@@ -111,6 +112,8 @@ class Call:
             self.extensions.append(extension)
 
     def disposition(self) -> Disposition:
+        if self.merged:
+            return "merged"
         if self.abandoned:
             return "abandoned"
         if self.answered_at is not None:

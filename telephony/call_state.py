@@ -236,6 +236,26 @@ class CallState(CallFeatures):
         if channel is not None:
             channel.bridge = bridge
             self.bridges[bridge].add(channel.uniqueid)
+            linkedid = frame.get("Linkedid")
+            if linkedid and linkedid != channel.linkedid:
+                self._relink(channel, linkedid)
+
+    def _relink(self, channel: Channel, linkedid: str) -> None:
+        """Asterisk gave the channel the Linkedid of an older call it is bridged with (a
+        parked call picked up): the channel's call is merged into that one."""
+        old = self.calls.get(channel.linkedid)
+        channel.linkedid = linkedid
+        if old is not None:
+            old.channels.pop(channel.uniqueid, None)
+        target = self.calls.get(linkedid)
+        if target is None:
+            self.add_channel(channel)
+        else:
+            target.channels[channel.uniqueid] = channel
+            target.add_extension(channel.phone)
+        if old is not None and not old.channels:
+            old.merged = True
+            self.end_call(old)
 
     def _bridgeleave(self, frame: AmiMessage) -> None:
         channel = self._known(frame)

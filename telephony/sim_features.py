@@ -8,10 +8,12 @@ import time
 from typing import TYPE_CHECKING
 
 from telephony.sim_model import (
+    PARKING_BRIDGE,
     PARKING_SPACES,
     QUEUE_NAME,
     Headers,
     SimChannel,
+    bridge_headers,
     channel_headers,
 )
 
@@ -60,7 +62,17 @@ def ring_members(pbx: SimPbx) -> None:
                 ],
                 "agent,all",
             )
+            dial = [("DialString", member)]
+            pbx.emit("DialBegin", [*channel_headers(caller), *channel_headers(leg, "Dest"), *dial])
             pbx._set_state(leg, 5)
+            pbx.emit(
+                "DialState",
+                [
+                    *channel_headers(caller),
+                    *channel_headers(leg, "Dest"),
+                    ("DialStatus", "RINGING"),
+                ],
+            )
 
 
 def _drop_agent_legs(pbx: SimPbx, caller_uid: str, keep: str | None = None) -> None:
@@ -102,6 +114,10 @@ def agent_answers(pbx: SimPbx, leg: SimChannel) -> None:
     if caller is None:
         return
     member = leg.phone or ""
+    pbx.emit(
+        "DialEnd",
+        [*channel_headers(caller), *channel_headers(leg, "Dest"), ("DialStatus", "ANSWER")],
+    )
     fields = _queue_fields(pbx, caller)
     pbx.queue.remove(caller.uniqueid)
     pbx.emit(
@@ -167,16 +183,28 @@ def _cancel_timer(pbx: SimPbx, space: str) -> None:
 
 
 def park(pbx: SimPbx, ch: SimChannel, parker: str) -> str | None:
+    """Park ``ch`` (the capture's order: ParkedCall, into the holding bridge with music on
+    hold, then the peer left alone leaves, its bridge goes and it hangs up)."""
     space = next((s for s in PARKING_SPACES if s not in pbx.parked), None)
     if space is None:
         return None
-    alone = pbx.leave_bridge(ch)
-    if alone is not None:
-        pbx.hangup_channel(alone)
-    ch.peer = None
     at = time.monotonic()
     pbx.parked[space] = (ch.uniqueid, parker, at)
     pbx.emit("ParkedCall", [*channel_headers(ch, "Parkee"), *_park_fields(pbx, space, parker, at)])
+    old_bridge = ch.bridge
+    if old_bridge is not None:
+        pbx.leave_bridge(ch, keep_alone=True)
+    if PARKING_BRIDGE not in pbx.bridges:
+        pbx.bridges[PARKING_BRIDGE] = []
+        pbx.emit("BridgeCreate", bridge_headers(PARKING_BRIDGE, 0))
+    pbx.enter_bridge(PARKING_BRIDGE, ch)
+    pbx.emit("MusicOnHoldStart", [*channel_headers(ch), ("Class", "default")])
+    ch.peer = None
+    left = [pbx.channels[u] for u in pbx.bridges.get(old_bridge or "", []) if u in pbx.channels]
+    for alone in left:
+        pbx.leave_bridge(alone)
+        alone.peer = None
+        pbx.hangup_channel(alone, request=False)
     loop = asyncio.get_running_loop()
     pbx.timers[space] = loop.call_later(pbx.parking_timeout, park_timeout, pbx, space)
     return space
@@ -192,6 +220,8 @@ def park_timeout(pbx: SimPbx, space: str) -> None:
         "ParkedCallTimeOut",
         [*channel_headers(ch, "Parkee"), *_park_fields(pbx, space, entry[1], entry[2])],
     )
+    pbx.emit("MusicOnHoldStop", channel_headers(ch))
+    pbx.leave_bridge(ch)
     if entry[1] in pbx.phones:
         pbx.route(ch, entry[1])  # ring the parker back
     else:
@@ -206,6 +236,7 @@ def retrieve(pbx: SimPbx, retriever: SimChannel, space: str) -> None:
     _cancel_timer(pbx, space)
     parkee = pbx.channels[entry[0]]
     pbx._set_state(retriever, 6)
+    pbx.emit("MusicOnHoldStop", channel_headers(parkee))
     pbx.emit(
         "UnParkedCall",
         [
@@ -214,7 +245,8 @@ def retrieve(pbx: SimPbx, retriever: SimChannel, space: str) -> None:
             *_park_fields(pbx, space, entry[1], entry[2]),
         ],
     )
-    pbx.bridge(parkee, retriever)
+    pbx.leave_bridge(parkee)
+    pbx.bridge(retriever, parkee)
 
 
 # --- phones ---------------------------------------------------------------------------------

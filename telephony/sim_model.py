@@ -23,6 +23,8 @@ QUEUE_EXTENSIONS = ("9", "8000")
 QUEUE_NAME = "switchboard"
 PARKING_EXTEN = "700"
 PARKING_SPACES = tuple(str(n) for n in range(701, 721))
+PARKING_BRIDGE = "parking-default-holding"
+"""The parking lot's holding bridge: it outlives its members, and leaving it ends nothing."""
 
 
 def is_bed(extension: str) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from telephony.sim_model import (
     LAB_PHONES,
+    PARKING_BRIDGE,
     PARKING_SPACES,
     QUEUE_EXTENSIONS,
     Headers,
@@ -50,6 +51,7 @@ class SimPbx:
         self._ids = itertools.count(1)
         self._epoch = int(time.time())
         self.timers: dict[str, asyncio.TimerHandle] = {}
+        self._call_order: dict[str, int] = {}
         self.consults: dict[str, tuple[str, str]] = {}
         """transferer uniqueid -> (transferee uniqueid, target uniqueid)."""
 
@@ -70,6 +72,7 @@ class SimPbx:
     ) -> SimChannel:
         seq = next(self._ids)
         uid = uniqueid or f"{self._epoch}.{seq}"
+        self._call_order.setdefault(linkedid or uid, seq)
         ward = self.phones[phone].ward if phone in self.phones else ""
         ch = SimChannel(
             uniqueid=uid,
@@ -209,6 +212,9 @@ class SimPbx:
         bridge_id = f"b{next(self._ids):07d}-sim"
         self.bridges[bridge_id] = []
         self.emit("BridgeCreate", bridge_headers(bridge_id, 0))
+        # Asterisk gives the channels of a bridge the oldest Linkedid among them.
+        oldest = min((a.linkedid, b.linkedid), key=lambda lid: self._call_order.get(lid, 0))
+        a.linkedid = b.linkedid = oldest
         for ch in (b, a):
             self.enter_bridge(bridge_id, ch)
         a.peer, b.peer = b.uniqueid, a.uniqueid
@@ -231,7 +237,7 @@ class SimPbx:
             members.remove(ch.uniqueid)
         ch.bridge = None
         self.emit("BridgeLeave", [*bridge_headers(bridge_id, len(members)), *channel_headers(ch)])
-        if keep_alone and members:
+        if (keep_alone and members) or bridge_id == PARKING_BRIDGE:
             return None
         alone = self.channels.get(members[0]) if len(members) == 1 else None
         if alone is not None:
@@ -250,7 +256,9 @@ class SimPbx:
             raise LookupError(f"{ext} has no call")
         self.hangup_channel(ch)
 
-    def hangup_channel(self, ch: SimChannel, cause: int = 16) -> None:
+    def hangup_channel(self, ch: SimChannel, cause: int = 16, request: bool = True) -> None:
+        """Hang ``ch`` up; a bridge peer left alone goes first (its Hangup precedes ours, and
+        it gets no HangupRequest), as in the captures."""
         if ch.uniqueid not in self.channels:
             return
         from telephony.sim_features import before_hangup
@@ -272,8 +280,11 @@ class SimPbx:
                 "DialEnd",
                 [*channel_headers(caller), *channel_headers(dest, "Dest"), ("DialStatus", status)],
             )
-        self.emit("HangupRequest", [*channel_headers(ch), ("Cause", str(cause))])
+        if request:
+            self.emit("HangupRequest", [*channel_headers(ch), ("Cause", str(cause))])
         alone = self.leave_bridge(ch)
+        if alone is not None:
+            self.hangup_channel(alone, request=False)
         if ch.originate is not None:
             _session, action_id, exten = ch.originate
             self.emit(
@@ -300,9 +311,7 @@ class SimPbx:
             ],
         )
         self._refresh(ch.phone)
-        if alone is not None:
-            self.hangup_channel(alone)
-        elif peer is not None and dialing and peer.peer == ch.uniqueid:
+        if peer is not None and dialing and peer.peer == ch.uniqueid:
             self.hangup_channel(peer, cause=16 if peer.dialer == ch.uniqueid else 17)
 
     def snapshot_channels(self) -> list[SimChannel]:

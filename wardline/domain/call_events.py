@@ -13,7 +13,8 @@ from typing import Literal
 from wardline.domain.events import DomainEvent
 
 PhoneState = Literal["idle", "ringing", "in_use", "on_hold", "unavailable"]
-Disposition = Literal["answered", "no_answer", "busy", "failed", "abandoned", "unknown"]
+Disposition = Literal["answered", "no_answer", "busy", "failed", "abandoned", "merged", "unknown"]
+"""``merged``: the call joined an older one (a parked call picked up) and goes on there."""
 TransferKind = Literal["blind", "attended"]
 
 
