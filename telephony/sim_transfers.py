@@ -28,7 +28,8 @@ def redirect(pbx: SimPbx, ch: SimChannel, exten: str) -> None:
     leave_queue(pbx, ch, abandoned=False)
     alone = pbx.leave_bridge(ch)
     if alone is not None:
-        pbx.hangup_channel(alone)
+        alone.peer = None
+        pbx.hangup_channel(alone, request=False)
     ringing = pbx.channels.get(ch.peer or "")
     ch.peer = None
     if ringing is not None and ringing.dialer == ch.uniqueid:
@@ -56,9 +57,8 @@ def blind_transfer(pbx: SimPbx, transferer: SimChannel, exten: str) -> bool:
         ],
     )
     transferer.peer = transferee.peer = None
-    alone = pbx.leave_bridge(transferee)
-    if alone is not None:
-        pbx.hangup_channel(alone)
+    pbx.leave_bridge(transferer)  # the transferee is left alone in the bridge, which goes
+    pbx.hangup_channel(transferer, request=False)
     pbx.route(transferee, exten)
     return True
 

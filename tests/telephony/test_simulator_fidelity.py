@@ -89,3 +89,33 @@ async def test_park_and_pickup_like_asterisk(sim: tuple[PbxSimulator, list[AmiMe
     simulator.dial("2004", "701")
     simulator.hangup("2001")
     assert story(heard, call_id) == real("07_park.ami", "1795347684.35")
+
+
+async def test_redirect_like_asterisk(sim: tuple[PbxSimulator, list[AmiMessage]]) -> None:
+    from telephony.sim_transfers import redirect
+
+    simulator, heard = sim
+    call_id = simulator.dial("2001", "2900")
+    simulator.answer("2900")
+    caller = next(c for c in simulator.pbx.channels.values() if c.phone == "2001")
+    redirect(simulator.pbx, caller, "2002")
+    simulator.answer("2002")
+    simulator.hangup("2001")
+    assert story(heard, call_id) == real("05_transfer_or_redirect.ami", "1795347573.17")
+
+
+async def test_blind_transfer_like_asterisk(sim: tuple[PbxSimulator, list[AmiMessage]]) -> None:
+    from telephony.sim_transfers import blind_transfer
+
+    simulator, heard = sim
+    simulator.astdb["bed/2003/active"] = "1"
+    call_id = simulator.dial("2003", "2900")
+    simulator.answer("2900")
+    operator = next(c for c in simulator.pbx.channels.values() if c.phone == "2900")
+    assert blind_transfer(simulator.pbx, operator, "2004")
+    simulator.answer("2004")
+    simulator.hangup("2003")
+    mine, theirs = story(heard, call_id), real("05_transfer_or_redirect.ami", "1795347593.20")
+    cut = theirs.index("Hangup(2900:Up)") + 1  # up to the transferer's hang-up: same order
+    assert mine[:cut] == theirs[:cut]
+    assert sorted(mine[cut:]) == sorted(theirs[cut:])  # the new leg's Ringing/DialBegin race
