@@ -10,6 +10,7 @@ a Linkedid; when its last channel hangs up it is published as ``CallEnded`` and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import structlog
 
@@ -92,8 +93,16 @@ class CallState(CallFeatures):
 
     # --- reads ------------------------------------------------------------------------------
     def snapshot(self) -> SwitchboardSnapshot:
+        waiting = {c.call_id: c for q in self.queues.values() for c in q.values()}
+        views = []
+        for call in self.calls.values():
+            view = call.view()
+            entry = waiting.get(call.call_id)
+            if entry is not None:
+                view = replace(view, queue_position=entry.position, queued_since=entry.joined_at)
+            views.append(view)
         return SwitchboardSnapshot(
-            calls=tuple(call.view() for call in self.calls.values()),
+            calls=tuple(views),
             phones={ext: phone.state for ext, phone in sorted(self.phones.items())},
             queues={
                 name: tuple(c.call_id for c in sorted(q.values(), key=lambda c: c.position))

@@ -171,8 +171,15 @@ class PbxSimulator:
     def answer(self, ext: str) -> None:
         self.pbx.answer(ext)
 
-    def hangup(self, ext: str) -> None:
-        self.pbx.hangup(ext)
+    def hangup(self, ext_or_call: str) -> None:
+        """A phone hangs up (an extension), or an outside caller does (the call id)."""
+        if ext_or_call in self.pbx.phones:
+            self.pbx.hangup(ext_or_call)
+            return
+        leg = self.pbx.channels.get(ext_or_call)
+        if leg is None:
+            raise LookupError(f"no phone or call {ext_or_call}")
+        self.pbx.hangup_channel(leg)
 
     def hold(self, ext: str, on: bool = True) -> None:
         from telephony.sim_transfers import hold

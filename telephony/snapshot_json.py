@@ -20,6 +20,8 @@ def snapshot_json(snapshot: SwitchboardSnapshot) -> dict[str, Any]:
                 "started_at": call.started_at.isoformat(),
                 "answered_at": call.answered_at.isoformat() if call.answered_at else None,
                 "queue": call.queue,
+                "queue_position": call.queue_position,
+                "queued_since": call.queued_since.isoformat() if call.queued_since else None,
                 "parked_space": call.parked_space,
                 "handled_by": call.handled_by,
             }

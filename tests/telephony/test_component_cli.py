@@ -82,6 +82,7 @@ async def test_snapshot_command_prints_one_json_object(
         assert set(data) == {"calls", "phones", "queues", "parked"}
         assert data["queues"]["switchboard"] == [call_id]
         assert data["calls"][0]["caller_name"] == "Hélène Dupré"
+        assert data["calls"][0]["queue_position"] == 1 and data["calls"][0]["queued_since"]
         assert data["phones"]["9000"] == "ringing"
     finally:
         await sim.stop()

@@ -221,3 +221,22 @@ async def test_phone_states_follow_hold_and_registration(lab: Lab) -> None:
         ("idle", "unavailable"),
         ("unavailable", "idle"),
     ]
+
+
+async def test_queue_positions_and_abandon(lab: Lab) -> None:
+    lab.sim.unregister("9000")  # nobody answers the switchboard
+    first = lab.sim.external_call(to="8000", caller="0611111111")
+    second = lab.sim.external_call(to="8000", caller="0622222222")
+    await wait_until(
+        lambda: lab.session.state.snapshot().queues.get("switchboard") == (first, second)
+    )
+    views = {v.call_id: v for v in lab.session.state.snapshot().calls}
+    assert (views[first].queue_position, views[second].queue_position) == (1, 2)
+    assert views[first].queued_since is not None
+    lab.sim.hangup(first)
+    await wait_until(lambda: lab.session.state.snapshot().queues.get("switchboard") == (second,))
+    views = {v.call_id: v for v in lab.session.state.snapshot().calls}
+    assert views[second].queue_position == 1 and first not in views
+    abandoned = [e.abandoned for e in lab.of(ev.QueueChanged) if e.abandoned]
+    assert abandoned == [first]
+    assert [e.disposition for e in lab.of(ev.CallEnded)] == ["abandoned"]

@@ -29,8 +29,11 @@ class CallView:
     started_at: datetime
     answered_at: datetime | None
     queue: str | None = None
+    queue_position: int | None = None
+    queued_since: datetime | None = None
     parked_space: str | None = None
     handled_by: str | None = None
+    """The operator (extension) who took this call, while they hold it."""
 
 
 @dataclass(frozen=True, kw_only=True)
