@@ -204,11 +204,16 @@ class AmiLink:
             self._set_state("connecting")
             try:
                 protocol = await self._connect(loop)
-            except PbxError as exc:
-                self.last_error = exc
+            except Exception as exc:
+                if isinstance(exc, PbxError):
+                    error: PbxError = exc
+                else:
+                    log.exception("ami.connect_crashed")
+                    error = PbxUnreachable(f"cannot connect to the PBX: {type(exc).__name__}")
+                self.last_error = error
                 self._set_state("down")
-                log.warning("ami.connect_failed", error=exc.error_id, attempt=attempt)
-                self._notify(exc)
+                log.warning("ami.connect_failed", error=error.error_id, attempt=attempt)
+                self._notify(error)
                 await asyncio.sleep(self.backoff.delay(attempt, self._rng))
                 attempt += 1
                 continue
@@ -223,6 +228,9 @@ class AmiLink:
                 self.last_error = exc
                 log.warning("ami.resync_failed", error=exc.error_id)
                 self._notify(exc)
+            except Exception:  # a bug in the resync must not end the supervisor: reconnect
+                self.stats["resync_crashes"] += 1
+                log.exception("ami.resync_crashed")
             finally:
                 pinger.cancel()
                 await asyncio.gather(pinger, return_exceptions=True)
@@ -296,6 +304,17 @@ class AmiLink:
             except PbxError:
                 return
 
+    def counters(self) -> dict[str, int]:
+        """Failures and bad input seen so far (all connections), for metrics and readiness."""
+        total = Counter(self.stats)
+        total["handler_failures"] += self.manager.handler_failures
+        protocol = self._protocol
+        if protocol is not None and not protocol.closed:
+            total.update(protocol.stats)
+            total.update({f"decode_{k}": v for k, v in protocol.decoder.errors.items()})
+        total.pop("events", None)
+        return dict(total)
+
     def readiness(self) -> dict[str, Any]:
         """For ``/readyz``: a PBX that is down degrades the service (phones go on working)."""
         return {
@@ -304,4 +323,5 @@ class AmiLink:
             "last_resync_at": self.last_resync_at.isoformat() if self.last_resync_at else None,
             "last_error": self.last_error.error_id if self.last_error else None,
             "connections": self.connections,
+            "counters": self.counters(),
         }

@@ -132,6 +132,8 @@ async def test_bad_bytes_are_counted_logged_without_payload_and_harmless() -> No
         assert protocol.decoder.errors["oversize"] == 1
         assert protocol.decoder.errors["garbage"] + protocol.decoder.errors["invalid_utf8"] >= 1
         assert protocol.stats["unmatched_responses"] == 1
+        counters = link.readiness()["counters"]
+        assert counters["decode_oversize"] == 1 and counters["unmatched_responses"] == 1
         assert seen == ["WardlineMystery"] and state.ignored == 1 and not events
         assert protocol.decoder.pending() > 0  # the truncated message waits, harmless
         assert PAYLOAD not in repr(logs)
@@ -201,3 +203,26 @@ async def test_refused_login_and_unreachable_are_typed() -> None:
     finally:
         await closed.stop()
     await asyncio.sleep(0)
+
+
+async def test_a_crashing_resync_reconnects_instead_of_dying() -> None:
+    raw = await RawPbx().start()
+    link = make_link(raw.port)
+    runs: list[int] = []
+
+    async def resync() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise RuntimeError("bug in the resync")
+
+    link.resync = resync
+    try:
+        await link.start()
+        await wait_until(lambda: link.synced, timeout=5)
+        assert link.connections == 2 and len(runs) == 2
+        assert link.counters()["resync_crashes"] == 1
+        assert link.readiness()["state"] == "up"
+    finally:
+        await link.stop()
+        await raw.close()
+    assert link.readiness()["state"] == "degraded"
