@@ -11,6 +11,7 @@ new call's id is known at once.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 import structlog
@@ -25,6 +26,14 @@ from wardline.domain.switchboard_port import SwitchboardSnapshot
 log = structlog.get_logger(__name__)
 
 NOT_FOUND = "Database entry not found"
+_EXTENSION = re.compile(r"[0-9*#+]{1,32}")
+
+
+def extension(value: str, what: str = "extension") -> str:
+    """An extension or phone number from outside (console, API): digits, ``*``, ``#``, ``+``."""
+    if not isinstance(value, str) or not _EXTENSION.fullmatch(value):
+        raise PbxActionFailed("validate", f"invalid {what}", field=what)
+    return value
 
 
 class PbxActions:
@@ -43,6 +52,8 @@ class PbxActions:
     # --- calls ------------------------------------------------------------------------------
     async def originate(self, from_phone: str, to_extension: str, caller_id: str = "") -> str:
         """Ring ``from_phone``; once answered it dials ``to_extension``. Returns the call id."""
+        extension(from_phone, "phone")
+        extension(to_extension)
         call_id = f"wl-{uuid.uuid4().hex[:16]}"
         fields: dict[str, str | list[str]] = {
             "Action": "Originate",
@@ -64,6 +75,7 @@ class PbxActions:
         return await self.originate(operator, bed_extension)
 
     async def transfer_blind(self, call_id: str, to_extension: str, operator: str) -> None:
+        extension(to_extension)
         call = self._claim(call_id, operator)
         try:
             own = self._operator_leg(call, operator)
@@ -98,6 +110,7 @@ class PbxActions:
             raise
 
     async def transfer_attended(self, call_id: str, to_extension: str, operator: str) -> None:
+        extension(to_extension)
         call = self._claim(call_id, operator)
         own = self._operator_leg(call, operator)
         if own is None:
@@ -142,6 +155,7 @@ class PbxActions:
         raise PbxTimeout("Park", self.link.action_timeout, call_id=call_id)
 
     async def pickup(self, space: str, operator: str) -> None:
+        extension(space, "parking space")
         parked = self.state.parked.get(space)
         if parked is None:
             raise UnknownCall(space)

@@ -240,3 +240,17 @@ async def test_queue_positions_and_abandon(lab: Lab) -> None:
     abandoned = [e.abandoned for e in lab.of(ev.QueueChanged) if e.abandoned]
     assert abandoned == [first]
     assert [e.disposition for e in lab.of(ev.CallEnded)] == ["abandoned"]
+
+
+async def test_actions_refuse_bad_extensions_and_unknown_calls(lab: Lab) -> None:
+    from telephony.errors import PbxActionFailed, UnknownCall
+
+    with pytest.raises(PbxActionFailed) as bad:
+        await lab.session.actions.call_bed("9000", "2001\r\nAction: Hangup")
+    assert bad.value.error_id == "pbx.action_failed"
+    with pytest.raises(PbxActionFailed):
+        await lab.session.actions.transfer_blind("x", "20 01", operator="9000")
+    with pytest.raises(UnknownCall) as unknown:
+        await lab.session.actions.hangup("1795347478.12", operator="9000")
+    assert unknown.value.error_id == "pbx.unknown_call"
+    assert lab.sim.calls() == {}
