@@ -9,7 +9,8 @@ resync) is ignored.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 from sqlalchemy import select
@@ -43,17 +44,28 @@ def record_of(event: CallEnded, is_bed: Callable[[str], bool] | None = None) -> 
     )
 
 
+UnitOfWork = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+"""A transaction that commits when its block ends, e.g. ``Database.session``."""
+
+
 class CallRecordWriter:
+    """Give exactly one of: ``unit_of_work`` (``Database.session``: keeps the core's SQLite
+    writer lock), ``sessions`` (an ``async_sessionmaker``), or ``store`` (a callable)."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession] | None = None,
         *,
+        unit_of_work: UnitOfWork | None = None,
         store: Store | None = None,
         is_bed: Callable[[str], bool] | None = None,
     ) -> None:
-        if (sessions is None) == (store is None):
-            raise ValueError("give either a sessionmaker or a store callable")
-        self._sessions = sessions
+        given = [x for x in (sessions, unit_of_work, store) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give one of: a sessionmaker, a unit of work, a store callable")
+        if sessions is not None:
+            unit_of_work = _begin(sessions)
+        self._unit_of_work = unit_of_work
         self._store = store
         self._is_bed = is_bed
         self.written = 0
@@ -65,9 +77,9 @@ class CallRecordWriter:
             await self._store(record)
             self.written += 1
             return
-        assert self._sessions is not None
+        assert self._unit_of_work is not None
         try:
-            async with self._sessions() as session, session.begin():
+            async with self._unit_of_work() as session:
                 if self._is_bed is None and event.extensions:
                     beds = set(
                         await session.scalars(
@@ -84,3 +96,12 @@ class CallRecordWriter:
             return
         self.written += 1
         log.info("call_record.written", call_id=event.call_id, disposition=event.disposition)
+
+
+def _begin(sessions: async_sessionmaker[AsyncSession]) -> UnitOfWork:
+    @asynccontextmanager
+    async def unit() -> AsyncIterator[AsyncSession]:
+        async with sessions() as session, session.begin():
+            yield session
+
+    return unit

@@ -32,9 +32,8 @@ def setup(app: web.Application) -> None:
     app[TELEPHONY] = session
     app[SWITCHBOARD] = session.actions
     app[ASTDB] = session.actions
-    bus.subscribe(
-        CallEnded, CallRecordWriter(app[k.DATABASE].sessions), name="telephony.call_records"
-    )
+    writer = CallRecordWriter(unit_of_work=app[k.DATABASE].session)
+    bus.subscribe(CallEnded, writer, name="telephony.call_records")
 
     def pbx_check() -> dict[str, Any]:
         if not settings.ami_enabled:

@@ -108,3 +108,18 @@ async def test_migrations_build_the_call_records_table(tmp_path: Path) -> None:
         assert diff == [], diff
     finally:
         await engine.dispose()
+
+
+async def test_bed_found_in_the_inventory_on_both_engines(hospital: object) -> None:
+    from wardline.db.engine import Database
+
+    db: Database = hospital.db  # type: ignore[attr-defined]
+    writer = CallRecordWriter(unit_of_work=db.session)
+    event = ended("2.2")
+    event = CallEnded(**{**event.__dict__, "extensions": ("9000", "2002", "2001")})
+    await writer(event)
+    await writer(event)
+    async with db.session() as session:
+        rows = (await session.scalars(select(CallRecord))).all()
+    assert [(r.call_id, r.bed_extension) for r in rows] == [("2.2", "2002")]
+    assert writer.duplicates == 1
