@@ -182,6 +182,8 @@ class PbxManager(Manager):  # type: ignore[misc]
     def dispatch(self, event: AmiMessage) -> list[str]:
         callbacks = self._routes.get(event.name)
         if callbacks is None:
+            if len(self._routes) > 512:  # bad input may invent names: keep the cache bounded
+                self._routes.clear()
             callbacks = []
             for pattern, regexp in self.patterns:
                 if regexp.match(event.name):

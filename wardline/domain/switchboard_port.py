@@ -46,7 +46,13 @@ class SwitchboardSnapshot:
 
 
 class Switchboard(Protocol):
-    """Actions of a switchboard operator (``operator`` is the operator's phone extension)."""
+    """Actions of a switchboard operator (``operator`` is the operator's phone extension).
+
+    The first operator to act on a call takes it (``CallView.handled_by``) until it ends or is
+    parked; another operator's action on it raises ``pbx.call_conflict`` and sends nothing.
+    Every action has a timeout (``pbx.timeout``) and fails at once when the PBX is down
+    (``pbx.unreachable``); nothing is ever sent later on its own.
+    """
 
     async def call_bed(self, operator: str, bed_extension: str) -> str:
         """Ring the operator's phone, then the bed; returns the new call id."""
