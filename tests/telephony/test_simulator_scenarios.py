@@ -254,3 +254,32 @@ async def test_actions_refuse_bad_extensions_and_unknown_calls(lab: Lab) -> None
         await lab.session.actions.hangup("1795347478.12", operator="9000")
     assert unknown.value.error_id == "pbx.unknown_call"
     assert lab.sim.calls() == {}
+
+
+async def test_attended_transfer_abandoned_by_the_target(lab: Lab) -> None:
+    call_id = lab.sim.external_call(to="8000", caller="0612345678")
+    await wait_until(lambda: call_id in lab.session.state.calls)
+    lab.sim.answer("9000")
+    await wait_until(lambda: lab.of(ev.CallAnswered))
+    await lab.session.actions.transfer_attended(call_id, "2004", operator="9000")
+    await wait_until(lambda: "2004" in lab.sim.calls().get(call_id, set()))
+    lab.sim.answer("2004")
+    await settled(lab)
+    lab.sim.hangup("2004")  # the bed declines after the consultation
+    await wait_until(lambda: lab.sim.calls() == {call_id: {"trunk", "9000"}})
+    await settled(lab)
+    assert not lab.of(ev.CallTransferred)
+    await wait_until(lambda: lab.session.state.phones["2004"].state == "idle")
+    # the operator and the caller talk again, in one bridge
+    legs = [c for c in lab.sim.pbx.channels.values() if c.linkedid == call_id]
+    assert len({c.bridge for c in legs}) == 1 and legs[0].bridge is not None
+    lab.sim.hangup("9000")
+    await wait_until(lambda: lab.session.state.calls == {} and lab.sim.calls() == {})
+
+
+async def test_astdb_tree_delete_through_the_link(lab: Lab) -> None:
+    await lab.session.actions.put("bed/2006", "active", "1")
+    await lab.session.actions.put("bed/2006", "did", "0352123456")
+    await lab.session.link.send({"Action": "DBDelTree", "Family": "bed/2006"})
+    assert await lab.session.actions.tree("bed/2006") == {}
+    assert not [k for k in lab.sim.astdb if k.startswith("bed/2006/")]
