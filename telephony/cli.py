@@ -28,6 +28,9 @@ def register_cli(subparsers: Any) -> None:
     sim = sub.add_parser("simulator", help="run the PBX simulator alone (AMI on a TCP port)")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=5038)
+    sim.add_argument(
+        "--demo", action="store_true", help="place synthetic calls now and then (the demo)"
+    )
     sim.set_defaults(handler=cmd_simulator)
 
 
@@ -54,7 +57,12 @@ async def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
         f"PBX simulator: AMI on {args.host}:{sim.port}, user {settings.ami_username!r}", flush=True
     )
     try:
-        await asyncio.Event().wait()
+        if getattr(args, "demo", False):
+            from telephony.sim_demo import run_demo
+
+            await run_demo(sim)
+        else:
+            await asyncio.Event().wait()
     finally:
         await sim.stop()
     return 0

@@ -283,3 +283,15 @@ async def test_astdb_tree_delete_through_the_link(lab: Lab) -> None:
     await lab.session.link.send({"Action": "DBDelTree", "Family": "bed/2006"})
     assert await lab.session.actions.tree("bed/2006") == {}
     assert not [k for k in lab.sim.astdb if k.startswith("bed/2006/")]
+
+
+async def test_demo_places_calls_and_ends_forgotten_ones(lab: Lab) -> None:
+    from telephony.sim_demo import run_demo
+
+    task = asyncio.create_task(run_demo(lab.sim, every=0.05, patience=0.2, seed=3))
+    try:
+        await wait_until(lambda: len(lab.of(ev.CallEnded)) >= 2, timeout=5)
+        assert lab.of(ev.CallQueued) or lab.of(ev.CallRinging)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
