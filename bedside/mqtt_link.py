@@ -111,6 +111,11 @@ class MqttLink:
         self.received = 0
         self.handler_failures = 0
 
+    def route(self, subscriptions: Sequence[str], on_message: MessageHandler) -> None:
+        """Set what to subscribe to and who handles received messages (before ``start``)."""
+        self.subscriptions = tuple(subscriptions)
+        self._on_message = on_message
+
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
