@@ -8,7 +8,6 @@ The clock and the sleep are injected, so tests escalate without waiting.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,6 +24,7 @@ from bedside.models import NurseCall
 from bedside.topics import Topics
 from wardline.bus import EventBus
 from wardline.db.models import StaffUser
+from wardline.domain import staff
 from wardline.domain.errors import Conflict, NotFound, PermissionDenied, unknown_bed
 from wardline.domain.nurse_call_events import (
     NurseCallAcknowledged,
@@ -39,8 +39,9 @@ NURSE_ROLES = frozenset({"nurse", "charge_nurse"})
 
 
 def badge_hash(badge_id: str) -> str:
-    """What ``staff_users.badge_hash`` stores: SHA-256 hex of the badge id as read."""
-    return hashlib.sha256(badge_id.strip().encode()).hexdigest()
+    """What ``staff_users.badge_hash`` stores for a badge read at the bed (the core's keyed
+    hash, so a badge enrolled with ``wardline user add --badge`` clears calls)."""
+    return staff.badge_hash(badge_id)
 
 
 class NoticePublisher(Protocol):
@@ -61,10 +62,14 @@ def view(call: NurseCall) -> NurseCallView:
     )  # fmt: skip
 
 
-def due_level(escalation: Iterable[dict[str, Any]], elapsed: float) -> dict[str, Any] | None:
-    """The highest escalation level whose time limit has passed (pure)."""
-    passed = [e for e in escalation if float(e.get("after_seconds", 0)) <= elapsed]
-    return max(passed, key=lambda e: int(e.get("level", 0)), default=None)
+def due_level(
+    escalation: Iterable[dict[str, Any]], elapsed: float
+) -> tuple[int, dict[str, Any]] | None:
+    """The last escalation step whose time limit has passed, numbered from 1 in order of
+    time limit (pure). Steps are ``{level: name, after_seconds, extension | ward}``."""
+    path = sorted(escalation, key=lambda e: float(e.get("after_seconds", 0)))
+    passed = [(n, e) for n, e in enumerate(path, 1) if float(e.get("after_seconds", 0)) <= elapsed]
+    return passed[-1] if passed else None
 
 
 class NurseCalls:
@@ -225,7 +230,7 @@ class NurseCalls:
     async def escalate_due(self) -> list[NurseCallView]:
         """Escalate every open call whose next level's time limit has passed."""
         now = self._clock()
-        raised: list[tuple[NurseCallView, dict[str, Any], str | None]] = []
+        raised: list[tuple[NurseCallView, dict[str, str | None], str | None]] = []
         async with self._lock, self._db.session() as session:
             calls = (
                 await session.scalars(select(NurseCall).where(NurseCall.state == "open"))
@@ -235,27 +240,32 @@ class NurseCalls:
                 if call.ward_code not in paths:
                     ward = await beds.ward_by_code(session, call.ward_code)
                     paths[call.ward_code] = tuple(ward.escalation or ()) if ward else ()
-                step = due_level(paths[call.ward_code], (now - call.raised_at).total_seconds())
-                if step is None or int(step.get("level", 0)) <= call.level:
+                due = due_level(paths[call.ward_code], (now - call.raised_at).total_seconds())
+                if due is None or due[0] <= call.level:
                     continue
+                number, step = due
                 extension = step.get("extension")
                 target_ward = step.get("ward")
+                target_ward = str(target_ward) if target_ward else None
                 if extension is None and target_ward is not None:
                     other = await beds.ward_by_code(session, str(target_ward))
                     extension = other.nurse_station_extension if other else None
-                call.level = int(step["level"])
+                name = str(step.get("level", number))
+                call.level = number
                 call.escalated_at = now
                 call.escalations = [
                     *call.escalations,
-                    {"level": call.level, "at": now.isoformat(), "extension": extension,
-                     "ward": target_ward},
+                    {"level": number, "name": name, "at": now.isoformat(),
+                     "extension": extension, "ward": target_ward},
                 ]  # fmt: skip
-                raised.append((view(call), {"extension": extension}, target_ward))
+                target = {"extension": extension, "name": name}
+                raised.append((view(call), target, target_ward))
         for done, target, target_ward in raised:
             self._bus.publish(
                 NurseCallEscalated(
                     call_id=done.call_id, bed_label=done.bed_label, ward_code=done.ward_code,
-                    level=done.level, extension=target["extension"], target_ward_code=target_ward,
+                    level=done.level, level_name=str(target["name"]),
+                    extension=target["extension"], target_ward_code=target_ward,
                 )
             )  # fmt: skip
             log.warning("nurse_call.escalated", call=done.call_id, level=done.level)

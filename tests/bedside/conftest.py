@@ -13,11 +13,9 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 import pytest
-from sqlalchemy import JSON
 
 from bedside.broker_config import (
     Credentials,
@@ -27,12 +25,6 @@ from bedside.broker_config import (
 )
 from bedside.topics import Topics
 from tests.services import MQTT_HOST, MQTT_PORT, need_mosquitto, port_open, services_required
-from wardline.db.base import Base
-
-# Core bug (reported to the lead): wardline/db/models.py maps ``Ward.escalation`` as
-# ``list[dict[str, Any]]`` with no SQL type, so importing the models fails. Until the core
-# fixes it, map that annotation to JSON before anything imports the models.
-Base.registry.update_type_annotation_map({list[dict[str, Any]]: JSON})
 
 
 def free_port() -> int:

@@ -18,8 +18,8 @@ from bedside.mqtt_link import BrokerAddress, MqttLink
 from bedside.nurse_call import NurseCalls
 from bedside.presence import TerminalRegistry
 from bedside.topics import Topics
-from tests.bedside.ward import SqliteDatabase
 from wardline.bus import EventBus
+from wardline.db.engine import Database
 from wardline.domain.events import DomainEvent
 
 
@@ -36,7 +36,7 @@ class FakeClock:
 
 @dataclass
 class Service:
-    db: SqliteDatabase
+    db: Database
     bus: EventBus
     link: MqttLink
     clock: FakeClock
@@ -49,7 +49,7 @@ class Service:
 
 @asynccontextmanager
 async def running_service(
-    db: SqliteDatabase, topics: Topics, host: str, port: int
+    db: Database, topics: Topics, host: str, port: int
 ) -> AsyncIterator[Service]:
     bus = EventBus()
     clock = FakeClock()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,9 @@ from bedside.models import NurseCall
 from bedside.nurse_call import badge_hash, due_level
 from bedside.topics import Topics
 from tests.bedside.harness import Service, running_service, terminal
-from tests.bedside.ward import SqliteDatabase, add_nurse, seed_ward
+from tests.bedside.ward import add_nurse, seed_ward
 from tests.services import wait_until
+from wardline.db.engine import Database
 from wardline.domain.errors import PermissionDenied
 from wardline.domain.nurse_call_events import (
     NurseCallAcknowledged,
@@ -25,25 +25,23 @@ from wardline.domain.nurse_call_events import (
 )
 
 ESCALATION = [
-    {"level": 1, "after_seconds": 120, "extension": "2100"},
-    {"level": 2, "after_seconds": 300, "ward": "N2"},
+    {"level": "neighbour_ward", "after_seconds": 300, "ward": "N2"},
+    {"level": "charge_nurse", "after_seconds": 120, "extension": "2100"},
 ]
 
 
 def test_badge_hash_and_due_level() -> None:
-    assert badge_hash("04AB12CD") == badge_hash(" 04AB12CD ")
+    assert badge_hash("04AB12CD") == badge_hash(" 04AB12CD ") != badge_hash("04AB12CE")
     assert len(badge_hash("x")) == 64
     assert due_level(ESCALATION, 119) is None
-    assert due_level(ESCALATION, 120) == ESCALATION[0]
-    assert due_level(ESCALATION, 900) == ESCALATION[1]
+    assert due_level(ESCALATION, 120) == (1, ESCALATION[1])
+    assert due_level(ESCALATION, 900) == (2, ESCALATION[0])
 
 
 @pytest.fixture
 async def service(
-    tmp_path: Path, shared_broker: tuple[str, int], topics: Topics
+    db: Database, shared_broker: tuple[str, int], topics: Topics
 ) -> AsyncIterator[Service]:
-    db = SqliteDatabase(tmp_path / "w.db")
-    await db.create()
     await seed_ward(
         db, "N1", [("N1-1-A", "1", "3101", "NA"), ("N1-2-A", "2", "3102", "NB")],
         station="2000", escalation=ESCALATION,
@@ -53,7 +51,6 @@ async def service(
     await add_nurse(db, "adam", "BADGE-ADAM", roles="admin")
     async with running_service(db, topics, *shared_broker) as svc:
         yield svc
-    await db.dispose()
 
 
 def press(press_id: str) -> bytes:
@@ -103,9 +100,9 @@ async def test_raise_escalate_acknowledge_clear(
         assert second.level == 2
         await service.bus.drain()
         escalated = [e for e in service.events if isinstance(e, NurseCallEscalated)]
-        assert [(e.level, e.extension, e.target_ward_code) for e in escalated] == [
-            (1, "2100", None),
-            (2, "2200", "N2"),
+        assert [(e.level, e.level_name, e.extension, e.target_ward_code) for e in escalated] == [
+            (1, "charge_nurse", "2100", None),
+            (2, "neighbour_ward", "2200", "N2"),
         ]
         await wait_until(lambda: "escalated" in states(other_ward.notices))
 

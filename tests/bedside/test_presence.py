@@ -4,27 +4,24 @@ raises an alert."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bedside.topics import Topics
 from tests.bedside.harness import Service, connect_with_will_then_vanish, running_service, terminal
-from tests.bedside.ward import SqliteDatabase, seed_ward
+from tests.bedside.ward import seed_ward
 from tests.services import wait_until
+from wardline.db.engine import Database
 from wardline.domain.terminal_events import TerminalBackOnline, TerminalOfflineAlert
 
 
 @pytest.fixture
 async def service(
-    tmp_path: Path, shared_broker: tuple[str, int], topics: Topics
+    db: Database, shared_broker: tuple[str, int], topics: Topics
 ) -> AsyncIterator[Service]:
-    db = SqliteDatabase(tmp_path / "w.db")
-    await db.create()
     await seed_ward(db, "P1", [("P1-1-A", "1", "4101", "PA"), ("P1-2-A", "2", "4102", "PB")])
     async with running_service(db, topics, *shared_broker) as svc:
         yield svc
-    await db.dispose()
 
 
 async def presence(service: Service, tid: str) -> tuple[bool, str | None, bool]:

@@ -28,7 +28,8 @@ class NurseCallRaised(NurseCallEvent):
 class NurseCallEscalated(NurseCallEvent):
     """Not acknowledged in time: alert the next level (an extension, or another ward's station)."""
 
-    level: int
+    level: int  # 1, 2... in order of the ward's time limits
+    level_name: str  # the inventory's name of the level (charge_nurse, neighbour_ward...)
     extension: str | None
     target_ward_code: str | None
 
