@@ -56,6 +56,19 @@ class Credentials:
     terminals: dict[str, str]
 
 
+def read_credentials(data_dir: Path) -> Credentials | None:
+    """The stored credentials, or None when ``mosquitto-config`` never ran here."""
+    path = data_dir / CREDENTIALS_FILE
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        terminals = {str(k): str(v) for k, v in stored["terminals"].items()}
+        return Credentials(str(stored["service_user"]), str(stored["service_password"]), terminals)
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise BedsideError("mqtt.credentials_unreadable", f"{path} is not readable") from exc
+
+
 def load_or_create_credentials(
     data_dir: Path,
     terminal_ids: Iterable[str],
