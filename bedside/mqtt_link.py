@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 import structlog
 
 from bedside.errors import BedsideError, BrokerUnavailable
@@ -70,6 +70,17 @@ class LastWill:
     retain: bool = True
 
 
+class _Batch:
+    """Acknowledgements of one ``publish_many`` call on one connection."""
+
+    __slots__ = ("acked", "outstanding", "wake")
+
+    def __init__(self, size: int) -> None:
+        self.acked = [False] * size
+        self.outstanding = size
+        self.wake = asyncio.Event()
+
+
 class MqttLink:
     """One persistent, self-healing connection to the broker."""
 
@@ -98,7 +109,8 @@ class MqttLink:
         self._ca_file = ca_file
         self._keepalive = keepalive
         self._retained: dict[str, bytes] = {}
-        self._slots = asyncio.Semaphore(window)
+        self._acks: dict[int, tuple[_Batch, int]] = {}
+        self._wakers: set[asyncio.Event] = set()
         self._up = asyncio.Event()
         self._lost = asyncio.Event()
         self._client: aiomqtt.Client | None = None
@@ -148,7 +160,7 @@ class MqttLink:
             "connected_since": self.connected_since.isoformat() if self.connected_since else None,
             "last_error": self.last_error,
             "retained_topics": len(self._retained),
-            "in_flight": self.window - self._slots._value,
+            "in_flight": len(self._acks),
         }
 
     def _make_client(self) -> aiomqtt.Client:
@@ -168,9 +180,20 @@ class MqttLink:
             tls_context=tls,
             keepalive=self._keepalive,
             timeout=10.0,
-            max_inflight_messages=self.window,
+            # paho's own limit is off (0): our semaphore is the window. With a limit, paho scans
+            # every pending message on each PUBACK (O(window) per acknowledgement).
+            max_inflight_messages=0,
         )
         client.pending_calls_threshold = self.window * 2 + 16
+        paho_client = client._client
+        original = paho_client.on_publish
+
+        def on_publish(*args: Any) -> None:
+            if original is not None:
+                original(*args)
+            self._on_puback(args[2])
+
+        paho_client.on_publish = on_publish
         return client
 
     async def _run(self) -> None:
@@ -195,6 +218,8 @@ class MqttLink:
             finally:
                 self._up.clear()
                 self._lost.set()
+                self._acks.clear()
+                self._wake_all()
                 self._client = None
                 self.state = "down"
                 self.connected_since = None
@@ -214,7 +239,8 @@ class MqttLink:
         log.info("mqtt.connected", broker=self.address.describe(), connections=self.connections)
         if self.connections > 1 and self._retained:
             snapshot = list(self._retained.items())
-            await self._send_all(client, self._lost, [(t, p, True) for t, p in snapshot])
+            deadline = asyncio.get_running_loop().time() + self._publish_timeout
+            await self._send_all(client, self._lost, [(t, p, True) for t, p in snapshot], deadline)
             log.info("mqtt.retained_restored", topics=len(snapshot))
         self._up.set()
 
@@ -263,48 +289,69 @@ class MqttLink:
             client, lost = self._client, self._lost
             if client is None:
                 continue
-            pending = await self._send_all(client, lost, pending)
+            pending = await self._send_all(client, lost, pending, deadline)
 
     async def _send_all(
         self,
         client: aiomqtt.Client,
         lost: asyncio.Event,
         messages: list[tuple[str, bytes, bool]],
+        deadline: float,
     ) -> list[tuple[str, bytes, bool]]:
-        """Send on one connection; return what was not acknowledged when it was lost."""
-        acked = [False] * len(messages)
-        items: Iterator[int] = iter(range(len(messages)))
+        """Send on one connection through the shared window; return what was not
+        acknowledged when the connection was lost or the deadline passed.
 
-        async def worker() -> None:
-            for index in items:
-                topic, payload, retain = messages[index]
-                async with self._slots:
-                    await client.publish(topic, payload, qos=1, retain=retain, timeout=math.inf)
-                acked[index] = True
-
-        async def crew() -> None:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(self.window, len(messages))):
-                    group.create_task(worker())
-
-        task = asyncio.create_task(crew())
-        watcher = asyncio.create_task(lost.wait())
+        Publishes go straight to aiomqtt's paho client from the loop thread and PUBACKs come
+        back through :meth:`_on_puback`: no task, event or pending-call bookkeeping per
+        message (aiomqtt's per-call bookkeeping is O(pending) and stalls at ~20,000).
+        """
+        paho_client = client._client  # aiomqtt has no public handle; pinned by the tests
+        loop = asyncio.get_running_loop()
+        batch = _Batch(len(messages))
+        self._wakers.add(batch.wake)
+        mids: list[int] = []
+        index = 0
         try:
-            await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watcher.cancel()
-            task.cancel()
-            await asyncio.gather(task, watcher, return_exceptions=True)
-        failure = None if task.cancelled() else task.exception()
-        if isinstance(failure, BaseExceptionGroup):
-            broken, other = failure.split(aiomqtt.MqttError)
-            if other is not None:
-                raise other
-            if broken is not None:
-                # The connection broke under us: let the run loop notice before retrying.
+            while not lost.is_set():
+                while index < len(messages) and len(self._acks) < self.window:
+                    topic, payload, retain = messages[index]
+                    info = paho_client.publish(topic, payload, 1, retain)
+                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                        raise aiomqtt.MqttCodeError(info.rc, "could not publish")
+                    mids.append(info.mid)
+                    self._acks[info.mid] = (batch, index)
+                    index += 1
+                if batch.outstanding == 0:
+                    break
+                batch.wake.clear()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), 1.0)
-        return [m for m, ok in zip(messages, acked, strict=True) if not ok]
+                    await asyncio.wait_for(batch.wake.wait(), remaining)
+        except aiomqtt.MqttError:
+            # The connection broke under us: let the run loop notice before retrying.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), 1.0)
+        finally:
+            self._wakers.discard(batch.wake)
+            if batch.outstanding:
+                for mid in mids:
+                    if self._acks.get(mid, (None, 0))[0] is batch:
+                        del self._acks[mid]
+        return [m for m, ok in zip(messages, batch.acked, strict=True) if not ok]
+
+    def _on_puback(self, mid: int) -> None:
+        waiting = self._acks.pop(mid, None)
+        if waiting is not None:
+            batch, index = waiting
+            batch.acked[index] = True
+            batch.outstanding -= 1
+            self._wake_all()  # a freed slot may let any waiting sender go on
+
+    def _wake_all(self) -> None:
+        for wake in self._wakers:
+            wake.set()
 
     def forget_retained(self, topic: str) -> None:
         """Stop restoring ``topic`` after reconnections (its erasure is acknowledged)."""
