@@ -3,10 +3,12 @@ readiness check ``mqtt``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from bedside.edge import BedsideEdge
 from bedside.options import BedsideOptions
@@ -36,6 +38,7 @@ def setup(app: web.Application) -> None:
     app[NURSE_CALLS] = edge.nurse_calls
     app[TERMINALS] = edge.registry
     app[k.READINESS].register("mqtt", edge.health)
+    app[k.METRICS].register(BedsideCollector(edge))
     app.cleanup_ctx.append(_bedside_context)
 
 
@@ -44,3 +47,39 @@ async def _bedside_context(app: web.Application) -> AsyncIterator[None]:
     await edge.start()
     yield
     await edge.stop()
+
+
+class BedsideCollector(Collector):
+    """Prometheus figures of the terminal border (read at scrape time)."""
+
+    def __init__(self, edge: BedsideEdge) -> None:
+        self.edge = edge
+
+    def collect(self) -> Iterable[Any]:
+        link, gateway = self.edge.link, self.edge.gateway
+        up = GaugeMetricFamily("wardline_mqtt_connected", "1 when connected to the broker")
+        up.add_metric([], 1.0 if link.state == "up" else 0.0)
+        yield up
+        connections = CounterMetricFamily(
+            "wardline_mqtt_connections", "Connections made to the broker (reconnections + 1)"
+        )
+        connections.add_metric([], link.connections)
+        yield connections
+        refused = CounterMetricFamily(
+            "wardline_mqtt_refused_messages",
+            "Terminal messages refused, by error",
+            labels=["error"],
+        )
+        for error, count in sorted(gateway.refused.items()):
+            refused.add_metric([error], count)
+        yield refused
+        unknown = CounterMetricFamily(
+            "wardline_mqtt_unknown_terminal_messages", "Messages from terminals not in inventory"
+        )
+        unknown.add_metric([], gateway.unknown_terminal)
+        yield unknown
+        alerts = GaugeMetricFamily(
+            "wardline_terminals_offline_alerts", "Terminals offline for longer than the limit"
+        )
+        alerts.add_metric([], len(self.edge.registry.alerts()))
+        yield alerts

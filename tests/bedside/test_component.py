@@ -49,6 +49,9 @@ async def test_edge_in_app(
             report = await response.json()
         assert report["checks"]["mqtt"]["state"] == "up"
         assert report["checks"]["mqtt"]["broker"] == f"mqtt://{host}:{port}"
+        async with http.get(f"{base}/metrics") as response:
+            metrics = await response.text()
+        assert "wardline_mqtt_connected 1.0" in metrics
 
     patient = c.PatientData(ipp="IPP-AP", family_name="Apfamily", given_name="Robin")
     await app[k.STAYS].admit(

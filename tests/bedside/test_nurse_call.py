@@ -3,14 +3,16 @@ acknowledgement by a nurse, clearing by a nurse's badge at the bed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
 from bedside.contract import parse_notice
 from bedside.models import NurseCall
-from bedside.nurse_call import badge_hash, due_level
+from bedside.nurse_call import NurseCalls, badge_hash, due_level
 from bedside.topics import Topics
 from tests.bedside.harness import Service, running_service, terminal
 from tests.bedside.ward import add_nurse, seed_ward
@@ -160,3 +162,35 @@ async def test_unknown_terminal_and_bad_payload_change_nothing(
         assert service.gateway.refused["mqtt.payload_schema"] == 1
         await service.bus.drain()
         assert not [e for e in service.events if isinstance(e, NurseCallRaised)]
+
+
+async def test_escalation_loop_runs_on_the_injected_clock(service: Service) -> None:
+    ticks: list[float] = []
+    parked = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        ticks.append(seconds)
+        if len(ticks) >= 12:  # 12 ticks of 30 s: 6 minutes of ward time, then park
+            parked.set()
+            await asyncio.Event().wait()
+        service.clock.advance(seconds)
+
+    calls = NurseCalls(
+        db=service.db, bus=service.bus, link=service.link, topics=service.topics,
+        clock=service.clock, sleep=sleep,
+    )  # fmt: skip
+    raised = await calls.raise_from_tv("N1-2-A")
+    loop = asyncio.create_task(calls.run_escalation(30))
+    try:
+        await asyncio.wait_for(parked.wait(), 10)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+    async with service.db.session() as s:
+        row = await s.get(NurseCall, raised.call_id)
+        assert row is not None and row.level == 2
+        offsets = [
+            (datetime.fromisoformat(e["at"]) - row.raised_at).total_seconds()
+            for e in row.escalations
+        ]
+    assert offsets == [120.0, 300.0]  # escalated on the first tick past each time limit
