@@ -130,7 +130,7 @@ def render_conf(out_dir: Path, options: ListenerOptions) -> str:
         "",
     ]
     tls = [
-        f"listener {options.tls_port or 8883}",
+        f"listener {options.tls_port or 8883} {options.host}",
         f"cafile {options.cafile or '/etc/mosquitto/ca_certificates/ca.crt'}",
         f"certfile {options.certfile or '/etc/mosquitto/certs/server.crt'}",
         f"keyfile {options.keyfile or '/etc/mosquitto/certs/server.key'}",

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -119,13 +120,13 @@ def broker_factory(tmp_path: Path) -> Iterator[object]:
         pytest.skip("mosquitto binary missing")
     started: list[PrivateBroker] = []
 
-    def make(terminals: list[str]) -> PrivateBroker:
+    def make(terminals: list[str], **tls: Any) -> PrivateBroker:
         port = free_port()
         directory = tmp_path / f"broker-{port}"
         creds = load_or_create_credentials(tmp_path / "data", terminals)
         # Started as root, mosquitto would drop to "mosquitto" and not read tmp_path.
         run_as = getpass.getuser() if os.geteuid() == 0 else None
-        options = ListenerOptions(port=port, persistence=False, run_as=run_as)
+        options = ListenerOptions(port=port, persistence=False, run_as=run_as, **tls)
         write_broker_config(directory, creds, options)
         broker = PrivateBroker(directory, port, creds)
         broker.start()
