@@ -1,0 +1,244 @@
+"""The patient-safe context of each bed's terminal, and each terminal's config, kept retained
+on the broker from the domain events.
+
+Admission, reopening, updates of the patient, the stay or the line → the context is composed
+again from the ``Stays`` read API and published retained to the bed's terminal; transfer →
+erased from the old bed's terminal, published to the new one; discharge or cancellation → an
+empty retained message, so nothing about the patient stays on the broker. Never clinical data:
+:class:`~bedside.contract.PatientContext` has no field for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Protocol, cast, get_args
+
+import structlog
+
+from bedside import beds
+from bedside.beds import BedPlace, SessionSource
+from bedside.contract import (
+    Language,
+    MealOrdering,
+    PatientContext,
+    PhoneLine,
+    PhoneState,
+    Services,
+    TerminalConfig,
+    TvChannel,
+)
+from bedside.options import ChannelEntry
+from bedside.stays_port import StayFacts, StayReader
+from bedside.topics import Topics
+from wardline.bus import EventBus
+from wardline.domain.errors import NotFound
+from wardline.domain.events import (
+    DomainEvent,
+    InventoryLoaded,
+    LineChanged,
+    PatientUpdated,
+    StayAdmitted,
+    StayCancelled,
+    StayDischarged,
+    StayLeaveChanged,
+    StayReopened,
+    StayTransferred,
+)
+
+log = structlog.get_logger(__name__)
+LANGUAGES: tuple[str, ...] = get_args(Language)
+
+
+class RetainedPublisher(Protocol):
+    async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None: ...
+    async def publish_many(self, messages: Iterable[tuple[str, bytes, bool]]) -> None: ...
+    def forget_retained(self, topic: str) -> None: ...
+
+
+def _language(value: str | None, default: str) -> Language:
+    chosen = value if value in LANGUAGES else default
+    return cast(Language, chosen if chosen in LANGUAGES else "fr")
+
+
+def phone_state(stay: StayFacts) -> PhoneState:
+    if stay.did is None:
+        return "none"
+    if stay.line_suspended:
+        return "suspended"
+    return "do_not_disturb" if stay.do_not_disturb else "active"
+
+
+def compose_context(
+    stay: StayFacts, place: BedPlace, *, now: datetime, default_language: str
+) -> PatientContext:
+    """The patient-safe context of ``stay`` in ``place`` (pure)."""
+    patient = stay.patient
+    meals: MealOrdering = "closed" if stay.on_leave else "open"
+    return PatientContext(
+        greeting_name=(patient.addressed_as or patient.given_name or "").strip()[:200],
+        language=_language(patient.preferred_language, default_language),
+        room=place.room,
+        bed_label=place.label,
+        phone=PhoneLine(number=stay.did, state=phone_state(stay)),
+        services=Services(
+            tv=True, phone=stay.did is not None and not stay.line_suspended, meals=True
+        ),
+        meal_ordering=meals,
+        on_leave=stay.on_leave,
+        updated_at=now,
+    )
+
+
+def compose_config(
+    terminal_id: str,
+    place: BedPlace | None,
+    *,
+    default_language: str,
+    kiosk_base_url: str,
+    lineup: Iterable[ChannelEntry],
+) -> TerminalConfig:
+    return TerminalConfig(
+        bed_label=place.label if place else None,
+        room=place.room if place else None,
+        ward_code=place.ward_code if place else None,
+        language=_language(None, default_language),
+        channels=[TvChannel(number=c.number, name=c.name, url=c.url) for c in lineup],
+        kiosk_url=f"{kiosk_base_url.rstrip('/')}/tv/{terminal_id}",
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BedsideContext:
+    """Keeps every terminal's retained config and context in step with the domain."""
+
+    def __init__(
+        self,
+        *,
+        link: RetainedPublisher,
+        stays: StayReader,
+        db: SessionSource,
+        topics: Topics,
+        default_language: str,
+        kiosk_base_url: str,
+        lineup: Iterable[ChannelEntry] = (),
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._link = link
+        self._stays = stays
+        self._db = db
+        self._topics = topics
+        self._language = default_language
+        self._kiosk = kiosk_base_url
+        self._lineup = list(lineup)
+        self._clock = clock
+        self._bed_of_stay: dict[int, str] = {}
+        self._bed_of_patient: dict[int, str] = {}
+        self.published = 0
+        self.erased = 0
+
+    def subscribe(self, bus: EventBus) -> None:
+        kinds = (
+            StayAdmitted, StayTransferred, StayDischarged, StayCancelled, StayReopened,
+            StayLeaveChanged, PatientUpdated, LineChanged, InventoryLoaded,
+        )  # fmt: skip
+        bus.subscribe(kinds, self.handle, name="bedside.context")
+
+    async def handle(self, event: DomainEvent) -> None:
+        match event:
+            case StayAdmitted(bed=bed) | StayReopened(bed=bed):
+                await self.refresh_bed(bed.label)
+            case StayTransferred(from_bed=old, to_bed=new):
+                await self.refresh_bed(old.label)
+                await self.refresh_bed(new.label)
+            case StayDischarged(bed=bed) | StayCancelled(bed=bed):
+                self._forget(event.stay_id)
+                if bed is not None:
+                    await self.refresh_bed(bed.label)
+            case StayLeaveChanged(bed=bed) if bed is not None:
+                await self.refresh_bed(bed.label)
+            case LineChanged(bed=bed):
+                await self.refresh_bed(bed.label)
+            case PatientUpdated(stay_id=stay_id, patient_id=patient_id):
+                label = self._bed_of_stay.get(stay_id) if stay_id is not None else None
+                label = label or self._bed_of_patient.get(patient_id)
+                if label is not None:
+                    await self.refresh_bed(label)
+            case InventoryLoaded():
+                await self.resync()
+            case _:
+                return
+
+    async def _stay_for_bed(self, label: str) -> StayFacts | None:
+        try:
+            stay = await self._stays.stay_for_bed(label)
+        except NotFound:
+            return None
+        if stay is None or stay.status != "active":
+            return None
+        return stay
+
+    def _forget(self, stay_id: int) -> None:
+        self._bed_of_stay.pop(stay_id, None)
+
+    async def refresh_bed(self, label: str) -> None:
+        """Publish the context of whoever lies in bed ``label`` now, or erase it."""
+        async with self._db.session() as session:
+            place = await beds.place_of_bed(session, label)
+        if place is None or place.terminal_id is None:
+            log.info("context.no_terminal", bed=label)
+            return
+        stay = await self._stay_for_bed(label)
+        await self._link.publish_many([self._context_message(place, stay)])
+        self._after_publish(place, stay)
+
+    def _context_message(self, place: BedPlace, stay: StayFacts | None) -> tuple[str, bytes, bool]:
+        assert place.terminal_id is not None
+        topic = self._topics.context(place.terminal_id)
+        if stay is None:
+            return topic, b"", True
+        ctx = compose_context(stay, place, now=self._clock(), default_language=self._language)
+        return topic, ctx.to_bytes(), True
+
+    def _after_publish(self, place: BedPlace, stay: StayFacts | None) -> None:
+        assert place.terminal_id is not None
+        if stay is None:
+            self._link.forget_retained(self._topics.context(place.terminal_id))
+            self.erased += 1
+            for stays in (self._bed_of_stay, self._bed_of_patient):
+                for key in [k for k, v in stays.items() if v == place.label]:
+                    del stays[key]
+            log.info("context.erased", terminal=place.terminal_id, bed=place.label)
+        else:
+            self._bed_of_stay[stay.stay_id] = place.label
+            self._bed_of_patient[stay.patient.id] = place.label
+            self.published += 1
+            log.info("context.published", terminal=place.terminal_id, stay=stay.stay_id)
+
+    async def resync(self) -> None:
+        """Publish every terminal's config and context (start-up, inventory reload)."""
+        async with self._db.session() as session:
+            places = await beds.all_places(session)
+            terminal_ids = await beds.terminal_ids(session)
+        by_terminal = {p.terminal_id: p for p in places if p.terminal_id is not None}
+        messages = []
+        for tid in terminal_ids:
+            config = compose_config(
+                tid,
+                by_terminal.get(tid),
+                default_language=self._language,
+                kiosk_base_url=self._kiosk,
+                lineup=self._lineup,
+            )
+            messages.append((self._topics.config(tid), config.to_bytes(), True))
+        occupants = [
+            (place, await self._stay_for_bed(place.label)) for place in by_terminal.values()
+        ]
+        messages += [self._context_message(place, stay) for place, stay in occupants]
+        await self._link.publish_many(messages)
+        for place, stay in occupants:
+            self._after_publish(place, stay)
+        log.info("context.resync", terminals=len(terminal_ids))

@@ -1,0 +1,125 @@
+"""The bedside edge assembled: one MQTT link, the terminal gateway, the context, presence and
+nurse calls, and their background loops (kept by reference, failures logged)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from bedside.beds import SessionSource
+from bedside.context import BedsideContext
+from bedside.errors import BedsideError
+from bedside.gateway import TerminalGateway
+from bedside.mqtt_link import MqttLink, parse_mqtt_url
+from bedside.nurse_call import NurseCalls
+from bedside.options import BedsideOptions
+from bedside.presence import TerminalRegistry
+from bedside.stays_port import StayReader
+from bedside.topics import Topics
+from wardline.bus import EventBus
+from wardline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BedsideEdge:
+    def __init__(
+        self,
+        settings: Settings,
+        options: BedsideOptions,
+        *,
+        db: SessionSource,
+        bus: EventBus,
+        stays: StayReader,
+        clock: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.options = options
+        self.topics = Topics(options.topic_root)
+        self.link = MqttLink(
+            parse_mqtt_url(settings.mqtt_url.get_secret_value()),
+            client_id=settings.mqtt_client_id,
+            window=options.mqtt_window,
+            backoff=(options.reconnect_min_seconds, options.reconnect_max_seconds),
+            ca_file=options.mqtt_ca_file,
+        )
+        self.registry = TerminalRegistry(
+            db=db, bus=bus, offline_alert_seconds=settings.terminal_offline_alert_seconds,
+            clock=clock, sleep=sleep,
+        )  # fmt: skip
+        self.nurse_calls = NurseCalls(
+            db=db, bus=bus, link=self.link, topics=self.topics, clock=clock, sleep=sleep
+        )
+        self.gateway = TerminalGateway(
+            topics=self.topics, registry=self.registry, nurse_calls=self.nurse_calls,
+            link=self.link,
+        )  # fmt: skip
+        kiosk = options.kiosk_base_url or f"http://{settings.http_host}:{settings.http_port}"
+        self.context = BedsideContext(
+            link=self.link, stays=stays, db=db, topics=self.topics,
+            default_language=settings.default_language, kiosk_base_url=kiosk,
+            lineup=options.channel_lineup, clock=clock,
+        )  # fmt: skip
+        self.link.route(self.gateway.subscriptions(), self.gateway.on_message)
+        self.context.subscribe(bus)
+        self._sleep = sleep
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.synced = False
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("bedside.task_failed", task=name, error=repr(t.exception()))
+
+        task.add_done_callback(done)
+
+    async def start(self) -> None:
+        await self.link.start()
+        self._spawn(self._initial_sync(), "bedside:sync")
+        self._spawn(self.registry.run(self.options.presence_check_seconds), "bedside:presence")
+        self._spawn(
+            self.nurse_calls.run_escalation(self.options.nurse_call_tick_seconds),
+            "bedside:escalation",
+        )
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.link.stop()
+
+    async def _initial_sync(self) -> None:
+        """Publish every terminal's config and context once connected (retried until done);
+        later reconnections restore the retained state from the link's own copy."""
+        delay = self.options.reconnect_min_seconds
+        while True:
+            try:
+                await self.link.wait_connected(within=3600)
+                await self.context.resync()
+                self.synced = True
+                return
+            except BedsideError as exc:
+                log.warning("bedside.sync_retry", error=exc.error_id)
+            await self._sleep(delay)
+            delay = min(delay * 2, self.options.reconnect_max_seconds)
+
+    def health(self) -> dict[str, Any]:
+        report = self.link.health()
+        report["synced"] = self.synced
+        report["terminals"] = self.gateway.stats()
+        report["offline_alerts"] = len(self.registry.alerts())
+        if report["state"] == "up" and not self.synced:
+            report["state"] = "degraded"
+        return report

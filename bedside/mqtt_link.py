@@ -1,0 +1,358 @@
+"""The service's MQTT connection, on aiomqtt (paho-mqtt driven by the asyncio loop).
+
+Persistent session (``clean_session=False``, a stable client id), QoS 1 everywhere, reconnect
+with exponential backoff and jitter; after every (re)connection the subscriptions are made
+again and the retained state (config and context of every terminal) is republished, so a
+broker that lost everything is whole again. Publishes are awaited until the broker's PUBACK,
+through one bounded in-flight window shared by every caller (aiomqtt stalls when tens of
+thousands of publishes are pending at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+import paho.mqtt.client as mqtt
+import structlog
+
+from bedside.errors import BedsideError, BrokerUnavailable
+
+log = structlog.get_logger(__name__)
+
+MessageHandler = Callable[[str, bytes, bool], Awaitable[None]]
+"""Called with (topic, payload, retained) for every message received, in order."""
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    def describe(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def parse_mqtt_url(url: str) -> BrokerAddress:
+    """``mqtt://user:password@host:port`` (``mqtts://`` for TLS) → :class:`BrokerAddress`."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BedsideError("mqtt.url_invalid", "MQTT URL is not valid") from exc
+    if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
+        raise BedsideError("mqtt.url_invalid", "MQTT URL must be mqtt://host:port or mqtts://")
+    tls = parts.scheme == "mqtts"
+    return BrokerAddress(
+        host=parts.hostname,
+        port=port or (8883 if tls else 1883),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        tls=tls,
+    )
+
+
+@dataclass(frozen=True)
+class LastWill:
+    topic: str
+    payload: bytes
+    retain: bool = True
+
+
+class _Batch:
+    """Acknowledgements of one ``publish_many`` call on one connection."""
+
+    __slots__ = ("acked", "outstanding", "wake")
+
+    def __init__(self, size: int) -> None:
+        self.acked = [False] * size
+        self.outstanding = size
+        self.wake = asyncio.Event()
+
+
+class MqttLink:
+    """One persistent, self-healing connection to the broker."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        *,
+        client_id: str,
+        subscriptions: Sequence[str] = (),
+        on_message: MessageHandler | None = None,
+        will: LastWill | None = None,
+        window: int = 256,
+        backoff: tuple[float, float] = (0.2, 10.0),
+        publish_timeout: float = 15.0,
+        ca_file: str | None = None,
+        keepalive: int = 30,
+    ) -> None:
+        self.address = address
+        self.client_id = client_id
+        self.subscriptions = tuple(subscriptions)
+        self.window = window
+        self._on_message = on_message
+        self._will = will
+        self._backoff = backoff
+        self._publish_timeout = publish_timeout
+        self._ca_file = ca_file
+        self._keepalive = keepalive
+        self._retained: dict[str, bytes] = {}
+        self._acks: dict[int, tuple[_Batch, int]] = {}
+        self._wakers: set[asyncio.Event] = set()
+        self._up = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.state = "down"
+        self.connections = 0
+        self.connected_since: datetime | None = None
+        self.last_error: str | None = None
+        self.received = 0
+        self.handler_failures = 0
+
+    def route(self, subscriptions: Sequence[str], on_message: MessageHandler) -> None:
+        """Set what to subscribe to and who handles received messages (before ``start``)."""
+        self.subscriptions = tuple(subscriptions)
+        self._on_message = on_message
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.client_id}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._up.clear()
+        self.state = "down"
+
+    async def wait_connected(self, within: float = 10.0) -> None:
+        try:
+            await asyncio.wait_for(self._up.wait(), within)
+        except TimeoutError as exc:
+            raise BrokerUnavailable(
+                "mqtt.unavailable", "broker not reachable", broker=self.address.describe()
+            ) from exc
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "state": "up" if self.state == "up" else "down",
+            "broker": self.address.describe(),
+            "connections": self.connections,
+            "connected_since": self.connected_since.isoformat() if self.connected_since else None,
+            "last_error": self.last_error,
+            "retained_topics": len(self._retained),
+            "in_flight": len(self._acks),
+        }
+
+    def _make_client(self) -> aiomqtt.Client:
+        addr = self.address
+        tls = ssl.create_default_context(cafile=self._ca_file) if addr.tls else None
+        will = None
+        if self._will is not None:
+            will = aiomqtt.Will(self._will.topic, self._will.payload, 1, self._will.retain)
+        client = aiomqtt.Client(
+            addr.host,
+            addr.port,
+            username=addr.username,
+            password=addr.password,
+            identifier=self.client_id,
+            clean_session=False,
+            will=will,
+            tls_context=tls,
+            keepalive=self._keepalive,
+            timeout=10.0,
+            # paho's own limit is off (0): our semaphore is the window. With a limit, paho scans
+            # every pending message on each PUBACK (O(window) per acknowledgement).
+            max_inflight_messages=0,
+        )
+        client.pending_calls_threshold = self.window * 2 + 16
+        paho_client = client._client
+        original = paho_client.on_publish
+
+        def on_publish(*args: Any) -> None:
+            if original is not None:
+                original(*args)
+            self._on_puback(args[2])
+
+        paho_client.on_publish = on_publish
+        return client
+
+    async def _run(self) -> None:
+        delay = self._backoff[0]
+        while not self._stopping:
+            self._lost = asyncio.Event()
+            try:
+                client = self._make_client()
+                async with client:
+                    await self._on_connected(client)
+                    delay = self._backoff[0]
+                    async for message in client.messages:
+                        await self._dispatch(message)
+            except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)[:200]
+                log.warning("mqtt.disconnected", broker=self.address.describe(), error=str(exc))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.last_error = type(exc).__name__
+                log.exception("mqtt.link_failed", broker=self.address.describe())
+            finally:
+                self._up.clear()
+                self._lost.set()
+                self._acks.clear()
+                self._wake_all()
+                self._client = None
+                self.state = "down"
+                self.connected_since = None
+            if self._stopping:
+                break
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, self._backoff[1])
+
+    async def _on_connected(self, client: aiomqtt.Client) -> None:
+        for topic in self.subscriptions:
+            await client.subscribe(topic, qos=1)
+        self._client = client
+        self.connections += 1
+        self.state = "up"
+        self.connected_since = datetime.now(UTC)
+        self.last_error = None
+        log.info("mqtt.connected", broker=self.address.describe(), connections=self.connections)
+        if self.connections > 1 and self._retained:
+            snapshot = list(self._retained.items())
+            deadline = asyncio.get_running_loop().time() + self._publish_timeout
+            await self._send_all(client, self._lost, [(t, p, True) for t, p in snapshot], deadline)
+            log.info("mqtt.retained_restored", topics=len(snapshot))
+        self._up.set()
+
+    async def _dispatch(self, message: aiomqtt.Message) -> None:
+        self.received += 1
+        if self._on_message is None:
+            return
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        try:
+            await self._on_message(str(message.topic), payload, bool(message.retain))
+        except Exception:
+            self.handler_failures += 1
+            log.exception("mqtt.handler_failed", topic=str(message.topic))
+
+    # --- publishing ---------------------------------------------------------------------
+
+    async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Publish at QoS 1 and wait for the broker's acknowledgement (retried on reconnect).
+
+        A retained publish also becomes the retained state restored after a reconnection; an
+        empty retained publish erases the topic on the broker.
+        """
+        await self.publish_many([(topic, payload, retain)])
+
+    async def publish_many(self, messages: Iterable[tuple[str, bytes, bool]]) -> None:
+        """Publish many messages through the bounded window; return when all are acknowledged."""
+        pending = list(messages)
+        for topic, payload, retain in pending:
+            if retain:
+                self._retained[topic] = payload
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._publish_timeout
+        while pending:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._stopping:
+                raise BrokerUnavailable(
+                    "mqtt.publish_timeout",
+                    "broker did not acknowledge in time",
+                    broker=self.address.describe(),
+                    pending=len(pending),
+                )
+            try:
+                await asyncio.wait_for(self._up.wait(), remaining)
+            except TimeoutError:
+                continue
+            client, lost = self._client, self._lost
+            if client is None:
+                continue
+            pending = await self._send_all(client, lost, pending, deadline)
+
+    async def _send_all(
+        self,
+        client: aiomqtt.Client,
+        lost: asyncio.Event,
+        messages: list[tuple[str, bytes, bool]],
+        deadline: float,
+    ) -> list[tuple[str, bytes, bool]]:
+        """Send on one connection through the shared window; return what was not
+        acknowledged when the connection was lost or the deadline passed.
+
+        Publishes go straight to aiomqtt's paho client from the loop thread and PUBACKs come
+        back through :meth:`_on_puback`: no task, event or pending-call bookkeeping per
+        message (aiomqtt's per-call bookkeeping is O(pending) and stalls at ~20,000).
+        """
+        paho_client = client._client  # aiomqtt has no public handle; pinned by the tests
+        loop = asyncio.get_running_loop()
+        batch = _Batch(len(messages))
+        self._wakers.add(batch.wake)
+        mids: list[int] = []
+        index = 0
+        try:
+            while not lost.is_set():
+                while index < len(messages) and len(self._acks) < self.window:
+                    topic, payload, retain = messages[index]
+                    info = paho_client.publish(topic, payload, 1, retain)
+                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                        raise aiomqtt.MqttCodeError(info.rc, "could not publish")
+                    mids.append(info.mid)
+                    self._acks[info.mid] = (batch, index)
+                    index += 1
+                if batch.outstanding == 0:
+                    break
+                batch.wake.clear()
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(batch.wake.wait(), remaining)
+        except aiomqtt.MqttError:
+            # The connection broke under us: let the run loop notice before retrying.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), 1.0)
+        finally:
+            self._wakers.discard(batch.wake)
+            if batch.outstanding:
+                for mid in mids:
+                    if self._acks.get(mid, (None, 0))[0] is batch:
+                        del self._acks[mid]
+        return [m for m, ok in zip(messages, batch.acked, strict=True) if not ok]
+
+    def _on_puback(self, mid: int) -> None:
+        waiting = self._acks.pop(mid, None)
+        if waiting is not None:
+            batch, index = waiting
+            batch.acked[index] = True
+            batch.outstanding -= 1
+            self._wake_all()  # a freed slot may let any waiting sender go on
+
+    def _wake_all(self) -> None:
+        for wake in self._wakers:
+            wake.set()
+
+    def forget_retained(self, topic: str) -> None:
+        """Stop restoring ``topic`` after reconnections (its erasure is acknowledged)."""
+        self._retained.pop(topic, None)

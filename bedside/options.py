@@ -1,0 +1,39 @@
+"""Settings of the bedside edge that the core ``Settings`` does not have (env
+``WARDLINE_BEDSIDE_*``); every one has a default. The lead may move them into the core."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bedside.topics import ROOT
+
+
+class ChannelEntry(BaseModel):
+    number: int
+    name: str
+    url: str | None = None
+
+
+DEFAULT_LINEUP = [
+    ChannelEntry(number=1, name="Hospital information"),
+    ChannelEntry(number=2, name="TF1"),
+    ChannelEntry(number=3, name="France 2"),
+    ChannelEntry(number=4, name="Arte"),
+]
+
+
+class BedsideOptions(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARDLINE_BEDSIDE_", frozen=True)
+
+    topic_root: str = Field(default=ROOT, description="Root of the terminal topics.")
+    kiosk_base_url: str | None = Field(
+        default=None, description="Base URL of the TV pages; default the service's own address."
+    )
+    channel_lineup: list[ChannelEntry] = Field(default_factory=lambda: list(DEFAULT_LINEUP))
+    mqtt_ca_file: str | None = Field(default=None, description="CA bundle for mqtts://.")
+    mqtt_window: int = Field(default=256, ge=1, le=4096, description="QoS 1 in-flight window.")
+    reconnect_min_seconds: float = Field(default=0.5, gt=0)
+    reconnect_max_seconds: float = Field(default=30.0, gt=0)
+    presence_check_seconds: float = Field(default=15.0, gt=0)
+    nurse_call_tick_seconds: float = Field(default=1.0, gt=0)

@@ -1,0 +1,119 @@
+"""The service's MQTT link against real Mosquitto brokers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import aiomqtt
+import pytest
+
+from bedside.errors import BedsideError, BrokerUnavailable
+from bedside.mqtt_link import BrokerAddress, MqttLink, parse_mqtt_url
+from bedside.topics import Topics
+from tests.bedside.conftest import PrivateBroker, free_port, retained
+from tests.services import wait_until
+
+
+def test_parse_mqtt_url() -> None:
+    plain = parse_mqtt_url("mqtt://svc:p%40ss@broker.local:1884")
+    assert plain == BrokerAddress("broker.local", 1884, "svc", "p@ss", False)
+    secure = parse_mqtt_url("mqtts://broker.local")
+    assert (secure.port, secure.tls, secure.username) == (8883, True, None)
+    for bad in ("http://x", "mqtt://", "mqtt://h:99999"):
+        with pytest.raises(BedsideError):
+            parse_mqtt_url(bad)
+
+
+async def test_retained_publish_and_erase(shared_broker: tuple[str, int], topics: Topics) -> None:
+    host, port = shared_broker
+    link = MqttLink(BrokerAddress(host, port), client_id=f"svc-{topics.root}")
+    await link.start()
+    try:
+        await link.wait_connected()
+        topic = topics.context("T-1")
+        await link.publish(topic, b'{"v":1}', retain=True)
+        assert await retained(host, port, f"{topics.root}/#") == {topic: b'{"v":1}'}
+        await link.publish(topic, b"", retain=True)
+        assert await retained(host, port, f"{topics.root}/#") == {}
+        assert link.health()["state"] == "up"
+    finally:
+        await link.stop()
+
+
+async def test_many_publishes_bounded_window(
+    shared_broker: tuple[str, int], topics: Topics
+) -> None:
+    host, port = shared_broker
+    link = MqttLink(BrokerAddress(host, port), client_id=f"svc-{topics.root}", window=64)
+    await link.start()
+    try:
+        await link.wait_connected()
+        batch = [(topics.notify(f"T-{i}"), b"x", False) for i in range(3000)]
+        await asyncio.wait_for(link.publish_many(batch), 30)
+        assert link.health()["in_flight"] == 0
+    finally:
+        await link.stop()
+
+
+async def test_publish_fails_cleanly_without_broker() -> None:
+    port = free_port()
+    link = MqttLink(
+        BrokerAddress("127.0.0.1", port),
+        client_id="svc-nobroker",
+        publish_timeout=0.5,
+        backoff=(0.05, 0.1),
+    )
+    await link.start()
+    try:
+        with pytest.raises(BrokerUnavailable):
+            await link.publish("wltest/x", b"1", retain=True)
+        assert link.health()["state"] == "down"
+    finally:
+        await link.stop()
+
+
+async def test_broker_restart_restores_subscriptions_and_retained(
+    broker_factory: Callable[[list[str]], PrivateBroker],
+) -> None:
+    broker = broker_factory(["T-7"])
+    await broker.wait_ready()
+    creds = broker.credentials
+    topics = Topics()
+    received: list[tuple[str, bytes]] = []
+
+    async def on_message(topic: str, payload: bytes, retained_flag: bool) -> None:
+        received.append((topic, payload))
+
+    link = MqttLink(
+        BrokerAddress("127.0.0.1", broker.port, creds.service_user, creds.service_password),
+        client_id="wardline-service-test",
+        subscriptions=[topics.all_from_terminals("event")],
+        on_message=on_message,
+        backoff=(0.05, 0.3),
+    )
+    await link.start()
+    try:
+        await link.wait_connected()
+        await link.publish(topics.context("T-7"), b'{"v":1,"n":1}', retain=True)
+        broker.stop()  # persistence off: the broker forgets everything
+        await wait_until(lambda: link.health()["state"] == "down")
+        broker.start()
+        await broker.wait_ready()
+        await wait_until(lambda: link.connections >= 2 and link.state == "up", timeout=10)
+        terminal = ("T-7", creds.terminals["T-7"])
+        seen = await retained(
+            "127.0.0.1",
+            broker.port,
+            f"{topics.root}/terminal/T-7/#",
+            username=terminal[0],
+            password=terminal[1],
+        )
+        assert seen == {topics.context("T-7"): b'{"v":1,"n":1}'}
+        async with aiomqtt.Client(
+            "127.0.0.1", broker.port, username=terminal[0], password=terminal[1]
+        ) as client:
+            await client.publish(topics.event("T-7"), b"after-restart", qos=1)
+        await wait_until(lambda: (topics.event("T-7"), b"after-restart") in received)
+    finally:
+        await link.stop()

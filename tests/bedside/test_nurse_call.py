@@ -1,0 +1,196 @@
+"""Nurse call end to end: a terminal's press over MQTT, escalation on a controllable clock,
+acknowledgement by a nurse, clearing by a nurse's badge at the bed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import pytest
+
+from bedside.contract import parse_notice
+from bedside.models import NurseCall
+from bedside.nurse_call import NurseCalls, badge_hash, due_level
+from bedside.topics import Topics
+from tests.bedside.harness import Service, running_service, terminal
+from tests.bedside.ward import add_nurse, seed_ward
+from tests.services import wait_until
+from wardline.db.engine import Database
+from wardline.domain.errors import PermissionDenied
+from wardline.domain.nurse_call_events import (
+    NurseCallAcknowledged,
+    NurseCallCleared,
+    NurseCallEscalated,
+    NurseCallRaised,
+)
+
+ESCALATION = [
+    {"level": "neighbour_ward", "after_seconds": 300, "ward": "N2"},
+    {"level": "charge_nurse", "after_seconds": 120, "extension": "2100"},
+]
+
+
+def test_badge_hash_and_due_level() -> None:
+    assert badge_hash("04AB12CD") == badge_hash(" 04AB12CD ") != badge_hash("04AB12CE")
+    assert len(badge_hash("x")) == 64
+    assert due_level(ESCALATION, 119) is None
+    assert due_level(ESCALATION, 120) == (1, ESCALATION[1])
+    assert due_level(ESCALATION, 900) == (2, ESCALATION[0])
+
+
+@pytest.fixture
+async def service(
+    db: Database, shared_broker: tuple[str, int], topics: Topics
+) -> AsyncIterator[Service]:
+    await seed_ward(
+        db, "N1", [("N1-1-A", "1", "3101", "NA"), ("N1-2-A", "2", "3102", "NB")],
+        station="2000", escalation=ESCALATION,
+    )  # fmt: skip
+    await seed_ward(db, "N2", [("N2-1-A", "1", "3201", "NC")], station="2200")
+    await add_nurse(db, "nina", "BADGE-NINA")
+    await add_nurse(db, "adam", "BADGE-ADAM", roles="admin")
+    async with running_service(db, topics, *shared_broker) as svc:
+        yield svc
+
+
+def press(press_id: str) -> bytes:
+    return json.dumps(
+        {"v": 1, "type": "nurse_call", "source": "pull_cord", "press_id": press_id}
+    ).encode()
+
+
+def states(notices: list[bytes]) -> list[str]:
+    return [getattr(parse_notice(n), "state", "?") for n in notices]
+
+
+async def test_raise_escalate_acknowledge_clear(
+    service: Service, shared_broker: tuple[str, int], topics: Topics
+) -> None:
+    host, port = shared_broker
+    async with (
+        terminal(host, port, topics, "NA") as bed_a,
+        terminal(host, port, topics, "NB") as bed_b,
+        terminal(host, port, topics, "NC") as other_ward,
+    ):
+        await bed_a.send(press("p-1"))
+        await wait_until(lambda: "received" in states(bed_b.notices))
+        calls = await service.calls.open_calls("N1")
+        assert [(c.bed_label, c.state, c.level, c.source) for c in calls] == [
+            ("N1-1-A", "open", 0, "pull_cord")
+        ]
+        call_id = calls[0].call_id
+        await bed_a.send(press("p-1"))  # the same press again (QoS 1 redelivery)
+        await bed_a.send(press("p-2"))  # pressing again while the call is open
+        await wait_until(lambda: service.gateway.handled >= 3)
+        await service.bus.drain()
+        raised = [e for e in service.events if isinstance(e, NurseCallRaised)]
+        assert [(e.call_id, e.ward_code, e.nurse_station_extension) for e in raised] == [
+            (call_id, "N1", "2000")
+        ]
+        assert len(await service.calls.open_calls("N1")) == 1
+        assert "received" in states(bed_a.notices)
+
+        service.clock.advance(119)
+        assert await service.calls.escalate_due() == []
+        service.clock.advance(1)
+        [first] = await service.calls.escalate_due()
+        assert first.level == 1
+        service.clock.advance(180)
+        [second] = await service.calls.escalate_due()
+        assert second.level == 2
+        await service.bus.drain()
+        escalated = [e for e in service.events if isinstance(e, NurseCallEscalated)]
+        assert [(e.level, e.level_name, e.extension, e.target_ward_code) for e in escalated] == [
+            (1, "charge_nurse", "2100", None),
+            (2, "neighbour_ward", "2200", "N2"),
+        ]
+        await wait_until(lambda: "escalated" in states(other_ward.notices))
+
+        with pytest.raises(PermissionDenied):
+            await service.calls.acknowledge(call_id, "adam")
+        service.clock.advance(15)
+        acked = await service.calls.acknowledge(call_id, "nina")
+        assert (acked.state, acked.acknowledged_by, acked.response_seconds) == (
+            "acknowledged", "nina", 315.0,
+        )  # fmt: skip
+        service.clock.advance(3600)
+        assert await service.calls.escalate_due() == []
+        await wait_until(lambda: "acknowledged" in states(bed_a.notices))
+
+        await bed_a.send(b'{"v":1,"type":"badge_tap","badge_id":"BADGE-ADAM"}')
+        await bed_b.send(b'{"v":1,"type":"badge_tap","badge_id":"BADGE-NINA"}')  # other bed
+        await wait_until(lambda: service.gateway.handled >= 5)
+        assert [c.state for c in await service.calls.open_calls("N1")] == ["acknowledged"]
+        await bed_a.send(b'{"v":1,"type":"badge_tap","badge_id":"BADGE-NINA"}')
+        await wait_until(lambda: "cleared" in states(bed_a.notices))
+        assert await service.calls.open_calls("N1") == []
+        await service.bus.drain()
+        assert [e.by for e in service.events if isinstance(e, NurseCallAcknowledged)] == ["nina"]
+        [cleared] = [e for e in service.events if isinstance(e, NurseCallCleared)]
+        assert (cleared.by, cleared.response_seconds) == ("nina", 315.0)
+        async with service.db.session() as s:
+            row = await s.get(NurseCall, call_id)
+            assert row is not None and row.cleared_by == "nina" and row.level == 2
+            assert row.escalated_at is not None and row.cleared_at is not None
+            assert [e["level"] for e in row.escalations] == [1, 2]
+
+
+async def test_unknown_terminal_and_bad_payload_change_nothing(
+    service: Service, shared_broker: tuple[str, int], topics: Topics
+) -> None:
+    host, port = shared_broker
+    async with (
+        terminal(host, port, topics, "NA") as known,
+        terminal(host, port, topics, "GHOST") as ghost,
+    ):
+        await ghost.send(press("g-1"))
+        await known.send(b'{"v":1,"type":"nurse_call","source":"elbow","press_id":"x"}')
+        await known.send(b"\x00garbage")
+        await wait_until(lambda: len(known.notices) >= 2)
+        notices = [parse_notice(n) for n in known.notices]
+        assert [getattr(n, "error_id", None) for n in notices] == [
+            "mqtt.payload_schema",
+            "mqtt.payload_not_json",
+        ]
+        await wait_until(lambda: service.gateway.unknown_terminal >= 1)
+        assert ghost.notices == []
+        assert await service.calls.open_calls("N1") == []
+        presence = {t.terminal_id: t for t in await service.registry.terminals()}
+        assert "GHOST" not in presence and presence["NA"].last_seen is None
+        assert service.gateway.refused["mqtt.payload_schema"] == 1
+        await service.bus.drain()
+        assert not [e for e in service.events if isinstance(e, NurseCallRaised)]
+
+
+async def test_escalation_loop_runs_on_the_injected_clock(service: Service) -> None:
+    ticks: list[float] = []
+    parked = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        ticks.append(seconds)
+        if len(ticks) >= 12:  # 12 ticks of 30 s: 6 minutes of ward time, then park
+            parked.set()
+            await asyncio.Event().wait()
+        service.clock.advance(seconds)
+
+    calls = NurseCalls(
+        db=service.db, bus=service.bus, link=service.link, topics=service.topics,
+        clock=service.clock, sleep=sleep,
+    )  # fmt: skip
+    raised = await calls.raise_from_tv("N1-2-A")
+    loop = asyncio.create_task(calls.run_escalation(30))
+    try:
+        await asyncio.wait_for(parked.wait(), 10)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+    async with service.db.session() as s:
+        row = await s.get(NurseCall, raised.call_id)
+        assert row is not None and row.level == 2
+        offsets = [
+            (datetime.fromisoformat(e["at"]) - row.raised_at).total_seconds()
+            for e in row.escalations
+        ]
+    assert offsets == [120.0, 300.0]  # escalated on the first tick past each time limit

@@ -1,0 +1,46 @@
+"""The nurse-call service as other edges see it (the web: the TV's call button, the console).
+
+Implemented by ``bedside.nurse_call.NurseCalls``. Errors are domain errors:
+``NotFound`` (unknown bed or call), ``Conflict`` (call already cleared),
+``PermissionDenied`` (the user is not a nurse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, kw_only=True)
+class NurseCallView:
+    call_id: int
+    bed_label: str
+    ward_code: str
+    source: str
+    state: str  # open, acknowledged, cleared
+    level: int
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    cleared_at: datetime | None
+    cleared_by: str | None
+    response_seconds: float | None
+
+
+class NurseCallPort(Protocol):
+    async def raise_from_tv(self, bed_label: str) -> NurseCallView:
+        """The patient asked for a nurse on the TV; an open call of the bed is returned as is."""
+        ...
+
+    async def acknowledge(self, call_id: int, user: str) -> NurseCallView:
+        """A nurse (user name) takes the call: escalation stops."""
+        ...
+
+    async def clear_by_badge(self, bed_label: str, badge_id: str) -> NurseCallView | None:
+        """A nurse's badge at the bed clears its call; None when nothing was cleared."""
+        ...
+
+    async def open_calls(self, ward_code: str) -> list[NurseCallView]:
+        """Calls of the ward not cleared yet, oldest first."""
+        ...
