@@ -98,9 +98,7 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def configure_logging(
-    level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None
-) -> None:
+def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog and the standard library logging once for the process."""
     out = stream or sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
@@ -128,5 +126,13 @@ def configure_logging(
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries that log message contents at DEBUG stay quiet.
-    for noisy in ("panoramisk", "amqtt", "transitions", "asyncio", "aiosqlite", "hpack"):
+    noisy_loggers = (
+        "panoramisk",
+        "amqtt",
+        "transitions",
+        "asyncio",
+        "aiosqlite",
+        "alembic.runtime.plugins",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -44,7 +44,10 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy async URL; default SQLite file `wardline.db` in the data directory.",
+        description="SQLAlchemy async URL; default: SQLite `wardline.db` in the data directory.",
+    )
+    db_auto_upgrade: bool = Field(
+        default=True, description="Migrate the database to the newest schema at start-up."
     )
     http_host: str = Field(default="127.0.0.1", description="Address the web service binds.")
     http_port: int = Field(default=8080, ge=0, le=65535, description="Port of the web service.")

@@ -1,0 +1,122 @@
+"""The composition root: ``build_app(settings, **overrides)`` wires every component.
+
+Nothing is instantiated at import time. Every long-lived resource is an aiohttp cleanup
+context, started in order and stopped in reverse; the edges add theirs through their
+``setup(app)`` function. Overrides replace a part for tests (``database``, ``bus``, ``clock``,
+``components``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from wardline import appkeys as k
+from wardline.bus import EventBus
+from wardline.db.base import utcnow
+from wardline.db.engine import Database, current_revisions, upgrade
+from wardline.domain.audit import AuditLog
+from wardline.domain.staff import StaffDirectory
+from wardline.domain.stays import Stays
+from wardline.ops import Readiness, readiness_gauge, routes
+from wardline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Component = Callable[[web.Application], None]
+
+
+def default_components() -> list[Component]:
+    """The edges, in start order. Each module's ``setup(app)`` adds its cleanup contexts."""
+    return []
+
+
+class _BusCollector(Collector):
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+
+    def collect(self) -> Iterable[Any]:
+        published = CounterMetricFamily(
+            "wardline_domain_events", "Domain events published on the in-process bus"
+        )
+        published.add_metric([], self.bus.published)
+        yield published
+        depth = GaugeMetricFamily(
+            "wardline_bus_queue_depth", "Domain events waiting for a subscriber"
+        )
+        depth.add_metric([], self.bus.depth())
+        yield depth
+
+
+def build_app(settings: Settings, **overrides: Any) -> web.Application:
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    clock: Callable[[], datetime] = overrides.pop("clock", utcnow)
+    database: Database = overrides.pop("database", None) or Database(
+        settings.effective_database_url
+    )
+    bus: EventBus = overrides.pop("bus", None) or EventBus()
+    components: Sequence[Component] = overrides.pop("components", None) or default_components()
+    if overrides:
+        raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
+
+    audit = AuditLog(clock=clock)
+    registry = CollectorRegistry()
+    registry.register(_BusCollector(bus))
+    readiness = Readiness()
+    app[k.SETTINGS] = settings
+    app[k.CLOCK] = clock
+    app[k.DATABASE] = database
+    app[k.BUS] = bus
+    app[k.AUDIT] = audit
+    app[k.STAYS] = Stays(
+        database,
+        bus,
+        audit,
+        clock=clock,
+        quarantine=timedelta(hours=settings.did_quarantine_hours),
+    )
+    app[k.STAFF] = StaffDirectory(database, audit, clock=clock)
+    app[k.READINESS] = readiness
+    app[k.METRICS] = registry
+    gauge = readiness_gauge(registry, readiness)
+
+    async def database_check() -> dict[str, Any]:
+        up = await database.ping()
+        return {
+            "state": "up" if up else "down",
+            "engine": database.dialect,
+            "revisions": sorted(await current_revisions(database)) if up else [],
+        }
+
+    readiness.register("database", database_check)
+    app.cleanup_ctx.append(_database_context)
+    app.cleanup_ctx.append(_bus_context)
+    for component in components:
+        component(app)
+    app.add_routes(
+        routes(lambda r: r.app[k.READINESS], lambda r: r.app[k.METRICS], lambda r: gauge)
+    )
+    return app
+
+
+async def _database_context(app: web.Application) -> AsyncIterator[None]:
+    settings, database = app[k.SETTINGS], app[k.DATABASE]
+    if settings.db_auto_upgrade:
+        await upgrade(database.url)
+    log.info("database.open", engine=database.dialect)
+    yield
+    await database.dispose()
+
+
+async def _bus_context(app: web.Application) -> AsyncIterator[None]:
+    bus = app[k.BUS]
+    await bus.start()
+    yield
+    await bus.stop()

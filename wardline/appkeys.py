@@ -1,0 +1,28 @@
+"""Typed keys of the application's state, shared by the core and the edges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from wardline.bus import EventBus
+from wardline.db.engine import Database
+from wardline.domain.audit import AuditLog
+from wardline.domain.staff import StaffDirectory
+from wardline.domain.stays import Stays
+from wardline.ops import Readiness
+from wardline.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+BUS = web.AppKey("bus", EventBus)
+AUDIT = web.AppKey("audit", AuditLog)
+STAYS = web.AppKey("stays", Stays)
+STAFF = web.AppKey("staff", StaffDirectory)
+READINESS = web.AppKey("readiness", Readiness)
+METRICS = web.AppKey("metrics", CollectorRegistry)
+Clock = Callable[[], datetime]
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")

@@ -1,0 +1,202 @@
+"""The command line: ``wardline COMMAND``. Expected failures print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import inspect
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from wardline.errors import WardlineError
+from wardline.logs import configure_logging
+from wardline.settings import Settings, load_settings
+
+Handler = Callable[[argparse.Namespace, Settings], Any]
+EXIT_FAILURE = 2
+
+
+def _edge_registrars() -> list[Callable[[Any], None]]:
+    """Each edge's ``register_cli(subparsers)``; the edges are wired here, in the core."""
+    return []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wardline",
+        description="Wardline: bed phone lines, bedside terminals and the EHR bridge of a "
+        "hospital's digital wards.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = sub.add_parser("serve", help="run the service (web, AMI, MQTT, MLLP, workers)")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="migrate the database to the newest schema").set_defaults(
+        handler=cmd_db_upgrade
+    )
+
+    inv = sub.add_parser("inventory", help="sites, wards, rooms, beds, terminals and DIDs")
+    inv_sub = inv.add_subparsers(dest="inventory_command", metavar="ACTION", required=True)
+    load = inv_sub.add_parser("load", help="load an inventory YAML file (idempotent)")
+    load.add_argument("file", type=Path)
+    load.set_defaults(handler=cmd_inventory_load)
+
+    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    audit_sub.add_parser(
+        "verify", help="verify the chain; report the first broken link"
+    ).set_defaults(handler=cmd_audit_verify)
+
+    user = sub.add_parser("user", help="staff accounts")
+    user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = user_sub.add_parser("add", help="add a staff account (nurse, switchboard, admin)")
+    add.add_argument("username")
+    add.add_argument("--name", required=True, help="display name")
+    add.add_argument(
+        "--role", action="append", required=True, choices=["nurse", "switchboard", "admin"]
+    )
+    add.add_argument("--ward", help="the nurse's ward code")
+    add.add_argument("--language", default="fr", choices=["fr", "en", "de"])
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password (and the PIN, second line) from standard input",
+    )
+    add.add_argument("--with-pin", action="store_true", help="also ask for a bedside PIN")
+    add.add_argument("--badge", help="badge id (stored only as a keyed hash)")
+    add.set_defaults(handler=cmd_user_add)
+
+    for register in _edge_registrars():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
+        handler: Handler = args.handler
+        result = handler(args, settings)
+        if inspect.isawaitable(result):
+            result = asyncio.run(result)  # type: ignore[arg-type]
+        return int(result or 0)
+    except WardlineError as exc:
+        print(f"wardline: error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- handlers ---------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from wardline.app import build_app
+
+    app = build_app(settings)
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=None)
+    return 0
+
+
+async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.db.engine import upgrade
+
+    await upgrade(settings.effective_database_url)
+    print("database is at the newest schema")
+    return 0
+
+
+async def _open(settings: Settings) -> Any:
+    from wardline.db.engine import Database, current_revisions
+    from wardline.errors import StorageError
+
+    db = Database(settings.effective_database_url)
+    if not await db.ping():
+        await db.dispose()
+        raise StorageError("db.unavailable", "the database is unreachable")
+    if not await current_revisions(db):
+        await db.dispose()
+        raise StorageError("db.empty", "the database has no schema: run `wardline db upgrade`")
+    return db
+
+
+async def cmd_inventory_load(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.domain.audit import AuditLog
+    from wardline.domain.commands import SYSTEM_ADMIN_CLI
+    from wardline.domain.inventory import load_inventory
+    from wardline.domain.inventory_file import read_inventory
+
+    read_inventory(args.file)  # refuse a bad file before touching the database
+    db = await _open(settings)
+    try:
+        report = await load_inventory(db, args.file, SYSTEM_ADMIN_CLI, AuditLog())
+    finally:
+        await db.dispose()
+    if report.changed:
+        print(json.dumps({"created": report.created, "updated": report.updated}))
+    else:
+        print("inventory already up to date: nothing changed")
+    return 0
+
+
+async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.domain.audit import verify_chain
+
+    db = await _open(settings)
+    try:
+        report = await verify_chain(db)
+    finally:
+        await db.dispose()
+    if report.ok:
+        print(f"audit chain intact: {report.rows} rows")
+        return 0
+    print(
+        f"audit chain broken at row {report.broken_at}: {report.reason} "
+        f"({report.rows} rows verified before it)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _read_secret(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise WardlineError("cli.stdin", f"{prompt.lower()} expected on standard input")
+        return line.rstrip("\n")
+    return getpass.getpass(f"{prompt}: ")
+
+
+async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.domain.audit import AuditLog
+    from wardline.domain.commands import SYSTEM_ADMIN_CLI
+    from wardline.domain.staff import StaffDirectory
+
+    password = _read_secret("Password", args.password_stdin)
+    pin = _read_secret("PIN", args.password_stdin) if args.with_pin else None
+    db = await _open(settings)
+    try:
+        user = await StaffDirectory(db, AuditLog()).add_user(
+            SYSTEM_ADMIN_CLI,
+            username=args.username,
+            display_name=args.name,
+            roles=set(args.role),
+            password=password,
+            pin=pin,
+            badge=args.badge,
+            ward_code=args.ward,
+            language=args.language,
+        )
+    finally:
+        await db.dispose()
+    print(f"user {user.username} added with roles {', '.join(sorted(user.roles))}")
+    return 0

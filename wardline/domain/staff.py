@@ -1,0 +1,185 @@
+"""Staff accounts: roles nurse / switchboard / admin, argon2 hashes of password and PIN, and a
+keyed hash of the badge id (badges are looked up, so the hash must be deterministic)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from wardline.db.base import utcnow
+from wardline.db.engine import Database
+from wardline.db.models import StaffUser
+from wardline.domain.audit import AuditLog
+from wardline.domain.commands import Actor
+from wardline.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+
+ROLES = frozenset({"nurse", "switchboard", "admin"})
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+
+_hasher = PasswordHasher()
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def verify_secret(stored: str | None, given: str) -> bool:
+    if not stored:
+        return False
+    try:
+        return _hasher.verify(stored, given)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def badge_hash(badge_id: str, pepper: bytes = b"wardline-badge") -> str:
+    """Deterministic keyed hash of a badge id (HMAC-SHA256), so the id itself is never stored."""
+    return hmac.new(pepper, badge_id.strip().encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class StaffView:
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[str]
+    ward_code: str | None
+    language: str
+    active: bool
+
+
+def _view(u: StaffUser) -> StaffView:
+    return StaffView(
+        u.id, u.username, u.display_name, u.role_set, u.ward_code, u.language, u.active
+    )
+
+
+class StaffDirectory:
+    def __init__(
+        self, db: Database, audit: AuditLog, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.db, self.audit, self.clock = db, audit, clock
+
+    async def add_user(
+        self,
+        actor: Actor,
+        *,
+        username: str,
+        display_name: str,
+        roles: set[str],
+        password: str,
+        pin: str | None = None,
+        badge: str | None = None,
+        ward_code: str | None = None,
+        language: str = "fr",
+    ) -> StaffView:
+        unknown = roles - ROLES
+        if not roles or unknown:
+            raise InvalidInput(
+                "staff.roles",
+                f"roles must be among {', '.join(sorted(ROLES))}",
+                roles=sorted(roles),
+            )
+        if len(password) < 8:
+            raise InvalidInput("staff.password", "a password has at least 8 characters")
+        if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
+            raise InvalidInput("staff.pin", "a PIN has 4 to 8 digits")
+        async with self.db.session() as s:
+            if (await s.scalars(select(StaffUser).where(StaffUser.username == username))).first():
+                raise Conflict("staff.exists", f"user {username} already exists", username=username)
+            bh = badge_hash(badge) if badge else None
+            if (
+                bh
+                and (await s.scalars(select(StaffUser).where(StaffUser.badge_hash == bh))).first()
+            ):
+                raise Conflict("staff.badge_taken", "this badge belongs to another user")
+            user = StaffUser(
+                username=username,
+                display_name=display_name,
+                roles=",".join(sorted(roles)),
+                password_hash=hash_secret(password),
+                pin_hash=hash_secret(pin) if pin else None,
+                badge_hash=bh,
+                ward_code=ward_code,
+                language=language,
+            )
+            s.add(user)
+            await s.flush()
+            await self.audit.record(
+                s,
+                actor.name,
+                "staff.add",
+                "staff_user",
+                user.id,
+                {"username": username, "roles": sorted(roles)},
+            )
+            return _view(user)
+
+    async def authenticate(self, username: str, password: str) -> StaffView:
+        """Password sign-in with lockout after repeated failures."""
+        async with self.db.session() as s:
+            user = (
+                await s.scalars(select(StaffUser).where(StaffUser.username == username))
+            ).first()
+            result = self._check(user, lambda u: verify_secret(u.password_hash, password))
+        return _unwrap(result)
+
+    async def authenticate_badge(self, badge: str, pin: str) -> StaffView:
+        """Badge tap plus PIN at the bed, with the same lockout."""
+        async with self.db.session() as s:
+            user = (
+                await s.scalars(select(StaffUser).where(StaffUser.badge_hash == badge_hash(badge)))
+            ).first()
+            result = self._check(user, lambda u: verify_secret(u.pin_hash, pin))
+        return _unwrap(result)
+
+    def _check(
+        self, user: StaffUser | None, ok: Callable[[StaffUser], bool]
+    ) -> StaffView | PermissionDenied:
+        """Check inside the unit of work; a failure is returned, so its counter still commits."""
+        now = self.clock()
+        if user is None or not user.active:
+            verify_secret(hash_secret("x"), "y")  # same work either way: no user enumeration
+            return PermissionDenied("auth.failed", "unknown user or wrong secret")
+        if user.locked_until is not None and user.locked_until > now:
+            return PermissionDenied(
+                "auth.locked",
+                "too many failures: the account is locked for a while",
+                until=user.locked_until.isoformat(),
+            )
+        if not ok(user):
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILURES:
+                user.locked_until, user.failed_logins = now + LOCKOUT, 0
+            return PermissionDenied("auth.failed", "unknown user or wrong secret")
+        user.failed_logins, user.locked_until = 0, None
+        return _view(user)
+
+    async def get(self, username: str) -> StaffView:
+        async with self.db.sessions() as s:
+            user = (
+                await s.scalars(select(StaffUser).where(StaffUser.username == username))
+            ).first()
+            if user is None:
+                raise NotFound("staff.unknown", f"unknown user {username}")
+            return _view(user)
+
+    async def list_users(self) -> list[StaffView]:
+        async with self.db.sessions() as s:
+            return [
+                _view(u) for u in (await s.scalars(select(StaffUser).order_by(StaffUser.username)))
+            ]
+
+
+def _unwrap(result: StaffView | PermissionDenied) -> StaffView:
+    if isinstance(result, PermissionDenied):
+        raise result
+    return result

@@ -1,0 +1,392 @@
+"""Admission, transfer, discharge and their cancellations, each in one transaction.
+
+Invariants (also enforced by unique partial indexes): one active stay per bed and per
+patient; a DID unique among active stays; the DID follows the patient on transfer; a released
+DID is not reused before its quarantine ends. A refused request raises a typed
+:class:`~wardline.domain.errors.DomainError` and writes nothing. Events are published only
+after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wardline.bus import EventBus
+from wardline.db.base import utcnow
+from wardline.db.engine import Database
+from wardline.db.models import Stay
+from wardline.domain import commands as c
+from wardline.domain import dids
+from wardline.domain import events as ev
+from wardline.domain.audit import AuditLog
+from wardline.domain.errors import Conflict, bed_occupied, patient_already_admitted, unknown_stay
+from wardline.domain.patients import find_patient, upsert_patient
+from wardline.domain.stay_views import (
+    StayView,
+    active_stay_views,
+    bed_ref,
+    find_bed,
+    stay_view,
+)
+
+Command = (
+    c.Admit
+    | c.Transfer
+    | c.Discharge
+    | c.CancelAdmit
+    | c.CancelTransfer
+    | c.CancelDischarge
+    | c.UpdatePatient
+    | c.SetLeave
+    | c.MergePatients
+)
+
+
+class Stays:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        audit: AuditLog,
+        clock: Callable[[], datetime] = utcnow,
+        quarantine: timedelta = timedelta(hours=24),
+    ) -> None:
+        self.db, self.bus, self.audit, self.clock = db, bus, audit, clock
+        self.quarantine = quarantine
+
+    # -- reads ---------------------------------------------------------------------------
+    async def active_stays(self) -> list[StayView]:
+        async with self.db.sessions() as s:
+            return await active_stay_views(s)
+
+    async def stay_by_visit(self, visit_number: str) -> StayView | None:
+        async with self.db.sessions() as s:
+            stay = await self._by_visit(s, visit_number)
+            return await stay_view(s, stay) if stay else None
+
+    async def stay_for_bed(self, bed_label: str) -> StayView | None:
+        async with self.db.sessions() as s:
+            bed = await find_bed(s, c.BedLocation(label=bed_label))
+            stay = (
+                await s.scalars(select(Stay).where(Stay.bed_id == bed.id, Stay.status == "active"))
+            ).first()
+            return await stay_view(s, stay) if stay else None
+
+    # -- commands ------------------------------------------------------------------------
+    async def apply(self, command: Command, actor: c.Actor) -> StayView | None:
+        handler: Any = {
+            c.Admit: self.admit,
+            c.Transfer: self.transfer,
+            c.Discharge: self.discharge,
+            c.CancelAdmit: self.cancel_admit,
+            c.CancelTransfer: self.cancel_transfer,
+            c.CancelDischarge: self.cancel_discharge,
+            c.UpdatePatient: self.update_patient,
+            c.SetLeave: self.set_leave,
+            c.MergePatients: self.merge_patients,
+        }[type(command)]
+        result: StayView | None = await handler(command, actor)
+        return result
+
+    async def admit(self, cmd: c.Admit, actor: c.Actor) -> StayView:
+        async with self._unit() as s:
+            now = cmd.at or self.clock()
+            bed = await find_bed(s, cmd.location)
+            existing = await self._by_visit(s, cmd.visit_number)
+            if existing is not None:
+                if existing.status == "active" and existing.bed_id == bed.id:
+                    return await stay_view(s, existing)  # the same admission again
+                raise Conflict(
+                    "stay.visit_exists",
+                    "a stay with this visit number already exists",
+                    visit_number=cmd.visit_number,
+                )
+            if await self._active_on_bed(s, bed.id) is not None:
+                raise bed_occupied(bed.label)
+            patient = await upsert_patient(s, cmd.patient)
+            other = (
+                await s.scalars(
+                    select(Stay).where(Stay.patient_id == patient.id, Stay.status == "active")
+                )
+            ).first()
+            if other is not None:
+                raise patient_already_admitted(other.visit_number)
+            stay = Stay(
+                visit_number=cmd.visit_number,
+                patient_id=patient.id,
+                bed_id=bed.id,
+                status="active",
+                started_at=now,
+                fhir_encounter_id=cmd.fhir_encounter_id,
+            )
+            s.add(stay)
+            await s.flush()
+            stay.did = await dids.assign(s, stay.id, now)
+            ref = await bed_ref(s, bed.id)
+            await self._audit(s, actor, "stay.admit", stay, bed=ref.label, did=stay.did)
+            view = await stay_view(s, stay)
+        self.bus.publish(
+            ev.StayAdmitted(
+                stay_id=stay.id,
+                visit_number=stay.visit_number,
+                patient_id=stay.patient_id,
+                bed=ref,
+                did=stay.did,
+            )
+        )
+        return view
+
+    async def transfer(self, cmd: c.Transfer, actor: c.Actor) -> StayView:
+        async with self._unit() as s:
+            stay = await self._active(s, cmd.visit_number)
+            bed = await find_bed(s, cmd.location)
+            if stay.bed_id == bed.id:
+                return await stay_view(s, stay)
+            if await self._active_on_bed(s, bed.id) is not None:
+                raise bed_occupied(bed.label)
+            event = await self._move(s, stay, bed.id, actor, "stay.transfer")
+            view = await stay_view(s, stay)
+        self.bus.publish(event)
+        return view
+
+    async def cancel_transfer(self, cmd: c.CancelTransfer, actor: c.Actor) -> StayView:
+        async with self._unit() as s:
+            stay = await self._active(s, cmd.visit_number)
+            if stay.previous_bed_id is None:
+                raise Conflict(
+                    "stay.no_transfer",
+                    "the stay has no transfer to cancel",
+                    visit_number=cmd.visit_number,
+                )
+            target = stay.previous_bed_id
+            occupant = await self._active_on_bed(s, target)
+            if occupant is not None:
+                raise bed_occupied((await bed_ref(s, target)).label)
+            event = await self._move(s, stay, target, actor, "stay.transfer_cancelled")
+            stay.previous_bed_id = None
+            view = await stay_view(s, stay)
+        self.bus.publish(event)
+        return view
+
+    async def discharge(self, cmd: c.Discharge, actor: c.Actor) -> StayView:
+        return await self._end(cmd.visit_number, cmd.at, actor, "discharged")
+
+    async def cancel_admit(self, cmd: c.CancelAdmit, actor: c.Actor) -> StayView:
+        return await self._end(cmd.visit_number, None, actor, "cancelled")
+
+    async def cancel_discharge(self, cmd: c.CancelDischarge, actor: c.Actor) -> StayView:
+        async with self._unit() as s:
+            stay = await self._by_visit(s, cmd.visit_number)
+            if stay is None:
+                raise unknown_stay(cmd.visit_number)
+            if stay.status == "active":
+                return await stay_view(s, stay)
+            if stay.status != "discharged" or stay.bed_id is None:
+                raise Conflict(
+                    "stay.not_discharged",
+                    "only a discharged stay can be reopened",
+                    visit_number=cmd.visit_number,
+                )
+            if await self._active_on_bed(s, stay.bed_id) is not None:
+                raise bed_occupied((await bed_ref(s, stay.bed_id)).label)
+            other = (
+                await s.scalars(
+                    select(Stay).where(Stay.patient_id == stay.patient_id, Stay.status == "active")
+                )
+            ).first()
+            if other is not None:
+                raise patient_already_admitted(other.visit_number)
+            stay.status, stay.ended_at = "active", None
+            await s.flush()
+            if stay.did is None or not await dids.reclaim(s, stay.did, stay.id):
+                stay.did = await dids.assign(s, stay.id, self.clock())
+            ref = await bed_ref(s, stay.bed_id)
+            await self._audit(s, actor, "stay.discharge_cancelled", stay, did=stay.did)
+            view = await stay_view(s, stay)
+        self.bus.publish(
+            ev.StayReopened(
+                stay_id=stay.id,
+                visit_number=stay.visit_number,
+                patient_id=stay.patient_id,
+                bed=ref,
+                did=stay.did,
+            )
+        )
+        return view
+
+    async def update_patient(self, cmd: c.UpdatePatient, actor: c.Actor) -> StayView | None:
+        async with self._unit() as s:
+            patient = await upsert_patient(s, cmd.patient)
+            stay = (
+                await s.scalars(
+                    select(Stay).where(Stay.patient_id == patient.id, Stay.status == "active")
+                )
+            ).first()
+            await self._audit_subject(s, actor, "patient.update", "patient", patient.id, {})
+            view = await stay_view(s, stay) if stay else None
+        self.bus.publish(
+            ev.PatientUpdated(patient_id=patient.id, stay_id=stay.id if stay else None)
+        )
+        return view
+
+    async def set_leave(self, cmd: c.SetLeave, actor: c.Actor) -> StayView:
+        async with self._unit() as s:
+            stay = await self._active(s, cmd.visit_number)
+            if stay.on_leave == cmd.on_leave:
+                return await stay_view(s, stay)
+            stay.on_leave = cmd.on_leave
+            action = "stay.leave_start" if cmd.on_leave else "stay.leave_end"
+            await self._audit(s, actor, action, stay)
+            ref = await bed_ref(s, stay.bed_id) if stay.bed_id is not None else None
+            view = await stay_view(s, stay)
+        self.bus.publish(
+            ev.StayLeaveChanged(
+                stay_id=stay.id,
+                visit_number=stay.visit_number,
+                patient_id=stay.patient_id,
+                bed=ref,
+                on_leave=cmd.on_leave,
+            )
+        )
+        return view
+
+    async def merge_patients(self, cmd: c.MergePatients, actor: c.Actor) -> StayView | None:
+        async with self._unit() as s:
+            survivor = await upsert_patient(s, cmd.surviving)
+            merged = await find_patient(s, cmd.merged_ipp, cmd.merged_ipp_authority)
+            if merged is None or merged.id == survivor.id:
+                raise Conflict(
+                    "patient.merge_unknown",
+                    "the patient to merge is unknown",
+                )
+            stays = (await s.scalars(select(Stay).where(Stay.patient_id == merged.id))).all()
+            actives = [st for st in stays if st.status == "active"]
+            survivor_active = (
+                await s.scalars(
+                    select(Stay).where(Stay.patient_id == survivor.id, Stay.status == "active")
+                )
+            ).first()
+            if actives and survivor_active is not None:
+                raise Conflict(
+                    "patient.merge_two_active",
+                    "both patients have an active stay",
+                )
+            for st in stays:
+                st.patient_id = survivor.id
+            merged.merged_into_id = survivor.id
+            await s.flush()
+            await self._audit_subject(
+                s, actor, "patient.merge", "patient", survivor.id, {"merged_id": merged.id}
+            )
+            active = actives[0] if actives else survivor_active
+            view = await stay_view(s, active) if active else None
+        self.bus.publish(
+            ev.PatientUpdated(patient_id=survivor.id, stay_id=active.id if active else None)
+        )
+        return view
+
+    # -- internals -----------------------------------------------------------------------
+    def _unit(self) -> Any:
+        return _IntegrityAsConflict(self.db)
+
+    async def _end(self, visit: str, at: datetime | None, actor: c.Actor, status: str) -> StayView:
+        async with self._unit() as s:
+            stay = await self._by_visit(s, visit)
+            if stay is None:
+                raise unknown_stay(visit)
+            if stay.status == status:
+                return await stay_view(s, stay)  # the same end again
+            if stay.status != "active":
+                raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
+            now = at or self.clock()
+            stay.status, stay.ended_at = status, now
+            await dids.release(s, stay.did, now, self.quarantine)
+            ref = await bed_ref(s, stay.bed_id) if stay.bed_id is not None else None
+            action = "stay.discharge" if status == "discharged" else "stay.admit_cancelled"
+            await self._audit(s, actor, action, stay, did=stay.did)
+            view = await stay_view(s, stay)
+        cls = ev.StayDischarged if status == "discharged" else ev.StayCancelled
+        self.bus.publish(
+            cls(
+                stay_id=stay.id,
+                visit_number=stay.visit_number,
+                patient_id=stay.patient_id,
+                bed=ref,
+                did=stay.did,
+            )
+        )
+        return view
+
+    async def _move(
+        self, s: AsyncSession, stay: Stay, bed_id: int, actor: c.Actor, action: str
+    ) -> ev.StayTransferred:
+        assert stay.bed_id is not None
+        old = await bed_ref(s, stay.bed_id)
+        new = await bed_ref(s, bed_id)
+        stay.previous_bed_id, stay.bed_id = stay.bed_id, bed_id
+        await s.flush()
+        await self._audit(s, actor, action, stay, from_bed=old.label, to_bed=new.label)
+        return ev.StayTransferred(
+            stay_id=stay.id,
+            visit_number=stay.visit_number,
+            patient_id=stay.patient_id,
+            from_bed=old,
+            to_bed=new,
+            did=stay.did,
+        )
+
+    async def _by_visit(self, s: AsyncSession, visit: str) -> Stay | None:
+        return (await s.scalars(select(Stay).where(Stay.visit_number == visit))).first()
+
+    async def _active(self, s: AsyncSession, visit: str) -> Stay:
+        stay = await self._by_visit(s, visit)
+        if stay is None:
+            raise unknown_stay(visit)
+        if stay.status != "active":
+            raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
+        return stay
+
+    async def _active_on_bed(self, s: AsyncSession, bed_id: int) -> Stay | None:
+        return (
+            await s.scalars(select(Stay).where(Stay.bed_id == bed_id, Stay.status == "active"))
+        ).first()
+
+    async def _audit(
+        self, s: AsyncSession, actor: c.Actor, action: str, stay: Stay, **details: Any
+    ) -> None:
+        details["visit_number"] = stay.visit_number
+        await self._audit_subject(s, actor, action, "stay", stay.id, details)
+
+    async def _audit_subject(
+        self,
+        s: AsyncSession,
+        actor: c.Actor,
+        action: str,
+        kind: str,
+        sid: int,
+        details: dict[str, Any],
+    ) -> None:
+        await self.audit.record(s, actor.name, action, kind, sid, details)
+
+
+class _IntegrityAsConflict:
+    """A unit of work whose unique-constraint failures (a race) become a typed conflict."""
+
+    def __init__(self, db: Database) -> None:
+        self._cm = db.session()
+
+    async def __aenter__(self) -> AsyncSession:
+        return await self._cm.__aenter__()
+
+    async def __aexit__(self, et: Any, exc: Any, tb: Any) -> bool:
+        try:
+            await self._cm.__aexit__(et, exc, tb)
+        except IntegrityError as err:
+            raise Conflict("stay.concurrent_change", "a concurrent change won") from err
+        return False
