@@ -1,0 +1,46 @@
+"""Fixtures of the EHR bridge tests: a migrated database holding a small synthetic hospital,
+the real domain (Stays) and an MLLP client speaking to the listener over real TCP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wardline.bus import EventBus
+from wardline.db.engine import Database, create_database
+from wardline.domain.audit import AuditLog
+from wardline.domain.commands import SYSTEM_ADMIN_CLI
+from wardline.domain.inventory import load_inventory
+from wardline.domain.stays import Stays
+from wardline.example_hospital import generate
+
+
+@dataclass
+class Hospital:
+    db: Database
+    stays: Stays
+    bus: EventBus
+    audit: AuditLog
+
+
+async def open_hospital(url: str, inventory_dir: Path, beds: int = 40) -> Hospital:
+    db = await create_database(url)
+    path = inventory_dir / "hospital.yaml"
+    path.write_text(yaml.safe_dump(generate(beds=beds, beds_per_ward=20)))
+    audit = AuditLog()
+    bus = EventBus()
+    await load_inventory(db, path, SYSTEM_ADMIN_CLI, audit)
+    return Hospital(db=db, stays=Stays(db, bus, audit), bus=bus, audit=audit)
+
+
+@pytest.fixture
+async def hospital(tmp_path: Path) -> AsyncIterator[Hospital]:
+    h = await open_hospital(f"sqlite+aiosqlite:///{tmp_path / 'wardline.db'}", tmp_path)
+    try:
+        yield h
+    finally:
+        await h.db.dispose()
