@@ -35,7 +35,10 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
 
 
 async def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as http, http.get(url, headers=AUTH if headers is None else headers) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(url, headers=AUTH if headers is None else headers) as r,
+    ):
         return r.status, await r.json(content_type=None)
 
 
@@ -87,7 +90,10 @@ async def test_client_credentials_token(sandbox: RunningSandbox) -> None:
 
 
 async def test_paging_with_offsets_and_include(sandbox: RunningSandbox) -> None:
-    url = f"{sandbox.url}/Observation?patient=Patient/pat-100001&category=vital-signs&_count=3&_sort=-date"
+    url = (
+        f"{sandbox.url}/Observation?patient=Patient/pat-100001&category=vital-signs"
+        "&_count=3&_sort=-date"
+    )
     seen: list[str] = []
     pages = 0
     while url:
