@@ -136,6 +136,6 @@ def _match(resource: Resource, name: str, value: str) -> bool:
             (loc.get("location") or {}).get("reference", "") for loc in resource.get("location", [])
         }
         return value in refs
-    if name == "date":
+    if name in {"date", "effective-time"}:
         return _compare_date(_date_of(resource), value)
     return False  # an unknown parameter matches nothing rather than everything
