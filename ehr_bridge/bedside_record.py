@@ -52,6 +52,8 @@ class BedsideRecords:
         self._locks: dict[str, asyncio.Lock] = {}
         self.fetches = 0
         self.last_error: str | None = None
+        self.subjects: dict[str, tuple[str, str | None]] = {}
+        """visit number -> (FHIR Patient id, Encounter id), for the bedside writes."""
 
     async def get(self, stay: StayView, *, refresh: bool = False) -> BedsideRecord:
         key = stay.visit_number
@@ -90,6 +92,10 @@ class BedsideRecords:
         if patient is None:
             raise RecordNotFound("fhir.patient_unknown", "the EHR does not know this patient")
         ref = f"Patient/{patient['id']}"
+        self.subjects[stay.visit_number] = (
+            str(patient["id"]),
+            str(encounter["id"]) if encounter else None,
+        )
         opts = self.options
         since = (self.clock() - timedelta(hours=opts.vitals_hours)).isoformat(timespec="seconds")
         day_start = (self.clock() - timedelta(days=1)).isoformat(timespec="seconds")
