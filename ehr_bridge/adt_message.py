@@ -101,7 +101,7 @@ def _field(msg: hl7.Message, seg: str, fld: int, rep: int = 1, comp: int = 1, su
 def _has(msg: hl7.Message, seg: str) -> bool:
     try:
         msg.segment(seg)
-    except KeyError:
+    except (KeyError, IndexError):
         return False
     return True
 
@@ -302,6 +302,14 @@ def parse_message(raw: bytes, default_charset: str) -> tuple[hl7.Message, str]:
 def parse_adt(raw: bytes, default_charset: str = "iso-8859-1") -> AdtMessage:
     """Bytes of one ADT message to its command; :class:`MalformedMessage` or
     :class:`UnsupportedMessage` when it cannot be used."""
+    try:
+        return _parse_adt(raw, default_charset)
+    except (IndexError, ValueError, TypeError, AttributeError) as exc:
+        # python-hl7 trips on some broken structures: that is a malformed message too
+        raise MalformedMessage("hl7.unparseable", "the message cannot be parsed") from exc
+
+
+def _parse_adt(raw: bytes, default_charset: str) -> AdtMessage:
     msg, codec = parse_message(raw, default_charset)
     header = read_header(msg, codec)
     if not header.control_id:

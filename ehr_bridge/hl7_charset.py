@@ -40,7 +40,9 @@ class DecodedText:
 
 
 def _normalise_segments(raw: bytes) -> bytes:
-    return raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").strip(b"\r")
+    """Segments separated by one CR; LF and CRLF accepted; empty segments dropped."""
+    lines = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r")
+    return b"\r".join(line for line in lines if line.strip())
 
 
 def declared_charset(raw: bytes) -> str:
