@@ -49,21 +49,27 @@ def need_mosquitto() -> None:
     need_service("Mosquitto", MQTT_HOST, MQTT_PORT)
 
 
+def postgres_url(name: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
 @asynccontextmanager
-async def fresh_postgres_database() -> AsyncIterator[str]:
-    """Create an empty database for one test and drop it after; yield its asyncpg URL."""
+async def fresh_postgres_database(template: str | None = None) -> AsyncIterator[str]:
+    """Create a database for one test (empty, or a copy of ``template``) and drop it after;
+    yield its asyncpg URL."""
     import asyncpg
 
     need_postgres()
     name = f"wl_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(PG_ADMIN_URL)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{suffix}')
     finally:
         await admin.close()
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     try:
-        yield f"{base}/{name}"
+        yield postgres_url(name)
     finally:
         admin = await asyncpg.connect(PG_ADMIN_URL)
         try:
@@ -72,7 +78,11 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
             await admin.close()
 
 
-async def wait_until(predicate: object, timeout: float = 5.0, interval: float = 0.02) -> None:
+async def wait_until(
+    predicate: object,
+    timeout: float = 5.0,  # noqa: ASYNC109 (a polling deadline, not a cancellation)
+    interval: float = 0.02,
+) -> None:
     """Poll ``predicate()`` (sync or async) until true, or fail the test."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -75,12 +75,16 @@ class Database:
             try:
                 async with session.begin():
                     yield session
-            except (OperationalError, DBAPIError) as exc:
-                if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            except DBAPIError as exc:
+                if exc.connection_invalidated or _is_connection_error(exc.orig):
                     raise StorageError(
                         "db.unavailable", "the database is unreachable", engine=self.dialect
                     ) from exc
                 raise
+            except OSError as exc:
+                raise StorageError(
+                    "db.unavailable", "the database is unreachable", engine=self.dialect
+                ) from exc
 
     @property
     def dialect(self) -> str:
@@ -96,6 +100,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _is_connection_error(orig: BaseException | None) -> bool:
+    if isinstance(orig, OSError | ConnectionError):
+        return True
+    text_ = str(orig).lower()
+    return any(
+        w in text_ for w in ("connection refused", "connection was closed", "unable to open")
+    )
 
 
 def _alembic_config(url: str) -> Any:

@@ -56,81 +56,93 @@ def _assign(obj: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
+class _Rows:
+    """Existing rows of the inventory tables, read once, so a load does one query per table."""
+
+    def __init__(self) -> None:
+        self._by_model: dict[Any, dict[tuple[Any, ...], Any]] = {}
+
+    async def get(self, s: AsyncSession, model: Any, key: dict[str, Any]) -> Any:
+        names = tuple(sorted(key))
+        cache_key = (model, names)
+        if cache_key not in self._by_model:
+            rows = (await s.scalars(select(model))).all()
+            self._by_model[cache_key] = {tuple(getattr(r, n) for n in names): r for r in rows}
+        return self._by_model[cache_key].get(tuple(key[n] for n in names))
+
+    def put(self, model: Any, key: dict[str, Any], obj: Any) -> None:
+        names = tuple(sorted(key))
+        self._by_model.setdefault((model, names), {})[tuple(key[n] for n in names)] = obj
+
+
 async def _upsert(
-    s: AsyncSession, report: LoadReport, model: Any, key: dict[str, Any], values: dict[str, Any]
+    s: AsyncSession,
+    report: LoadReport,
+    model: Any,
+    key: dict[str, Any],
+    values: dict[str, Any],
+    rows: _Rows,
+    need_id: bool = False,
 ) -> Any:
-    query = select(model).filter_by(**key)
-    obj = (await s.scalars(query)).first()
+    obj = await rows.get(s, model, key)
     if obj is None:
         obj = model(**key, **values)
         s.add(obj)
-        await s.flush()
+        rows.put(model, key, obj)
+        if need_id:
+            await s.flush()
         report.count(model.__tablename__, True)
     elif _assign(obj, values):
-        await s.flush()
         report.count(model.__tablename__, False)
     return obj
 
 
 async def apply_inventory(s: AsyncSession, inv: InventoryFile) -> LoadReport:
-    report = LoadReport()
+    report, rows = LoadReport(), _Rows()
     sw = inv.hospital.switchboard
-    await _upsert(
-        s, report, InventoryMeta, {"key": "hospital"}, {"value": inv.hospital.model_dump()}
-    )
-    for op in sw.operators:
-        await _upsert(
-            s,
-            report,
-            StaffPhone,
-            {"extension": op},
-            {"kind": "switchboard", "label": f"Switchboard {op}", "ward_code": None},
-        )
+    meta = {"value": inv.hospital.model_dump()}
+    await _upsert(s, report, InventoryMeta, {"key": "hospital"}, meta, rows)
+    phones: dict[str, dict[str, Any]] = {
+        op: {"kind": "switchboard", "label": f"Switchboard {op}", "ward_code": None}
+        for op in sw.operators
+    }
     for site_e in inv.sites:
-        site = await _upsert(s, report, Site, {"code": site_e.code}, {"name": site_e.name})
+        site = await _upsert(
+            s, report, Site, {"code": site_e.code}, {"name": site_e.name}, rows, need_id=True
+        )
         for ward_e in site_e.wards:
+            ward_values = {
+                "site_id": site.id,
+                "name": ward_e.name,
+                "nurse_station_extension": ward_e.nurse_station,
+                "nurse_call_extension": ward_e.nurse_call,
+                "escalation": [lvl.model_dump(exclude_none=True) for lvl in ward_e.escalation],
+            }
             ward = await _upsert(
-                s,
-                report,
-                Ward,
-                {"code": ward_e.code},
-                {
-                    "site_id": site.id,
-                    "name": ward_e.name,
-                    "nurse_station_extension": ward_e.nurse_station,
-                    "nurse_call_extension": ward_e.nurse_call,
-                    "escalation": [lvl.model_dump(exclude_none=True) for lvl in ward_e.escalation],
-                },
+                s, report, Ward, {"code": ward_e.code}, ward_values, rows, need_id=True
             )
             if ward_e.nurse_station:
-                await _upsert(
-                    s,
-                    report,
-                    StaffPhone,
-                    {"extension": ward_e.nurse_station},
-                    {
-                        "kind": "nurse_station",
-                        "label": f"Nurse station {ward_e.name}",
-                        "ward_code": ward_e.code,
-                    },
-                )
+                phones[ward_e.nurse_station] = {
+                    "kind": "nurse_station",
+                    "label": f"Nurse station {ward_e.name}",
+                    "ward_code": ward_e.code,
+                }
             for lvl in ward_e.escalation:
                 if lvl.extension:
-                    await _upsert(
-                        s,
-                        report,
-                        StaffPhone,
-                        {"extension": lvl.extension},
-                        {
-                            "kind": lvl.level,
-                            "label": f"{lvl.level} {ward_e.name}",
-                            "ward_code": ward_e.code,
-                        },
-                    )
+                    phones[lvl.extension] = {
+                        "kind": lvl.level,
+                        "label": f"{lvl.level} {ward_e.name}",
+                        "ward_code": ward_e.code,
+                    }
             for room_e in ward_e.rooms:
-                room = await _upsert(s, report, Room, {"ward_id": ward.id, "code": room_e.code}, {})
+                room_key = {"ward_id": ward.id, "code": room_e.code}
+                room = await _upsert(s, report, Room, room_key, {}, rows, need_id=True)
                 for bed_e in room_e.beds:
-                    await _load_bed(s, report, inv, ward_e, room_e, bed_e, room)
+                    await _load_bed(
+                        s, report, rows, inv.bed_label(ward_e, room_e, bed_e), bed_e, room
+                    )
+    for extension, values in phones.items():
+        await _upsert(s, report, StaffPhone, {"extension": extension}, values, rows)
     existing = set((await s.scalars(select(Did.number))).all())
     for rng in inv.dids:
         for number in rng.numbers():
@@ -142,40 +154,31 @@ async def apply_inventory(s: AsyncSession, inv: InventoryFile) -> LoadReport:
 
 
 async def _load_bed(
-    s: AsyncSession,
-    report: LoadReport,
-    inv: InventoryFile,
-    ward_e: Any,
-    room_e: Any,
-    bed_e: Any,
-    room: Room,
+    s: AsyncSession, report: LoadReport, rows: _Rows, label: str, bed_e: Any, room: Room
 ) -> None:
-    label = inv.bed_label(ward_e, room_e, bed_e)
-    other = (await s.scalars(select(Bed).where(Bed.extension == bed_e.extension))).first()
+    other = await rows.get(s, Bed, {"extension": bed_e.extension})
     if other is not None and other.label != label:
         raise Conflict(
             "inventory.extension_taken",
             f"extension {bed_e.extension} already belongs to bed {other.label}",
             extension=bed_e.extension,
         )
-    bed = await _upsert(
-        s,
-        report,
-        Bed,
-        {"label": label},
-        {
-            "room_id": room.id,
-            "code": bed_e.code,
-            "extension": bed_e.extension,
-            "fhir_location_id": bed_e.fhir_location,
-        },
-    )
+    values = {
+        "room_id": room.id,
+        "code": bed_e.code,
+        "extension": bed_e.extension,
+        "fhir_location_id": bed_e.fhir_location,
+    }
+    bed = await _upsert(s, report, Bed, {"label": label}, values, rows, need_id=True)
     if bed_e.terminal:
-        holder = (await s.scalars(select(Terminal).where(Terminal.bed_id == bed.id))).first()
+        holder = await rows.get(s, Terminal, {"bed_id": bed.id})
         if holder is not None and holder.id != bed_e.terminal:
             holder.bed_id = None
             await s.flush()
-        await _upsert(s, report, Terminal, {"id": bed_e.terminal}, {"bed_id": bed.id})
+        terminal = await _upsert(
+            s, report, Terminal, {"id": bed_e.terminal}, {"bed_id": bed.id}, rows
+        )
+        rows.put(Terminal, {"bed_id": bed.id}, terminal)
 
 
 async def load_inventory(

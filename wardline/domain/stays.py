@@ -388,5 +388,18 @@ class _IntegrityAsConflict:
         try:
             await self._cm.__aexit__(et, exc, tb)
         except IntegrityError as err:
-            raise Conflict("stay.concurrent_change", "a concurrent change won") from err
+            raise _conflict_of(err) from err
+        if isinstance(exc, IntegrityError):
+            raise _conflict_of(exc) from exc
         return False
+
+
+def _conflict_of(err: IntegrityError) -> Conflict:
+    text = str(err.orig)
+    if "uq_stays_active_bed" in text:
+        return Conflict("bed.occupied", "the bed already has an active stay (concurrent change)")
+    if "uq_stays_active_patient" in text:
+        return Conflict(
+            "patient.already_admitted", "the patient already has an active stay (concurrent change)"
+        )
+    return Conflict("stay.concurrent_change", "a concurrent change won")
