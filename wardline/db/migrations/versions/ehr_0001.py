@@ -9,6 +9,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+# Registers ehr_outbox on the shared metadata for tools comparing models and migrations,
+# until wardline/db/schema.py imports ehr_bridge.models itself. The DDL below stays frozen.
+import ehr_bridge.models  # noqa: F401
+
 revision: str = "ehr_0001"
 down_revision: str | Sequence[str] | None = "0001_core"
 branch_labels: str | Sequence[str] | None = None
