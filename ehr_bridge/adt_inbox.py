@@ -103,19 +103,24 @@ async def get(db: Database, message_id: int) -> InboxEntry | None:
         return _entry(row) if row else None
 
 
-async def pending_for(db: Database, patient_key: str, up_to: int) -> list[int]:
-    """Ids of received, unprocessed messages of one patient up to ``up_to``, oldest first."""
-    async with db.sessions() as s:
-        rows = await s.scalars(
-            select(InboundMessage.id)
-            .where(
-                InboundMessage.patient_key == patient_key,
-                InboundMessage.status == RECEIVED,
-                InboundMessage.id <= up_to,
+async def due_with(db: Database, patient_key: str | None, message_id: int) -> list[InboxEntry]:
+    """The message ``message_id`` (any status) preceded by the received, unprocessed
+    messages of the same patient persisted before it, oldest first (one query)."""
+    query = select(InboundMessage)
+    if patient_key:
+        query = query.where(
+            (InboundMessage.id == message_id)
+            | (
+                (InboundMessage.patient_key == patient_key)
+                & (InboundMessage.status == RECEIVED)
+                & (InboundMessage.id < message_id)
             )
-            .order_by(InboundMessage.id)
         )
-        return list(rows)
+    else:
+        query = query.where(InboundMessage.id == message_id)
+    async with db.sessions() as s:
+        rows = await s.scalars(query.order_by(InboundMessage.id))
+        return [_entry(r) for r in rows]
 
 
 async def pending(db: Database) -> list[tuple[int, str | None]]:

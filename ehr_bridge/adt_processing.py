@@ -72,6 +72,7 @@ class AdtProcessor:
         self.db, self.stays, self.actor, self.clock = db, stays, actor, clock
         self.default_charset = default_charset
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._in_flight: dict[str, set[int]] = {}
         self.counts: dict[str, int] = {"AA": 0, "AE": 0, "AR": 0, "duplicate": 0}
 
     # -- entry points -------------------------------------------------------------------
@@ -116,26 +117,55 @@ class AdtProcessor:
             log.info("adt.duplicate", message_id=entry.id, status=entry.status)
             if entry.status != inbox.RECEIVED:
                 return _outcome_of(entry), message.header
-        return await self.process(entry.id), message.header
+            return await self.process(entry.id, patient_key=message.patient_key), message.header
+        outcome = await self.process(
+            entry.id, patient_key=message.patient_key, fresh=(entry, message.command)
+        )
+        return outcome, message.header
 
-    async def process(self, message_id: int, *, retry_errors: bool = False) -> Outcome:
-        """Apply one persisted message, after the earlier pending ones of its patient."""
-        entry = await inbox.get(self.db, message_id)
-        if entry is None:
-            raise StorageError("adt.unknown_message", f"no inbound message {message_id}")
-        key = entry.patient_key or f"message:{entry.id}"
+    async def process(
+        self,
+        message_id: int,
+        *,
+        retry_errors: bool = False,
+        patient_key: str | None = None,
+        fresh: tuple[inbox.InboxEntry, Command] | None = None,
+    ) -> Outcome:
+        """Apply one persisted message, after the earlier pending ones of its patient.
+
+        ``fresh``: the message was just persisted by this process and parsed; when no
+        earlier message of the patient is in flight here, no database read is needed (a
+        duplicate arriving meanwhile waits for the lock and reads the settled status)."""
+        if patient_key is None:
+            entry = await inbox.get(self.db, message_id)
+            if entry is None:
+                raise StorageError("adt.unknown_message", f"no inbound message {message_id}")
+            patient_key = entry.patient_key or ""
+        key = patient_key or f"message:{message_id}"
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
+        in_flight = self._in_flight.setdefault(key, set())
+        earlier = any(other < message_id for other in in_flight)
+        in_flight.add(message_id)
         try:
             async with lock:
-                if entry.patient_key:
-                    for earlier in await inbox.pending_for(self.db, key, message_id - 1):
-                        await self._apply_one(earlier, retry_errors=False)
-                return await self._apply_one(message_id, retry_errors=retry_errors)
+                if fresh is not None and not earlier:
+                    return await self._apply_one(fresh[0], retry_errors=False, command=fresh[1])
+                outcome: Outcome | None = None
+                for entry in await inbox.due_with(self.db, patient_key or None, message_id):
+                    mine = entry.id == message_id
+                    result = await self._apply_one(entry, retry_errors=retry_errors and mine)
+                    if mine:
+                        outcome = result
+                if outcome is None:
+                    raise StorageError("adt.unknown_message", f"no inbound message {message_id}")
+                return outcome
         finally:
+            in_flight.discard(message_id)
             lock, users = self._locks[key]
             if users <= 1:
                 del self._locks[key]
+                self._in_flight.pop(key, None)
             else:
                 self._locks[key] = (lock, users - 1)
 
@@ -146,22 +176,24 @@ class AdtProcessor:
     async def recover(self) -> int:
         """At start-up: apply, once and in order, what was persisted but never processed."""
         done = 0
-        for message_id, _key in await inbox.pending(self.db):
-            await self.process(message_id)
+        for message_id, key in await inbox.pending(self.db):
+            await self.process(message_id, patient_key=key or "")
             done += 1
         if done:
             log.info("adt.recovered", messages=done)
         return done
 
     # -- internals ----------------------------------------------------------------------
-    async def _apply_one(self, message_id: int, *, retry_errors: bool) -> Outcome:
-        entry = await inbox.get(self.db, message_id)
-        assert entry is not None
+    async def _apply_one(
+        self, entry: inbox.InboxEntry, *, retry_errors: bool, command: Command | None = None
+    ) -> Outcome:
+        message_id = entry.id
         allowed = {inbox.RECEIVED, inbox.ERROR} if retry_errors else {inbox.RECEIVED}
         if entry.status not in allowed:
             return _outcome_of(entry)
         try:
-            command = parse_adt(entry.raw, self.default_charset).command
+            if command is None:
+                command = parse_adt(entry.raw, self.default_charset).command
             with structlog.contextvars.bound_contextvars(adt_message_id=message_id):
                 await self.stays.apply(command, self.actor)
         except (DomainError, Hl7Error) as exc:
