@@ -32,6 +32,7 @@ class InboxEntry:
     error: str | None
     attempts: int
     raw: bytes
+    received_at: datetime
 
 
 def _entry(row: InboundMessage) -> InboxEntry:
@@ -47,6 +48,7 @@ def _entry(row: InboundMessage) -> InboxEntry:
         error=row.error,
         attempts=row.attempts,
         raw=row.raw,
+        received_at=row.received_at,
     )
 
 

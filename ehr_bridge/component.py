@@ -19,6 +19,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from ehr_bridge.adt_feed import AdtFeed
 from ehr_bridge.adt_listener import AdtListener
 from ehr_bridge.adt_processing import AdtProcessor
 from ehr_bridge.bedside_record import BedsideRecords
@@ -29,6 +30,7 @@ from ehr_bridge.fhir_auth import ClientCredentials, NoToken, StaticToken, TokenS
 from ehr_bridge.fhir_client import SharedSessionClient
 from ehr_bridge.outbox import OutboxWorker
 from wardline import appkeys as k
+from wardline.domain.adt_feed_port import AdtFeedPort
 from wardline.domain.clinical_record_port import (
     AdministrationInput,
     BedsideRecord,
@@ -91,6 +93,7 @@ class ClinicalRecordFacade:
 
 EHR = web.AppKey("ehr_bridge", EhrBridge)
 CLINICAL_RECORD = web.AppKey("clinical_record", ClinicalRecordPort)
+ADT_FEED = web.AppKey("adt_feed", AdtFeedPort)
 
 
 def token_source(
@@ -220,6 +223,20 @@ def setup(app: web.Application) -> None:
     bridge = EhrBridge(options=EhrOptions())
     app[EHR] = bridge
     app[CLINICAL_RECORD] = ClinicalRecordFacade(bridge)
+
+    def processor() -> AdtProcessor:
+        # the listener's own (its per-patient order), or one for replays when it is off
+        if bridge.processor is None:
+            settings = app[k.SETTINGS]
+            bridge.processor = AdtProcessor(
+                app[k.DATABASE],
+                app[k.STAYS],
+                default_charset=settings.hl7_default_charset,
+                clock=app[k.CLOCK],
+            )
+        return bridge.processor
+
+    app[ADT_FEED] = AdtFeed(app[k.DATABASE], processor, app[k.AUDIT].record)
     app.cleanup_ctx.append(_fhir_context)
     app.cleanup_ctx.append(_adt_context)
     adt, fhir = _readiness(app)

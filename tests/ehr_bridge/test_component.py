@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 from aiohttp import web
+from sqlalchemy import select
 
 from ehr_bridge.adt_message import parse_adt
 from ehr_bridge.cli import cmd_context, cmd_sandbox, register_cli
-from ehr_bridge.component import CLINICAL_RECORD, EHR, setup
+from ehr_bridge.component import ADT_FEED, CLINICAL_RECORD, EHR, setup
 from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
 from ehr_bridge.fhir_sandbox_store import SandboxStore
 from ehr_bridge.fhir_seed import seed_patient
@@ -21,7 +22,8 @@ from tests.ehr_bridge.messages import adt
 from tests.ehr_bridge.mllp_client import Sender, ack_code
 from wardline import appkeys as k
 from wardline.app import build_app
-from wardline.domain.commands import SYSTEM_ADMIN_CLI
+from wardline.db.models import AuditEvent
+from wardline.domain.commands import SYSTEM_ADMIN_CLI, Actor
 from wardline.domain.inventory import load_inventory
 from wardline.example_hospital import generate
 from wardline.settings import Settings
@@ -78,6 +80,25 @@ async def test_setup_runs_listener_and_clinical_record(
         assert stay is not None
         record = await app[CLINICAL_RECORD].record_for_stay(stay)
         assert record.patient.gluten_free and record.orders
+        async with Sender(listener.port) as sender:  # a transfer for a stay not yet admitted
+            assert (
+                ack_code(await sender.send(adt("A02", "C2", ipp="7", visit="V7", room="102")))
+                == "AE"
+            )
+            assert (
+                ack_code(await sender.send(adt("A01", "C3", ipp="7", visit="V7", bed="B"))) == "AA"
+            )
+        [refused] = await app[ADT_FEED].messages("error")
+        assert (refused.control_id, refused.error_id) == ("C2", "stay.unknown")
+        admin = Actor(name="admin.martin", roles=frozenset({"admin"}))
+        replayed = await app[ADT_FEED].replay(refused.message_id, admin)
+        assert (replayed.ack_code, replayed.status) == ("AA", "applied")
+        assert await app[ADT_FEED].messages("error") == []
+        async with app[k.DATABASE].sessions() as s:
+            audited = await s.scalars(select(AuditEvent).where(AuditEvent.action == "adt.replay"))
+            assert [a.actor for a in audited] == ["admin.martin"]
+        moved = await app[k.STAYS].stay_by_visit("V7")
+        assert moved is not None and moved.bed is not None and moved.bed.label == "CARDIO-102-A"
         report = await app[k.READINESS].report()
         assert report["checks"]["ehr_adt"]["state"] == "up"
         assert report["checks"]["ehr_fhir"]["state"] == "up"
