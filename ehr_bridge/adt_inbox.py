@@ -17,6 +17,8 @@ from wardline.db.engine import Database
 from wardline.db.models import InboundMessage
 
 RECEIVED, APPLIED, ERROR, REJECTED = "received", "applied", "error", "rejected"
+IGNORED = "ignored"
+"""A well-formed ADT event Wardline does not act on (A05, A28, Z99...): acknowledged AA."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,10 +64,11 @@ async def persist(
     charset: str,
     patient_key: str | None,
     received_at: datetime,
-    rejected: tuple[str, str] | None = None,
+    settled: tuple[str, str, str, str] | None = None,
 ) -> tuple[InboxEntry, bool]:
     """Store one message; ``(entry, True)`` when new, ``(existing, False)`` for a duplicate
-    (same sender and control id). ``rejected`` = (error id, text) stores it as rejected (AR)."""
+    (same sender and control id). ``settled`` = (status, ACK code, error id, text) stores a
+    message that needs no processing (rejected, ignored)."""
     key = control_id or f"unparsed-{uuid.uuid4().hex}"
     row = InboundMessage(
         sender=sender[:128],
@@ -75,11 +78,11 @@ async def persist(
         raw=raw,
         charset=charset[:32],
         patient_key=patient_key[:128] if patient_key else None,
-        status=REJECTED if rejected else RECEIVED,
-        ack_code="AR" if rejected else None,
-        error_id=rejected[0][:64] if rejected else None,
-        error=rejected[1] if rejected else None,
-        processed_at=received_at if rejected else None,
+        status=settled[0] if settled else RECEIVED,
+        ack_code=settled[1] if settled else None,
+        error_id=settled[2][:64] if settled else None,
+        error=settled[3] if settled else None,
+        processed_at=received_at if settled else None,
     )
     try:
         async with db.session() as s:

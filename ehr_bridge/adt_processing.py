@@ -17,9 +17,10 @@ from typing import Protocol
 import structlog
 
 from ehr_bridge import adt_inbox as inbox
-from ehr_bridge.adt_message import Command, MessageHeader, header_of, parse_adt
+from ehr_bridge.adt_message import Command, parse_adt
 from ehr_bridge.errors import Hl7Error, UnsupportedMessage
 from ehr_bridge.hl7_ack import AckError, build_ack
+from ehr_bridge.hl7_fields import MessageHeader, header_of
 from wardline.db.base import utcnow
 from wardline.db.engine import Database
 from wardline.domain.commands import SYSTEM_ADT, Actor
@@ -66,11 +67,13 @@ class AdtProcessor:
         stays: StayCommands,
         *,
         default_charset: str = "iso-8859-1",
+        ward_aliases: dict[str, str] | None = None,
         actor: Actor = SYSTEM_ADT,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db, self.stays, self.actor, self.clock = db, stays, actor, clock
         self.default_charset = default_charset
+        self.ward_aliases = ward_aliases or {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._in_flight: dict[str, set[int]] = {}
         self.counts: dict[str, int] = {"AA": 0, "AE": 0, "AR": 0, "duplicate": 0}
@@ -85,9 +88,15 @@ class AdtProcessor:
     async def receive_outcome(self, raw: bytes) -> tuple[Outcome, MessageHeader | None]:
         now = self.clock()
         try:
-            message = parse_adt(raw, self.default_charset)
+            message = parse_adt(raw, self.default_charset, self.ward_aliases)
         except Hl7Error as exc:
             header = header_of(raw, self.default_charset)
+            ignored = exc.error_id == "hl7.unsupported_event" and header is not None
+            settled = (
+                (inbox.IGNORED, "AA", exc.error_id, exc.message)
+                if ignored
+                else (inbox.REJECTED, "AR", exc.error_id, exc.message)
+            )
             entry, _new = await inbox.persist(
                 self.db,
                 raw=raw,
@@ -97,11 +106,14 @@ class AdtProcessor:
                 charset=header.charset if header else "",
                 patient_key=None,
                 received_at=now,
-                rejected=(exc.error_id, exc.message),
+                settled=settled,
             )
-            kind = "unsupported" if isinstance(exc, UnsupportedMessage) else "malformed"
-            log.warning("adt.rejected", message_id=entry.id, error_id=exc.error_id, kind=kind)
-            return _outcome_of(entry, fallback=("AR", exc.error_id, exc.message)), header
+            if ignored:
+                log.info("adt.ignored", message_id=entry.id, error_id=exc.error_id)
+            else:
+                kind = "unsupported" if isinstance(exc, UnsupportedMessage) else "malformed"
+                log.warning("adt.rejected", message_id=entry.id, error_id=exc.error_id, kind=kind)
+            return _outcome_of(entry, fallback=(settled[1], exc.error_id, exc.message)), header
         entry, new = await inbox.persist(
             self.db,
             raw=raw,
@@ -193,7 +205,7 @@ class AdtProcessor:
             return _outcome_of(entry)
         try:
             if command is None:
-                command = parse_adt(entry.raw, self.default_charset).command
+                command = parse_adt(entry.raw, self.default_charset, self.ward_aliases).command
             with structlog.contextvars.bound_contextvars(adt_message_id=message_id):
                 await self.stays.apply(command, self.actor)
         except (DomainError, Hl7Error) as exc:

@@ -9,6 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class EhrOptions(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARDLINE_EHR_", extra="ignore", frozen=True)
 
+    ward_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="HL7 point of care (PV1-3.1, e.g. UF code) to inventory ward code, JSON.",
+    )
     ward_timezone: str = Field(default="Europe/Paris", description="Time zone of the wards.")
     dose_window_minutes: float = Field(
         default=60.0, gt=0, description="Minutes either side of a due dose it may be given."

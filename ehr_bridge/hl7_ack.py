@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ehr_bridge.adt_message import MessageHeader
+from ehr_bridge.hl7_fields import MessageHeader
 
 # HL7 table 0357 (message error condition codes) used by Wardline.
 REQUIRED_FIELD_MISSING = "101"

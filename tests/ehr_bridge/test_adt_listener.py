@@ -181,7 +181,6 @@ async def test_replay_after_the_cause_is_fixed(hospital: Hospital, listener: Adt
         (b"MSH|^~\\&|no start block\x1c\r", "101"),
         (b"\x0bPID|||1^^^X^PI\x1c\r", "101"),
         (b"\x0b" + adt("A01", "M1", family="DUPRÉ", encoding="latin-1") + b"\x1c\r", "102"),
-        (b"\x0b" + adt("A05", "M1") + b"\x1c\r", "201"),
     ],
 )
 async def test_malformed_is_rejected_and_nothing_applied(
@@ -196,6 +195,34 @@ async def test_malformed_is_rejected_and_nothing_applied(
         assert ack_code(await sender.send(adt("A01", "OK1"))) == "AA"
     async with hospital.db.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Stay)) == 1
+
+
+async def test_event_wardline_does_not_handle_is_acknowledged_and_ignored(
+    hospital: Hospital, listener: AdtListener
+) -> None:
+    """A feed carries more than Wardline acts on (A05, A28, Z99...): AA, nothing applied."""
+    assert listener.port
+    async with Sender(listener.port) as sender:
+        assert ack_code(await sender.send(adt("A05", "M1"))) == "AA"
+        assert ack_code(await sender.send(adt("Z99", "M2"))) == "AA"
+        other = adt("A01", "M3").replace(b"ADT^A01^ADT_A01", b"ORU^R01^ORU_R01")
+        ack = await sender.send(other)  # not an ADT message at all: rejected
+        assert ack_code(ack) == "AR" and str(ack.segment("ERR")(3)(1)(1)) == "200"
+    assert await statuses(hospital) == [("ignored", "AA"), ("ignored", "AA"), ("rejected", "AR")]
+    assert await stay(hospital) is None
+
+
+async def test_ward_aliases_map_points_of_care(hospital: Hospital) -> None:
+    processor = AdtProcessor(hospital.db, hospital.stays, ward_aliases={"UF1042": "CARDIO"})
+    lst = AdtListener(processor, port=0)
+    await lst.start()
+    try:
+        assert lst.port
+        async with Sender(lst.port) as sender:
+            assert ack_code(await sender.send(adt("A01", "M1", ward="UF1042"))) == "AA"
+    finally:
+        await lst.stop()
+    assert await bed_of(hospital) == "CARDIO-101-A"
 
 
 class _Stuck:

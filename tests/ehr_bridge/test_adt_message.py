@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ehr_bridge.adt_message import parse_adt, parse_hl7_datetime
+from ehr_bridge.adt_message import parse_adt
 from ehr_bridge.errors import Hl7Error, MalformedMessage, UnsupportedMessage
+from ehr_bridge.hl7_fields import parse_hl7_datetime
 from tests.ehr_bridge.messages import INS_OID, adt
 from wardline.domain.commands import (
     Admit,

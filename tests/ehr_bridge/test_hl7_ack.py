@@ -5,8 +5,9 @@ from __future__ import annotations
 import hl7
 import pytest
 
-from ehr_bridge.adt_message import header_of, parse_adt
+from ehr_bridge.adt_message import parse_adt
 from ehr_bridge.hl7_ack import UNKNOWN_KEY, AckError, build_ack
+from ehr_bridge.hl7_fields import header_of
 from tests.ehr_bridge.messages import adt
 
 
