@@ -213,3 +213,33 @@ async def test_schedule_shows_a_dose_given_at_the_bed_before_delivery(bedside: B
     after = await bedside.record.medication_schedule(stay, today)
     dose = next(d for d in after if d.order_id == bisoprolol.order_id)
     assert dose.state == "given"
+
+
+async def test_background_worker_delivers_when_the_ehr_returns(bedside: Bedside) -> None:
+    import asyncio
+    import contextlib
+
+    from tests.services import wait_until
+
+    stay = stay_view()
+    await bedside.sandbox.stop()
+    task = asyncio.create_task(bedside.worker.run())
+    try:
+        await bedside.record.record_administration(stay, given(), NURSE)
+        await bedside.record.record_vitals(stay, VitalsInput(at=NOW, values={"spo2": 95}), NURSE)
+        await wait_until(lambda: bedside.worker.last_error is not None)
+        await bedside.sandbox.start()
+        store = bedside.sandbox.store
+        await wait_until(
+            lambda: (
+                store.created["MedicationAdministration"] == 1 and store.created["Observation"] == 1
+            ),
+            timeout=10,
+        )
+        await wait_until(lambda: bedside.worker.delivered == 2)
+        assert await bedside.record.outbox_state() == []
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert bedside.sandbox.store.created["MedicationAdministration"] == 1
