@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 import aiohttp
 import structlog
@@ -28,6 +27,7 @@ from ehr_bridge.config import EhrOptions
 from ehr_bridge.errors import NotConfigured
 from ehr_bridge.fhir_auth import ClientCredentials, NoToken, StaticToken, TokenSource
 from ehr_bridge.fhir_client import SharedSessionClient
+from ehr_bridge.health import register_health
 from ehr_bridge.outbox import OutboxWorker
 from wardline import appkeys as k
 from wardline.domain.adt_feed_port import AdtFeedPort
@@ -178,47 +178,6 @@ async def _adt_context(app: web.Application) -> AsyncIterator[None]:
         bridge.processor = bridge.listener = None
 
 
-def _readiness(app: web.Application) -> tuple[Any, Any]:
-    def adt() -> dict[str, Any]:
-        settings, bridge = app[k.SETTINGS], app[EHR]
-        if not settings.mllp_enabled:
-            return {"state": "disabled"}
-        listener = bridge.listener
-        if listener is None or not listener.running:
-            return {"state": "down"}
-        return {
-            "state": "up",
-            "port": listener.port,
-            **(bridge.processor.counts if bridge.processor else {}),
-        }
-
-    async def fhir() -> dict[str, Any]:
-        bridge = app[EHR]
-        if not app[k.SETTINGS].fhir_url:
-            return {"state": "disabled"}
-        if bridge.client is None or bridge.worker is None:
-            return {"state": "down"}
-        from ehr_bridge import outbox
-
-        waiting = await outbox.items(app[k.DATABASE], limit=10_000)
-        errors = [
-            e
-            for e in (
-                bridge.records.last_error if bridge.records else None,
-                bridge.worker.last_error,
-            )
-            if e
-        ]
-        return {
-            "state": "degraded" if errors else "up",
-            "outbox_pending": sum(1 for i in waiting if i.state == "pending"),
-            "outbox_failed": sum(1 for i in waiting if i.state == "failed"),
-            "last_error": errors[0] if errors else None,
-        }
-
-    return adt, fhir
-
-
 def setup(app: web.Application) -> None:
     bridge = EhrBridge(options=EhrOptions())
     app[EHR] = bridge
@@ -232,6 +191,7 @@ def setup(app: web.Application) -> None:
                 app[k.DATABASE],
                 app[k.STAYS],
                 default_charset=settings.hl7_default_charset,
+                ward_aliases=bridge.options.ward_aliases,
                 clock=app[k.CLOCK],
             )
         return bridge.processor
@@ -239,6 +199,4 @@ def setup(app: web.Application) -> None:
     app[ADT_FEED] = AdtFeed(app[k.DATABASE], processor, app[k.AUDIT].record)
     app.cleanup_ctx.append(_fhir_context)
     app.cleanup_ctx.append(_adt_context)
-    adt, fhir = _readiness(app)
-    app[k.READINESS].register("ehr_adt", adt)
-    app[k.READINESS].register("ehr_fhir", fhir)
+    register_health(app, bridge)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aiohttp import web
+from prometheus_client import generate_latest
 from sqlalchemy import select
 
 from ehr_bridge.adt_message import parse_adt
@@ -102,6 +103,10 @@ async def test_setup_runs_listener_and_clinical_record(
         report = await app[k.READINESS].report()
         assert report["checks"]["ehr_adt"]["state"] == "up"
         assert report["checks"]["ehr_fhir"]["state"] == "up"
+        assert report["checks"]["ehr_fhir"]["outbox_pending"] == 0
+        metrics = generate_latest(app[k.METRICS]).decode()
+        assert 'wardline_adt_messages_total{ack="AA"} 2.0' in metrics
+        assert 'wardline_adt_messages_total{ack="AE"} 1.0' in metrics
     finally:
         await runner.cleanup()
     assert app[EHR].listener is None and app[EHR].clinical_record is None
