@@ -24,6 +24,13 @@ def register_cli(subparsers: Any) -> None:
     sandbox.add_argument("--token", help="require this bearer token")
     sandbox.add_argument("--beds", type=int, default=120, help="beds of the example inventory")
     sandbox.set_defaults(handler=cmd_sandbox)
+    demo = sub.add_parser(
+        "demo-adt", help="send admissions of the sandbox's example patients to the ADT listener"
+    )
+    demo.add_argument("--host", help="listener address (default: WARDLINE_MLLP_HOST)")
+    demo.add_argument("--port", type=int, help="listener port (default: WARDLINE_MLLP_PORT)")
+    demo.add_argument("--beds", type=int, default=120, help="beds of the example inventory")
+    demo.set_defaults(handler=cmd_demo_adt)
     context = sub.add_parser("context", help="print the bedside record of a bed's stay as JSON")
     context.add_argument("bed", help="bed label, e.g. CARDIO-101-A")
     context.set_defaults(handler=cmd_context)
@@ -50,6 +57,20 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         access_log=None,
     )
     return 0
+
+
+async def cmd_demo_adt(args: argparse.Namespace, settings: Settings) -> int:
+    from ehr_bridge.demo_feed import send_admissions
+    from ehr_bridge.errors import EhrError
+    from ehr_bridge.fhir_seed import example_patients
+
+    host, port = args.host or settings.mllp_host, args.port or settings.mllp_port
+    try:
+        codes = await send_admissions(host, port, example_patients(args.beds))
+    except OSError as exc:
+        raise EhrError("mllp.unreachable", f"no ADT listener on {host}:{port}") from exc
+    print(", ".join(f"{code}: {n}" for code, n in sorted(codes.items())))
+    return 0 if set(codes) <= {"AA"} else 1
 
 
 async def cmd_context(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,6 +3,7 @@ ids and on the patients' IPP and visit numbers (invented people only)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -153,13 +154,40 @@ def _allergy(store: SandboxStore, pid: str, substance: str, category: str) -> No
     )
 
 
-def example_bed_locations(beds: int = 120) -> list[str]:
-    """The FHIR Location ids of the example inventory's beds, in inventory order."""
+@dataclass(frozen=True, kw_only=True)
+class ExampleBed:
+    location_id: str
+    ward: str
+    room: str
+    bed: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExamplePatient:
+    """One synthetic patient of the demo: in the sandbox and in the demo ADT feed."""
+
+    n: int
+    ipp: str
+    visit_number: str
+    bed: ExampleBed
+    family: str
+    given: str
+    birth_date: date
+    gender: str
+    gluten_free: bool
+    penicillin_allergy: bool
+    prescriptions: int
+
+
+def example_beds(beds: int = 120) -> list[ExampleBed]:
+    """The beds of the example inventory (``wardline.example_hospital``), in order."""
     from wardline.example_hospital import generate
 
     doc = generate(beds)
     return [
-        bed["fhir_location"]
+        ExampleBed(
+            location_id=bed["fhir_location"], ward=ward["code"], room=room["code"], bed=bed["code"]
+        )
         for site in doc["sites"]
         for ward in site["wards"]
         for room in ward["rooms"]
@@ -167,32 +195,63 @@ def example_bed_locations(beds: int = 120) -> list[str]:
     ]
 
 
+def example_bed_locations(beds: int = 120) -> list[str]:
+    """The FHIR Location ids of the example inventory's beds, in inventory order."""
+    return [b.location_id for b in example_beds(beds)]
+
+
 def example_patient(n: int) -> tuple[str, str]:
     """IPP and visit number of the n-th example patient (what the demo's ADT feed sends)."""
     return f"9{n:05d}", f"V9{n:05d}"
 
 
-def seed_example(
-    store: SandboxStore, locations: list[str] | None = None, now: datetime | None = None
-) -> int:
-    """A patient in every other bed of the example inventory; returns how many."""
-    count = 0
-    for n, location in enumerate(locations if locations is not None else example_bed_locations()):
+def example_patients(beds: int = 120) -> list[ExamplePatient]:
+    """A patient in every other bed of the example inventory."""
+    out = []
+    for n, bed in enumerate(example_beds(beds)):
         if n % 2:
             continue
         ipp, visit = example_patient(n)
+        out.append(
+            ExamplePatient(
+                n=n,
+                ipp=ipp,
+                visit_number=visit,
+                bed=bed,
+                family=FAMILIES[n % len(FAMILIES)],
+                given=GIVENS[(n // 2) % len(GIVENS)],
+                birth_date=date(1930 + n % 60, 1 + n % 12, 1 + n % 28),
+                gender="female" if n % 4 == 0 else "male",
+                gluten_free=n % 4 == 0,
+                penicillin_allergy=n % 6 == 2,
+                prescriptions=2 + n % 3,
+            )
+        )
+    return out
+
+
+def seed_example(
+    store: SandboxStore, locations: list[str] | None = None, now: datetime | None = None
+) -> int:
+    """Seed the example patients (of the beds whose Location ids are given, default all);
+    returns how many."""
+    wanted = set(locations) if locations is not None else None
+    count = 0
+    for p in example_patients(len(locations) if locations is not None else 120):
+        if wanted is not None and p.bed.location_id not in wanted:
+            continue
         seed_patient(
             store,
-            ipp=ipp,
-            visit_number=visit,
-            location_id=location,
-            family=FAMILIES[n % len(FAMILIES)],
-            given=GIVENS[(n // 2) % len(GIVENS)],
-            birth_date=date(1930 + n % 60, 1 + n % 12, 1 + n % 28),
-            gender="female" if n % 4 == 0 else "male",
-            gluten_free=n % 4 == 0,
-            penicillin_allergy=n % 6 == 2,
-            prescriptions=2 + n % 3,
+            ipp=p.ipp,
+            visit_number=p.visit_number,
+            location_id=p.bed.location_id,
+            family=p.family,
+            given=p.given,
+            birth_date=p.birth_date,
+            gender=p.gender,
+            gluten_free=p.gluten_free,
+            penicillin_allergy=p.penicillin_allergy,
+            prescriptions=p.prescriptions,
             now=now,
         )
         count += 1

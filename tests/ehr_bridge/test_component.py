@@ -14,11 +14,11 @@ from prometheus_client import generate_latest
 from sqlalchemy import select
 
 from ehr_bridge.adt_message import parse_adt
-from ehr_bridge.cli import cmd_context, cmd_sandbox, register_cli
+from ehr_bridge.cli import cmd_context, cmd_demo_adt, cmd_sandbox, register_cli
 from ehr_bridge.component import ADT_FEED, CLINICAL_RECORD, EHR, setup
 from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
 from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import seed_patient
+from ehr_bridge.fhir_seed import example_bed_locations, seed_example, seed_patient
 from tests.ehr_bridge.messages import adt
 from tests.ehr_bridge.mllp_client import Sender, ack_code
 from wardline import appkeys as k
@@ -158,3 +158,34 @@ async def test_cli_context_prints_json(
     printed = json.loads(capsys.readouterr().out)
     assert printed["patient"]["family_name"] == "MARTIN"
     assert printed["stale"] is False
+
+
+async def test_demo_feed_matches_the_sandbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = SandboxStore()
+    assert seed_example(store, example_bed_locations(20)) == 10
+    running = RunningSandbox(store, SandboxAuth(token=TOKEN))
+    await running.start()
+    settings = settings_for(tmp_path, running)
+    app = build_app(settings, components=[setup])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        inventory = tmp_path / "hospital.yaml"
+        inventory.write_text(yaml.safe_dump(generate(beds=20)))
+        await load_inventory(app[k.DATABASE], inventory, SYSTEM_ADMIN_CLI, app[k.AUDIT])
+        listener = app[EHR].listener
+        assert listener is not None
+        args = argparse.Namespace(host="127.0.0.1", port=listener.port, beds=20)
+        assert await cmd_demo_adt(args, settings) == 0
+        assert "AA: 10" in capsys.readouterr().out
+        stays = await app[k.STAYS].active_stays()
+        assert len(stays) == 10
+        for stay in stays:
+            record = await app[CLINICAL_RECORD].record_for_stay(stay)
+            assert record.patient.family_name == stay.patient.family_name
+            assert record.orders
+    finally:
+        await runner.cleanup()
+        await running.stop()
