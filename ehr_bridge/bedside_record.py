@@ -145,6 +145,19 @@ class BedsideRecords:
             fetched_at=self.clock(),
         )
 
+    async def visit_at_bed(self, location_id: str) -> str | None:
+        """The visit number of the encounter in progress at a bed (FHIR Location id).
+        The reference is typed (``Location/<id>``): some servers match nothing otherwise."""
+        found = await self.client.search_all(
+            "Encounter", {"location": f"Location/{location_id}", "status": "in-progress"}, 1
+        )
+        for encounter in found.matches:
+            for ident in encounter.get("identifier", []) or []:
+                system = self.options.visit_system
+                if ident.get("value") and (system is None or ident.get("system") == system):
+                    return str(ident["value"])
+        return None
+
     async def _encounter(self, stay: StayView) -> Resource | None:
         if stay.fhir_encounter_id:
             return await self.client.read("Encounter", stay.fhir_encounter_id)

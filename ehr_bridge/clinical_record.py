@@ -13,7 +13,7 @@ from ehr_bridge import fhir_mapping as fm
 from ehr_bridge import outbox
 from ehr_bridge.bedside_record import BedsideRecords
 from ehr_bridge.config import EhrOptions
-from ehr_bridge.errors import EhrError
+from ehr_bridge.errors import EhrError, WrongPatient
 from ehr_bridge.med_schedule import Ward, schedule_for_day
 from ehr_bridge.models import EhrOutbox
 from wardline.db.base import utcnow
@@ -67,6 +67,10 @@ class EhrClinicalRecord:
     async def record_administration(
         self, stay: StayView, entry: AdministrationInput, actor: Actor
     ) -> WriteReceipt:
+        if entry.scanned_patient_id is not None and entry.scanned_patient_id != stay.patient.ipp:
+            raise WrongPatient(
+                "ehr.wrong_patient", "the scanned wristband is not this bed's patient"
+            )
         order = await self._order(stay, entry.order_id)
         business_id = bw.new_business_id("administration")
         resource = bw.administration(

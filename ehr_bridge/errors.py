@@ -46,3 +46,7 @@ class InvalidResource(FhirError):
 
 class NotConfigured(EhrError):
     """The EHR bridge lacks a setting it needs (FHIR URL...)."""
+
+
+class WrongPatient(EhrError):
+    """The scanned wristband is not the stay's patient: nothing is recorded."""

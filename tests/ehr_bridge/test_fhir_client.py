@@ -156,3 +156,12 @@ async def test_unknown_patient(sandbox: RunningSandbox, http: aiohttp.ClientSess
     client = SharedSessionClient(sandbox.url, http, StaticToken(TOKEN))
     with pytest.raises(RecordNotFound):
         await records(client, Clock()).get(stay_view(ipp="999", visit="V999"))
+
+
+async def test_visit_at_bed_uses_a_typed_location_reference(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    client = SharedSessionClient(sandbox.url, http, StaticToken(TOKEN))
+    source = records(client, Clock())
+    assert await source.visit_at_bed("loc-cardio-101-a") == "V100001"
+    assert await source.visit_at_bed("loc-cardio-101-b") is None

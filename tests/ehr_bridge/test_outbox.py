@@ -243,3 +243,19 @@ async def test_background_worker_delivers_when_the_ehr_returns(bedside: Bedside)
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert bedside.sandbox.store.created["MedicationAdministration"] == 1
+
+
+async def test_wrong_wristband_records_nothing(bedside: Bedside) -> None:
+    from ehr_bridge.errors import WrongPatient
+
+    entry = AdministrationInput(
+        order_id="mr-100001-0", due_at=None, given=True, at=NOW, scanned_patient_id="999999"
+    )
+    with pytest.raises(WrongPatient):
+        await bedside.record.record_administration(stay_view(), entry, NURSE)
+    assert await count(bedside.hospital, EhrOutbox) == 0
+    right = AdministrationInput(
+        order_id="mr-100001-0", due_at=None, given=True, at=NOW, scanned_patient_id="100001"
+    )
+    await bedside.record.record_administration(stay_view(), right, NURSE)
+    assert await count(bedside.hospital, EhrOutbox) == 1
