@@ -65,22 +65,23 @@ def build_ack(
     sep = h.field_separator
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
     ack_id = control_id or uuid.uuid4().hex[:20]
-    msh = sep.join(
-        [
-            "MSH",
-            h.encoding_characters,
-            h.receiving_application or "WARDLINE",
-            h.receiving_facility,
-            h.sending_application,
-            h.sending_facility,
-            stamp,
-            "",
-            f"ACK^{h.trigger}^ACK" if h.trigger else "ACK",
-            ack_id,
-            h.processing_id or "P",
-            h.version or "2.5",
-        ]
-    )
+    msh_fields = [
+        "MSH",
+        h.encoding_characters,
+        h.receiving_application or "WARDLINE",
+        h.receiving_facility,
+        h.sending_application,
+        h.sending_facility,
+        stamp,
+        "",
+        f"ACK^{h.trigger}^ACK" if h.trigger else "ACK",
+        ack_id,
+        h.processing_id or "P",
+        h.version or "2.5",
+    ]
+    if h.declared_charset:  # MSH-13..17 empty, MSH-18 as the message declared it
+        msh_fields += ["", "", "", "", "", h.declared_charset]
+    msh = sep.join(msh_fields)
     msa_text = _escape(error.text, h)[:80] if error else ""
     segments = [msh, sep.join(["MSA", code, h.control_id, msa_text])]
     if error is not None:

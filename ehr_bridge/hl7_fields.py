@@ -28,6 +28,9 @@ class MessageHeader:
     processing_id: str = "P"
     version: str = "2.5"
     charset: str = ""
+    """The Python codec the message was decoded with."""
+    declared_charset: str = ""
+    """MSH-18 as written (repeated in the acknowledgement)."""
 
     @property
     def sender(self) -> str:
@@ -98,6 +101,7 @@ def read_header(msg: hl7.Message, codec: str) -> MessageHeader:
         processing_id=field(msg, "MSH", 11) or "P",
         version=field(msg, "MSH", 12) or "2.5",
         charset=codec,
+        declared_charset=field(msg, "MSH", 18),
     )
 
 

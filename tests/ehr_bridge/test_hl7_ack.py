@@ -40,3 +40,12 @@ def test_ack_without_any_header_is_still_valid() -> None:
     ack = hl7.parse(build_ack(None, "AR", AckError(code="101", text="no MSH")))
     assert str(ack.segment("MSA")(1)) == "AR"
     assert header_of(b"garbage", "utf-8") is None
+
+
+def test_ack_declares_the_charset_of_the_message() -> None:
+    raw = adt("A01", "C1", family="DUPRÉ", charset="8859/1", encoding="latin-1")
+    header = parse_adt(raw).header
+    text = build_ack(header, "AE", AckError(code="204", text="lit inconnu: CHAMBRE É"))
+    ack = hl7.parse(text.encode("latin-1").decode("latin-1"))
+    assert str(ack.segment("MSH")(18)) == "8859/1"
+    assert str(ack.segment("MSH")(12)) == "2.5"
