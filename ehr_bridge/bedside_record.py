@@ -54,6 +54,9 @@ class BedsideRecords:
         self.last_error: str | None = None
         self.subjects: dict[str, tuple[str, str | None]] = {}
         """visit number -> (FHIR Patient id, Encounter id), for the bedside writes."""
+        self._quiet_until = 0.0
+        """After a failure, cached records are served stale without asking the EHR until
+        then, so that pages do not wait on a dead server each time."""
 
     async def get(self, stay: StayView, *, refresh: bool = False) -> BedsideRecord:
         key = stay.visit_number
@@ -63,10 +66,13 @@ class BedsideRecords:
             now = self.monotonic()
             if cached and not refresh and now - cached[1] < self.ttl:
                 return replace(cached[0], age_seconds=now - cached[1])
+            if cached and now < self._quiet_until:
+                return replace(cached[0], stale=True, age_seconds=now - cached[1])
             try:
                 record = await self.fetch(stay)
             except FhirUnreachable as exc:
                 self.last_error = exc.error_id
+                self._quiet_until = self.monotonic() + self.options.retry_after_failure_seconds
                 if cached is None:
                     raise
                 age = now - cached[1]

@@ -20,6 +20,9 @@ class EhrOptions(BaseSettings):
     page_limit: int = Field(default=10, ge=1, description="Most FHIR result pages followed.")
     page_size: int = Field(default=50, ge=1, le=500, description="_count of FHIR searches.")
     vitals_hours: float = Field(default=48.0, gt=0, description="Vital signs shown (hours).")
+    retry_after_failure_seconds: float = Field(
+        default=5.0, ge=0, description="After the EHR failed, serve cached records this long."
+    )
     request_timeout: float = Field(default=5.0, gt=0, description="FHIR request timeout (s).")
     ipp_system: str | None = Field(
         default=None, description="FHIR identifier system of the IPP (None: match any system)."

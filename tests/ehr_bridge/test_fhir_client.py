@@ -144,10 +144,14 @@ async def test_stale_cache_while_the_sandbox_is_stopped(
     clock.now += 120  # past the TTL: a fetch is tried, fails, the cache is served
     stale = await source.get(stay_view())
     assert stale.stale and stale.age_seconds == pytest.approx(130)
+    assert source.fetches == 2
     assert stale.patient == fresh.patient and source.last_error == "fhir.unreachable"
+    clock.now += 1  # within the quiet period after a failure: no new attempt
+    assert (await source.get(stay_view())).stale and source.fetches == 2
     with pytest.raises(FhirUnreachable):
         await source.get(stay_view(ipp="555", visit="V555"))  # nothing cached for this one
     await sandbox.start()
+    clock.now += 10  # the quiet period is over: fetched again
     again = await source.get(stay_view())
     assert not again.stale and source.fetches == 4
 
