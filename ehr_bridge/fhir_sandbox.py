@@ -204,12 +204,16 @@ async def create(request: web.Request) -> web.Response:
         if len(existing) > 1:
             return outcome(412, "duplicate", f"{len(existing)} resources match {condition}")
         if len(existing) == 1:
+            if store.minimal_replies:
+                return web.Response(status=200)
             return _fhir(existing[0], status=200)  # no Location header, like some servers
     reason = _refusal(store, body)
     if reason is not None:
         return outcome(422, "processing", reason)
     stored = store.add({k: v for k, v in body.items() if k != "id"}, count=True)
     location = f"{_base(request)}/{kind}/{stored['id']}/_history/1"
+    if store.minimal_replies:
+        return web.Response(status=201, headers={"Location": location})
     return _fhir(stored, status=201, headers={"Location": location})
 
 

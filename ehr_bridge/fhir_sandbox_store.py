@@ -28,6 +28,9 @@ class SandboxStore:
         self._ids = itertools.count(1)
         self.loop_paging = False
         """Test switch: every ``next`` link points at the page itself (a broken server)."""
+        self.minimal_replies = False
+        """Test switch: creates answer without a body (201 with Location only; 200 with
+        neither body nor Location for an existing match), as ``Prefer: return=minimal``."""
 
     def add(self, resource: Resource, *, count: bool = False) -> Resource:
         kind = resource["resourceType"]

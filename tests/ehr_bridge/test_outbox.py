@@ -259,3 +259,22 @@ async def test_wrong_wristband_records_nothing(bedside: Bedside) -> None:
     )
     await bedside.record.record_administration(stay_view(), right, NURSE)
     assert await count(bedside.hospital, EhrOutbox) == 1
+
+
+async def test_minimal_replies_still_give_the_server_id(bedside: Bedside) -> None:
+    """201 with only a Location; then, for a retry, 200 with neither body nor Location."""
+    store = bedside.sandbox.store
+    store.minimal_replies = True
+    receipt = await bedside.record.record_administration(stay_view(), given(), NURSE)
+    assert await bedside.worker.deliver_due() == 1
+    [created] = store.all("MedicationAdministration")
+    async with bedside.hospital.db.session() as s:
+        row = (await s.scalars(select(EhrOutbox))).one()
+        assert row.server_id == created["id"]
+        assert row.business_id == receipt.business_ids[0]
+        row.state, row.server_id = "pending", None  # as if the answer had been lost
+    assert await bedside.worker.deliver_due() == 1
+    async with bedside.hospital.db.sessions() as s:
+        row = (await s.scalars(select(EhrOutbox))).one()
+        assert row.state == "delivered" and row.server_id == created["id"]
+    assert store.created["MedicationAdministration"] == 1
