@@ -102,6 +102,13 @@ def due_times(
         return []
     start, end = _day_bounds(day, tz)
     unit = timing.period_unit
+    period_days = (
+        int((timing.period or 1) * (7 if unit == "wk" else 1)) if unit in {"d", "wk"} else 1
+    )
+    if period_days > 1:  # every n days (or weeks): only on the days of the cycle
+        origin_day = (timing.bounds_start or anchor or start).astimezone(tz).date()
+        if (day - origin_day).days % period_days:
+            return []
     times: list[datetime]
     if timing.times_of_day:
         times = [_local(day, t, tz) for t in timing.times_of_day]
@@ -114,10 +121,6 @@ def due_times(
         origin = timing.bounds_start or anchor or start
         times = _interval_times(timing, start, end, origin.astimezone(tz))
     elif timing.frequency and unit in {"d", "wk"}:
-        period_days = int((timing.period or 1) * (7 if unit == "wk" else 1))
-        origin_day = (timing.bounds_start or anchor or start).astimezone(tz).date()
-        if period_days > 1 and (day - origin_day).days % period_days:
-            return []
         per_day = max(1, timing.frequency // period_days) if period_days > 1 else timing.frequency
         times = [_local(day, t, tz) for t in _daily_times(per_day)]
     else:

@@ -63,6 +63,28 @@ def hours(values: list[datetime]) -> list[str]:
             at(8, 0, DAY - timedelta(days=2)),
             ["10 08:00"],
         ),
+        # every other day at 09:00 (timeOfDay with a period of 2 days)
+        (
+            DoseTiming(times_of_day=(time(9),), period=2, period_unit="d"),
+            at(8, 0, DAY - timedelta(days=1)),
+            [],
+        ),
+        (
+            DoseTiming(times_of_day=(time(9),), period=2, period_unit="d"),
+            at(8, 0, DAY - timedelta(days=4)),
+            ["10 09:00"],
+        ),
+        # once a week, from an order written a week ago
+        (
+            DoseTiming(frequency=1, period=1, period_unit="wk"),
+            at(8, 0, DAY - timedelta(days=7)),
+            ["10 08:00"],
+        ),
+        (
+            DoseTiming(frequency=1, period=1, period_unit="wk"),
+            at(8, 0, DAY - timedelta(days=3)),
+            [],
+        ),
         # bounds: starts at noon, ends at 19:00
         (
             DoseTiming(
