@@ -142,12 +142,15 @@ class BedsideRecords:
                 opts.page_limit,
             ),
         )
-        return BedsideRecord(
+        return fm.bedside_record(
             visit_number=stay.visit_number,
-            patient=fm.banner(patient, allergies.matches, diets.matches),
-            orders=tuple(fm.orders(prescriptions.matches, prescriptions.included)),
-            vitals=tuple(fm.vitals(observations.matches)),
-            administrations=tuple(fm.administrations(given.matches)),
+            patient=patient,
+            allergies=allergies.matches,
+            diets=diets.matches,
+            prescriptions=prescriptions.matches,
+            included=prescriptions.included,
+            observations=observations.matches,
+            administrations=given.matches,
             fetched_at=self.clock(),
         )
 

@@ -53,6 +53,12 @@ class SearchResult:
     truncated: bool
 
 
+def _bundle(reply: Any) -> dict[str, Any]:
+    if not isinstance(reply, dict) or reply.get("resourceType") != "Bundle":
+        raise FhirRefused("fhir.bad_reply", "a search did not answer with a Bundle")
+    return reply
+
+
 class SharedSessionClient(AsyncFHIRClient):
     def __init__(
         self,
@@ -148,30 +154,35 @@ class SharedSessionClient(AsyncFHIRClient):
     ) -> SearchResult:
         """Every page of a search, following ``next`` links; never more than ``page_limit``
         pages and never the same link twice."""
-        bundle = await self._do_request("get", kind, params=params)
+        bundle = _bundle(await self._do_request("get", kind, params=params))
         matches: list[Resource] = []
         included: list[Resource] = []
         seen: set[str] = set()
         pages = 0
         while True:
             pages += 1
-            for entry in (bundle or {}).get("entry", []) or []:
-                resource = entry.get("resource")
+            entries = bundle.get("entry") or []
+            for entry in entries if isinstance(entries, list) else []:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
                 if not isinstance(resource, dict):
                     continue
-                mode = (entry.get("search") or {}).get("mode", "match")
+                search = entry.get("search")
+                mode = search.get("mode", "match") if isinstance(search, dict) else "match"
                 if mode == "include" or resource.get("resourceType") != kind:
                     included.append(resource)
                 else:
                     matches.append(resource)
+            links = bundle.get("link") or []
             next_url = next(
                 (
                     link.get("url")
-                    for link in (bundle or {}).get("link", []) or []
-                    if link.get("relation") == "next"
+                    for link in (links if isinstance(links, list) else [])
+                    if isinstance(link, dict) and link.get("relation") == "next"
                 ),
                 None,
             )
+            if next_url is not None and not isinstance(next_url, str):
+                next_url = None
             if not next_url:
                 return SearchResult(
                     matches=matches, included=included, pages=pages, truncated=False
@@ -183,7 +194,7 @@ class SharedSessionClient(AsyncFHIRClient):
                 return SearchResult(matches=matches, included=included, pages=pages, truncated=True)
             seen.add(next_url)
             try:
-                bundle = await self._do_request("get", next_url)
+                bundle = _bundle(await self._do_request("get", next_url))
             except ValueError as exc:  # fhirpy: a next link outside our base URL
                 raise FhirRefused("fhir.foreign_link", "a next link leaves the FHIR base") from exc
 

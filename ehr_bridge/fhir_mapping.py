@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from ehr_bridge.errors import FhirRefused
 from wardline.domain.clinical_record_port import (
     Allergy,
+    BedsideRecord,
     DoseTiming,
     MedicationOrder,
     PatientBanner,
@@ -174,6 +176,10 @@ def vitals(observations: list[Resource]) -> list[VitalSign]:
 
 
 def administrations(resources: list[Resource]) -> list[RecordedAdministration]:
+    return _administrations(resources)
+
+
+def _administrations(resources: list[Resource]) -> list[RecordedAdministration]:
     out = []
     for resource in resources:
         order = reference_id(resource.get("request"), "MedicationRequest")
@@ -201,3 +207,32 @@ def administrations(resources: list[Resource]) -> list[RecordedAdministration]:
             )
         )
     return out
+
+
+def bedside_record(
+    *,
+    visit_number: str,
+    patient: Resource,
+    allergies: list[Resource],
+    diets: list[Resource],
+    prescriptions: list[Resource],
+    included: list[Resource],
+    observations: list[Resource],
+    administrations: list[Resource],
+    fetched_at: datetime,
+) -> BedsideRecord:
+    """The record from the EHR's resources; :class:`FhirRefused` (``fhir.bad_reply``) when a
+    resource does not have the shape FHIR R4 gives it."""
+    try:
+        return BedsideRecord(
+            visit_number=visit_number,
+            patient=banner(patient, allergies, diets),
+            orders=tuple(orders(prescriptions, included)),
+            vitals=tuple(vitals(observations)),
+            administrations=tuple(_administrations(administrations)),
+            fetched_at=fetched_at,
+        )
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
+        raise FhirRefused(
+            "fhir.bad_reply", f"the EHR sent a malformed resource ({type(exc).__name__})"
+        ) from exc
