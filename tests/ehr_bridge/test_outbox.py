@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -278,3 +279,37 @@ async def test_minimal_replies_still_give_the_server_id(bedside: Bedside) -> Non
         row = (await s.scalars(select(EhrOutbox))).one()
         assert row.state == "delivered" and row.server_id == created["id"]
     assert store.created["MedicationAdministration"] == 1
+
+
+@pytest.mark.postgres
+async def test_outbox_on_postgresql(tmp_path: Any) -> None:
+    from tests.ehr_bridge.conftest import open_hospital
+    from tests.services import fresh_postgres_database
+
+    store = SandboxStore()
+    seed_patient(store, ipp="100001", visit_number="V100001")
+    sandbox = RunningSandbox(store, SandboxAuth(token=TOKEN))
+    await sandbox.start()
+    async with fresh_postgres_database() as url:
+        h = await open_hospital(url, tmp_path)
+        try:
+            async with aiohttp.ClientSession() as http:
+                client = SharedSessionClient(sandbox.url, http, StaticToken(TOKEN))
+                options = EhrOptions()
+                worker = OutboxWorker(h.db, client, options)
+                record = EhrClinicalRecord(
+                    h.db, BedsideRecords(client, options, 60), h.audit.record, options
+                )
+                await record.record_administration(stay_view(), given(), NURSE)
+                await record.record_vitals(
+                    stay_view(),
+                    VitalsInput(at=NOW, values={"systolic": 128, "diastolic": 76}),
+                    NURSE,
+                )
+                assert await worker.deliver_due() == 3
+                assert await worker.deliver_due() == 0
+            assert await count(h, AuditEvent, AuditEvent.action.like("ehr.%")) == 2
+        finally:
+            await h.db.dispose()
+            await sandbox.stop()
+    assert store.created["MedicationAdministration"] == 1 and store.created["Observation"] == 2
