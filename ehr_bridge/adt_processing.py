@@ -21,9 +21,11 @@ from ehr_bridge.adt_message import Command, parse_adt
 from ehr_bridge.errors import Hl7Error, UnsupportedMessage
 from ehr_bridge.hl7_ack import AckError, build_ack
 from ehr_bridge.hl7_fields import MessageHeader, header_of
+from wardline.bus import EventBus
 from wardline.db.base import utcnow
 from wardline.db.engine import Database
 from wardline.domain.commands import SYSTEM_ADT, Actor
+from wardline.domain.ehr_events import AdtMessageRefused
 from wardline.domain.errors import DomainError
 from wardline.errors import StorageError
 
@@ -70,8 +72,10 @@ class AdtProcessor:
         ward_aliases: dict[str, str] | None = None,
         actor: Actor = SYSTEM_ADT,
         clock: Callable[[], datetime] = utcnow,
+        bus: EventBus | None = None,
     ) -> None:
         self.db, self.stays, self.actor, self.clock = db, stays, actor, clock
+        self.bus = bus
         self.default_charset = default_charset
         self.ward_aliases = ward_aliases or {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -229,6 +233,8 @@ class AdtProcessor:
             error_id=error_id or None,
             error=text or None,
         )
+        if status == inbox.ERROR and self.bus is not None:
+            self.bus.publish(AdtMessageRefused(message_id=message_id, error_id=error_id))
         return Outcome(
             message_id=message_id,
             ack_code=code,

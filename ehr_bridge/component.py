@@ -130,7 +130,7 @@ async def _fhir_context(app: web.Application) -> AsyncIterator[None]:
         records = BedsideRecords(
             client, options, settings.fhir_cache_ttl_seconds, clock=app[k.CLOCK]
         )
-        worker = OutboxWorker(app[k.DATABASE], client, options, clock=app[k.CLOCK])
+        worker = OutboxWorker(app[k.DATABASE], client, options, clock=app[k.CLOCK], bus=app[k.BUS])
         bridge.client, bridge.records, bridge.worker = client, records, worker
         bridge.clinical_record = EhrClinicalRecord(
             app[k.DATABASE],
@@ -166,7 +166,9 @@ async def _adt_context(app: web.Application) -> AsyncIterator[None]:
         app[k.DATABASE],
         app[k.STAYS],
         default_charset=settings.hl7_default_charset,
+        ward_aliases=bridge.options.ward_aliases,
         clock=app[k.CLOCK],
+        bus=app[k.BUS],
     )
     listener = AdtListener(processor, settings.mllp_host, settings.mllp_port)
     await listener.start()
@@ -193,6 +195,7 @@ def setup(app: web.Application) -> None:
                 default_charset=settings.hl7_default_charset,
                 ward_aliases=bridge.options.ward_aliases,
                 clock=app[k.CLOCK],
+                bus=app[k.BUS],
             )
         return bridge.processor
 

@@ -24,9 +24,11 @@ from ehr_bridge.config import EhrOptions
 from ehr_bridge.errors import EhrError, FhirRefused, FhirUnreachable
 from ehr_bridge.fhir_client import SharedSessionClient
 from ehr_bridge.models import EhrOutbox
+from wardline.bus import EventBus
 from wardline.db.base import utcnow
 from wardline.db.engine import Database
 from wardline.domain.clinical_record_port import OutboxItem
+from wardline.domain.ehr_events import BedsideWriteRefused
 
 log = structlog.get_logger(__name__)
 
@@ -111,8 +113,10 @@ class OutboxWorker:
         client: SharedSessionClient,
         options: EhrOptions,
         clock: Callable[[], datetime] = utcnow,
+        bus: EventBus | None = None,
     ) -> None:
         self.db, self.client, self.options, self.clock = db, client, options, clock
+        self.bus = bus
         self._wake = asyncio.Event()
         self.delivered = 0
         self.last_error: str | None = None
@@ -177,6 +181,7 @@ class OutboxWorker:
         async with self.db.session() as s:
             row = await s.get(EhrOutbox, row_id)
             assert row is not None
+            visit, kind_of_write = row.visit_number, row.kind
             row.attempts += 1
             row.last_error = error
             row.state = state
@@ -190,6 +195,10 @@ class OutboxWorker:
         if state == DELIVERED:
             self.delivered += 1
             return 1
+        if state == FAILED and self.bus is not None:
+            self.bus.publish(
+                BedsideWriteRefused(visit_number=visit, business_id=business_id, kind=kind_of_write)
+            )
         return 0
 
     async def _resolve_subject(self, resource: dict[str, Any], ipp: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from wardline import appkeys as k
 from wardline.app import build_app
 from wardline.db.models import AuditEvent
 from wardline.domain.commands import SYSTEM_ADMIN_CLI, Actor
+from wardline.domain.ehr_events import AdtMessageRefused
 from wardline.domain.inventory import load_inventory
 from wardline.example_hospital import generate
 from wardline.settings import Settings
@@ -63,10 +64,17 @@ def settings_for(tmp_path: Path, sandbox: RunningSandbox) -> Settings:
 
 
 async def test_setup_runs_listener_and_clinical_record(
-    tmp_path: Path, sandbox: RunningSandbox
+    tmp_path: Path, sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("WARDLINE_EHR_WARD_ALIASES", '{"UF1042": "CARDIO"}')
     settings = settings_for(tmp_path, sandbox)
     app = build_app(settings, components=[setup])
+    refusals: list[AdtMessageRefused] = []
+
+    async def on_refused(event: AdtMessageRefused) -> None:
+        refusals.append(event)
+
+    app[k.BUS].subscribe(AdtMessageRefused, on_refused, name="test-refusals")
     runner = web.AppRunner(app)
     await runner.setup()
     try:
@@ -76,7 +84,7 @@ async def test_setup_runs_listener_and_clinical_record(
         listener = app[EHR].listener
         assert listener is not None and listener.port
         async with Sender(listener.port) as sender:
-            assert ack_code(await sender.send(adt("A01", "C1"))) == "AA"
+            assert ack_code(await sender.send(adt("A01", "C1", ward="UF1042"))) == "AA"
         stay = await app[k.STAYS].stay_for_bed("CARDIO-101-A")
         assert stay is not None
         record = await app[CLINICAL_RECORD].record_for_stay(stay)
@@ -91,6 +99,10 @@ async def test_setup_runs_listener_and_clinical_record(
             )
         [refused] = await app[ADT_FEED].messages("error")
         assert (refused.control_id, refused.error_id) == ("C2", "stay.unknown")
+        await app[k.BUS].drain()
+        assert [(e.message_id, e.error_id) for e in refusals] == [
+            (refused.message_id, "stay.unknown")
+        ]
         admin = Actor(name="admin.martin", roles=frozenset({"admin"}))
         replayed = await app[ADT_FEED].replay(refused.message_id, admin)
         assert (replayed.ack_code, replayed.status) == ("AA", "applied")

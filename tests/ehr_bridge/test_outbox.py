@@ -118,6 +118,18 @@ async def test_written_while_ehr_down_then_delivered_exactly_once(bedside: Bedsi
 
 
 async def test_refused_write_shows_the_server_reason(bedside: Bedside) -> None:
+    from wardline.bus import EventBus
+    from wardline.domain.ehr_events import BedsideWriteRefused
+
+    bus = EventBus()
+    refused: list[BedsideWriteRefused] = []
+
+    async def on_refused(event: BedsideWriteRefused) -> None:
+        refused.append(event)
+
+    bus.subscribe(BedsideWriteRefused, on_refused, name="test")
+    await bus.start()
+    bedside.worker.bus = bus
     stranger = stay_view(ipp="100001", visit="V100001")
     await bedside.record.record_for_stay(stranger)
     bedside.record.records.subjects["V100001"] = ("ghost", None)  # the EHR will refuse it
@@ -125,6 +137,11 @@ async def test_refused_write_shows_the_server_reason(bedside: Bedside) -> None:
     assert await bedside.worker.deliver_due() == 0
     [item] = await bedside.record.outbox_state("V100001")
     assert item.state == "failed" and "Patient/ghost" in (item.last_error or "")
+    await bus.drain()
+    await bus.stop()
+    assert [(e.visit_number, e.business_id, e.kind) for e in refused] == [
+        ("V100001", item.business_id, "administration")
+    ]
     assert await bedside.worker.deliver_due() == 0  # not retried
     assert bedside.sandbox.store.created["MedicationAdministration"] == 0
 
