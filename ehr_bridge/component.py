@@ -17,6 +17,7 @@ from datetime import date
 import aiohttp
 import structlog
 from aiohttp import web
+from pydantic import ValidationError
 
 from ehr_bridge.adt_feed import AdtFeed
 from ehr_bridge.adt_listener import AdtListener
@@ -42,6 +43,7 @@ from wardline.domain.clinical_record_port import (
 )
 from wardline.domain.commands import Actor
 from wardline.domain.stay_views import StayView
+from wardline.errors import ConfigError
 from wardline.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -162,14 +164,7 @@ async def _adt_context(app: web.Application) -> AsyncIterator[None]:
     if not settings.mllp_enabled:
         yield
         return
-    processor = AdtProcessor(
-        app[k.DATABASE],
-        app[k.STAYS],
-        default_charset=settings.hl7_default_charset,
-        ward_aliases=bridge.options.ward_aliases,
-        clock=app[k.CLOCK],
-        bus=app[k.BUS],
-    )
+    processor = _new_processor(app, bridge)
     listener = AdtListener(processor, settings.mllp_host, settings.mllp_port)
     await listener.start()
     bridge.processor, bridge.listener = processor, listener
@@ -180,23 +175,38 @@ async def _adt_context(app: web.Application) -> AsyncIterator[None]:
         bridge.processor = bridge.listener = None
 
 
+def _new_processor(app: web.Application, bridge: EhrBridge) -> AdtProcessor:
+    return AdtProcessor(
+        app[k.DATABASE],
+        app[k.STAYS],
+        default_charset=app[k.SETTINGS].hl7_default_charset,
+        ward_aliases=bridge.options.ward_aliases,
+        clock=app[k.CLOCK],
+        bus=app[k.BUS],
+    )
+
+
+def load_options() -> EhrOptions:
+    """``WARDLINE_EHR_*`` settings; a bad value is one clear :class:`ConfigError`."""
+    try:
+        return EhrOptions()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            "config.invalid", f"invalid setting WARDLINE_EHR_{name.upper()}: {first['msg']}"
+        ) from exc
+
+
 def setup(app: web.Application) -> None:
-    bridge = EhrBridge(options=EhrOptions())
+    bridge = EhrBridge(options=load_options())
     app[EHR] = bridge
     app[CLINICAL_RECORD] = ClinicalRecordFacade(bridge)
 
     def processor() -> AdtProcessor:
         # the listener's own (its per-patient order), or one for replays when it is off
         if bridge.processor is None:
-            settings = app[k.SETTINGS]
-            bridge.processor = AdtProcessor(
-                app[k.DATABASE],
-                app[k.STAYS],
-                default_charset=settings.hl7_default_charset,
-                ward_aliases=bridge.options.ward_aliases,
-                clock=app[k.CLOCK],
-                bus=app[k.BUS],
-            )
+            bridge.processor = _new_processor(app, bridge)
         return bridge.processor
 
     app[ADT_FEED] = AdtFeed(app[k.DATABASE], processor, app[k.AUDIT].record)

@@ -201,3 +201,13 @@ async def test_demo_feed_matches_the_sandbox(
     finally:
         await runner.cleanup()
         await running.stop()
+
+
+def test_bad_ehr_setting_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ehr_bridge.component import load_options
+    from wardline.errors import ConfigError
+
+    monkeypatch.setenv("WARDLINE_EHR_PAGE_LIMIT", "zero")
+    with pytest.raises(ConfigError) as info:
+        load_options()
+    assert "WARDLINE_EHR_PAGE_LIMIT" in info.value.message
