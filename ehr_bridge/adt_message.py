@@ -98,6 +98,16 @@ def _pick_ipp(idents: list[dict[str, str]]) -> dict[str, str] | None:
     return chosen[0] if chosen else None
 
 
+def _name_repetition(msg: hl7.Message) -> int:
+    """The PID-5 repetition to use: the used name (type D), else the legal one (L), else the
+    first (IHE PAM France sends both the birth name and the used name)."""
+    types = [field(msg, "PID", 5, r, 7).upper() for r in range(1, repetitions(msg, "PID", 5) + 1)]
+    for wanted in ("D", "L"):
+        if wanted in types:
+            return types.index(wanted) + 1
+    return 1
+
+
 def read_patient(msg: hl7.Message) -> PatientData:
     if not has_segment(msg, "PID"):
         raise MalformedMessage("hl7.no_pid", "the message has no PID segment")
@@ -111,7 +121,8 @@ def read_patient(msg: hl7.Message) -> PatientData:
         if ident["authority_oid"] == INS_OID and qualified:
             ins = ident
             break
-    family = field(msg, "PID", 5, 1, 1)
+    name_rep = _name_repetition(msg)
+    family = field(msg, "PID", 5, name_rep, 1)
     if not family:
         raise MalformedMessage("hl7.no_name", "PID-5 has no family name")
     sex = field(msg, "PID", 8).upper()
@@ -119,7 +130,7 @@ def read_patient(msg: hl7.Message) -> PatientData:
         ipp=ipp["id"],
         ipp_authority=ipp["authority"] or ipp["authority_oid"],
         family_name=family,
-        given_name=field(msg, "PID", 5, 1, 2),
+        given_name=field(msg, "PID", 5, name_rep, 2),
         ins=ins["id"] if ins else None,
         ins_oid=INS_OID if ins else None,
         birth_date=birth_date(field(msg, "PID", 7)),

@@ -135,6 +135,15 @@ def test_merge_reads_mrg() -> None:
     assert command.merged_ipp_authority == "CHRS"
 
 
+def test_used_name_preferred_over_birth_name() -> None:
+    raw = adt("A01", "C1").replace(
+        b"MARTIN^JEANNE^^^^^L", b"MARTIN^JEANNE MARIE^^^^^L~DURAND^JEANNE^^^^^D"
+    )
+    command = parse_adt(raw).command
+    assert isinstance(command, Admit)
+    assert (command.patient.family_name, command.patient.given_name) == ("DURAND", "JEANNE")
+
+
 def test_non_disclosure_from_pv2_22() -> None:
     command = parse_adt(adt("A01", "C1", non_disclosure=True)).command
     assert isinstance(command, Admit)
