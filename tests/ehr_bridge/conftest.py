@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ehr_bridge.adt_listener import AdtListener
+from ehr_bridge.adt_processing import AdtProcessor
 from wardline.bus import EventBus
 from wardline.db.engine import Database, create_database
 from wardline.domain.audit import AuditLog
@@ -44,3 +46,15 @@ async def hospital(tmp_path: Path) -> AsyncIterator[Hospital]:
         yield h
     finally:
         await h.db.dispose()
+
+
+@pytest.fixture
+async def listener(hospital: Hospital) -> AsyncIterator[AdtListener]:
+    lst = AdtListener(
+        AdtProcessor(hospital.db, hospital.stays, default_charset="iso-8859-1"), port=0
+    )
+    await lst.start()
+    try:
+        yield lst
+    finally:
+        await lst.stop()
