@@ -169,3 +169,16 @@ async def test_visit_at_bed_uses_a_typed_location_reference(
     source = records(client, Clock())
     assert await source.visit_at_bed("loc-cardio-101-a") == "V100001"
     assert await source.visit_at_bed("loc-cardio-101-b") is None
+
+
+async def test_fhirpy_searches_go_through_the_shared_session(
+    sandbox: RunningSandbox, http: aiohttp.ClientSession
+) -> None:
+    client = SharedSessionClient(sandbox.url, http, StaticToken(TOKEN))
+    before = sandbox.store.requests["GET"]
+    patients = await client.resources("Patient").search(identifier="100001").fetch()
+    assert [p["id"] for p in patients] == ["pat-100001"]
+    encounter = await client.reference("Encounter", "enc-V100001").to_resource()
+    assert encounter["status"] == "in-progress"
+    assert client.requests == 2 and sandbox.store.requests["GET"] == before + 2
+    assert not http.closed
