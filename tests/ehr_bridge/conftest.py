@@ -3,6 +3,7 @@ the real domain (Stays) and an MLLP client speaking to the listener over real TC
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,10 @@ class Hospital:
     audit: AuditLog
 
 
-async def open_hospital(url: str, inventory_dir: Path, beds: int = 40) -> Hospital:
-    db = await create_database(url)
+async def open_hospital(
+    url: str, inventory_dir: Path, beds: int = 40, *, migrated: bool = False
+) -> Hospital:
+    db = Database(url) if migrated else await create_database(url)
     path = inventory_dir / "hospital.yaml"
     path.write_text(yaml.safe_dump(generate(beds=beds, beds_per_ward=20)))
     audit = AuditLog()
@@ -40,8 +43,11 @@ async def open_hospital(url: str, inventory_dir: Path, beds: int = 40) -> Hospit
 
 
 @pytest.fixture
-async def hospital(tmp_path: Path) -> AsyncIterator[Hospital]:
-    h = await open_hospital(f"sqlite+aiosqlite:///{tmp_path / 'wardline.db'}", tmp_path)
+async def hospital(tmp_path: Path, migrated_templates: dict[str, str]) -> AsyncIterator[Hospital]:
+    """The synthetic hospital on SQLite, from the session's migrated template."""
+    target = tmp_path / "wardline.db"
+    shutil.copyfile(migrated_templates["sqlite"], target)
+    h = await open_hospital(f"sqlite+aiosqlite:///{target}", tmp_path, migrated=True)
     try:
         yield h
     finally:
