@@ -5,6 +5,10 @@ table, isolated dispatch, call/phone state model, domain events on the bus) and,
 run, of plain panoramisk 1.4 delivering the same stream to an empty callback; prints both,
 their ratio, and the resident memory before and after the full pipeline's run.
 
+Where the speed comes from: panoramisk parses every header of every event; Wardline frames
+every message but names an event from its first line and parses the rest only when a handler
+reads it (the state model reads about a third of a typical stream: no VarSet, Newexten, Cdr).
+
     python bench/ami_ingest.py [--events N] [--capture NAME] [--json]
 """
 
@@ -162,6 +166,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--capture", default="05_transfer_or_redirect.ami")
+    parser.add_argument("--rounds", type=int, default=3, help="alternate runs; keep the best")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
@@ -169,14 +174,22 @@ async def main() -> None:
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     body, expected = build_stream(args.capture, args.events)
-    baseline = await run_panoramisk(body, expected)
-    full, rss_before, rss_after = await run_wardline(body, expected)
+    baseline = full = 0.0
+    rss_before = rss_after = 0.0
+    for _ in range(max(1, args.rounds)):  # alternate, keep each side's best: less noise
+        baseline = max(baseline, await run_panoramisk(body, expected))
+        rate, before, after = await run_wardline(body, expected)
+        if rate > full:
+            full = rate
+        rss_before = rss_before or before
+        rss_after = after
     result = {
         "capture": args.capture,
         "events": expected,
         "wardline_events_per_s": round(full),
         "panoramisk_empty_callback_events_per_s": round(baseline),
         "ratio": round(full / baseline, 3),
+        "rounds": max(1, args.rounds),
         "rss_mib_before": round(rss_before, 1),
         "rss_mib_after": round(rss_after, 1),
     }
@@ -184,7 +197,10 @@ async def main() -> None:
     print(f"wardline full pipeline      {full:,.0f} events/s")
     print(f"panoramisk, empty callback  {baseline:,.0f} events/s")
     print(f"ratio                       {full / baseline:.2f}")
-    print(f"resident memory (MiB)       {rss_before:.1f} -> {rss_after:.1f}")
+    print(
+        f"resident memory (MiB)       {rss_before:.1f} -> {rss_after:.1f} "
+        f"(first full run's start -> last one's end)"
+    )
     if args.json:
         print(json.dumps(result))
 

@@ -33,22 +33,43 @@ _HEADER = re.compile(r"^([^:\r\n ]+):[ ]?([^\r\n]*)\r?$", re.MULTILINE)
 
 
 class AmiMessage:
-    """One AMI message: ordered headers (key, value) and a case-insensitive first-value view
-    (built on first use: most events are routed by name and never looked into)."""
+    """One AMI message: ordered headers (key, value) and a case-insensitive first-value view.
 
-    __slots__ = ("_fields", "headers", "kind", "name")
+    An event is named from its first line; its other headers are parsed on first use (most
+    events are routed by name and never looked into). Malformed lines found then are counted
+    in the decoder's ``errors`` like those found while framing.
+    """
+
+    __slots__ = ("_errors", "_fields", "_headers", "_text", "kind", "name")
 
     def __init__(
         self,
         kind: MessageKind,
         name: str,
-        headers: list[tuple[str, str]],
+        headers: list[tuple[str, str]] | None = None,
         fields: dict[str, str] | None = None,
+        *,
+        text: str | None = None,
+        errors: Counter[str] | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
-        self.headers = headers
+        self._headers = headers
         self._fields = fields
+        self._text = text
+        self._errors = errors
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        headers = self._headers
+        if headers is None:
+            text = self._text or ""
+            headers = self._headers = _HEADER.findall(text)
+            bad = text.count("\n") + 1 - len(headers)
+            if bad and self._errors is not None:
+                self._errors["malformed_line"] += bad
+            self._text = None
+        return headers
 
     @property
     def fields(self) -> dict[str, str]:
@@ -65,7 +86,7 @@ class AmiMessage:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"AmiMessage({self.kind!r}, {self.name!r}, {len(self.headers)} headers)"
+        return f"AmiMessage({self.kind!r}, {self.name!r})"
 
     def get(self, key: str, default: str = "") -> str:
         """First value of ``key`` (any capitalisation), or ``default``."""
@@ -148,10 +169,13 @@ class FrameDecoder:
         out: list[AmiMessage] = []
         if not self._started and not self.actions and not self._take_banner(out):
             return out
-        start = 0
-        for match in _END.finditer(buf, self._scan_from):
-            block = bytes(buf[start : match.start()])
-            start = match.end()
+        if len(buf) - len(data) > 2 and _END.search(buf, self._scan_from) is None:
+            pieces: list[bytes] = []  # still inside one message: nothing to split
+        else:
+            pieces = _END.split(buf)  # whole blocks, then the unfinished rest
+            rest = pieces.pop()
+            del buf[: len(buf) - len(rest)]
+        for block in pieces:
             if self._discarding:
                 self._discarding = False
                 continue
@@ -161,8 +185,6 @@ class FrameDecoder:
             message = self._parse_block(block)
             if message is not None:
                 out.append(message)
-        if start:
-            del buf[:start]
         if len(buf) > self.max_message:
             if not self._discarding:
                 self.errors["oversize"] += 1
@@ -202,6 +224,11 @@ class FrameDecoder:
             self.errors["invalid_utf8"] += 1
             text = block.decode("utf-8", "replace")
         text = text.lstrip("\r\n")  # the extra CRLF after a bare-LF end
+        if not self.actions and text.startswith("Event: "):
+            end = text.find("\n")
+            name = (text[7:] if end < 0 else text[7:end]).rstrip("\r")
+            if name and "\r" not in name:  # the usual case: parse the rest on first use
+                return AmiMessage("event", name, text=text, errors=self.errors)
         headers = _HEADER.findall(text)
         # a block holds no empty line but a leading one, so every other line must match
         bad = (text.count("\n") + 1 if text else 0) - len(headers)

@@ -192,7 +192,7 @@ class PbxManager(Manager):  # type: ignore[misc]
         for callback in callbacks:
             try:
                 result = callback(self, event)
-                if asyncio.iscoroutine(result):
+                if result is not None and asyncio.iscoroutine(result):
                     result.close()
                     raise TypeError("AMI event handlers must be plain functions")
             except Exception:

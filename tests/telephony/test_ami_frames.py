@@ -137,3 +137,12 @@ def test_block_without_kind_is_dropped() -> None:
     decoder = FrameDecoder()
     assert decoder.feed(b"Foo: bar\r\n\r\nEvent: X\r\n\r\n")[0].name == "X"
     assert decoder.errors["unclassified"] == 1
+
+
+def test_malformed_line_inside_an_event_is_counted_when_read() -> None:
+    decoder = FrameDecoder()
+    [message] = decoder.feed(b"Event: X\r\nno colon here\r\nA: 1\r\n\r\n")
+    assert message.name == "X"
+    assert message.get("A") == "1"  # the headers are parsed now
+    assert decoder.errors["malformed_line"] == 1
+    assert message.headers == [("Event", "X"), ("A", "1")]
