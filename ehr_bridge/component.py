@@ -31,11 +31,9 @@ from ehr_bridge.fhir_client import SharedSessionClient
 from ehr_bridge.health import register_health
 from ehr_bridge.outbox import OutboxWorker
 from wardline import appkeys as k
-from wardline.domain.adt_feed_port import AdtFeedPort
 from wardline.domain.clinical_record_port import (
     AdministrationInput,
     BedsideRecord,
-    ClinicalRecordPort,
     OutboxItem,
     ScheduledDose,
     VitalsInput,
@@ -94,8 +92,8 @@ class ClinicalRecordFacade:
 
 
 EHR = web.AppKey("ehr_bridge", EhrBridge)
-CLINICAL_RECORD = web.AppKey("clinical_record", ClinicalRecordPort)
-ADT_FEED = web.AppKey("adt_feed", AdtFeedPort)
+CLINICAL_RECORD = k.CLINICAL_RECORD
+ADT_FEED = k.ADT_FEED
 
 
 def token_source(

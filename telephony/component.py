@@ -14,16 +14,15 @@ from typing import Any
 from aiohttp import web
 
 from telephony.call_records import CallRecordWriter
-from telephony.pbx_actions import PbxActions
 from telephony.pbx_session import PbxSession
 from wardline import appkeys as k
 from wardline.domain.call_events import CallEnded
 
 TELEPHONY = web.AppKey("telephony", PbxSession)
-SWITCHBOARD = web.AppKey("switchboard", PbxActions)
-"""Implements ``wardline.domain.switchboard_port.Switchboard``."""
-ASTDB = web.AppKey("astdb", PbxActions)
-"""Implements ``wardline.domain.switchboard_port.AstDB``."""
+SWITCHBOARD = k.SWITCHBOARD
+"""Implemented by :class:`PbxActions` (``wardline.domain.switchboard_port.Switchboard``)."""
+ASTDB = k.ASTDB
+"""Implemented by :class:`PbxActions` (``wardline.domain.switchboard_port.AstDB``)."""
 
 
 def setup(app: web.Application) -> None:

@@ -35,7 +35,11 @@ Component = Callable[[web.Application], None]
 
 def default_components() -> list[Component]:
     """The edges, in start order. Each module's ``setup(app)`` adds its cleanup contexts."""
-    return []
+    from bedside.component import setup as bedside
+    from ehr_bridge.component import setup as ehr_bridge
+    from telephony.component import setup as telephony
+
+    return [telephony, bedside, ehr_bridge]
 
 
 class _BusCollector(Collector):
