@@ -66,7 +66,9 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
         settings.effective_database_url
     )
     bus: EventBus = overrides.pop("bus", None) or EventBus()
-    components: Sequence[Component] = overrides.pop("components", None) or default_components()
+    components: Sequence[Component] | None = overrides.pop("components", None)
+    if components is None:
+        components = default_components()
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 

@@ -119,7 +119,7 @@ async def test_readyz_reports_database_state(tmp_path: Path, serve_app: object) 
 async def test_readyz_says_when_database_is_down(tmp_path: Path, serve_app: object) -> None:
     settings = Settings(data_dir=tmp_path, db_auto_upgrade=False)
     down = Database("postgresql+asyncpg://postgres@127.0.0.1:1/none")
-    app = build_app(settings, database=down)
+    app = build_app(settings, database=down, components=[])
     base = await serve_app(app)  # type: ignore[operator]
     async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as r:
         body = await r.json()
