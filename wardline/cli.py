@@ -77,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--badge", help="badge id (stored only as a keyed hash)")
     add.set_defaults(handler=cmd_user_add)
 
+    demo = sub.add_parser(
+        "demo", help="run the whole hospital on embedded defaults (simulators, SQLite, amqtt)"
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="web address (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
+    demo.add_argument(
+        "--scenario",
+        choices=["on", "off"],
+        default="on",
+        help="drive admissions, calls and nurse calls (default on)",
+    )
+    demo.add_argument("--data-dir", type=Path, default=Path("data/demo"), help="demo state")
+    demo.add_argument("--seed", type=int, help="seed of the scenario's choices")
+    demo.set_defaults(handler=cmd_demo)
+
     for register in _edge_registrars():
         register(sub)
     return parser
@@ -101,6 +116,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- handlers ---------------------------------------------------------------------------------
+async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        host=args.host,
+        port=args.port,
+        scenario=args.scenario == "on",
+        data_dir=args.data_dir,
+        seed=args.seed,
+    )
+    return await run_demo(options)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 

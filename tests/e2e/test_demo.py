@@ -1,0 +1,91 @@
+"""`wardline demo` starts the whole hospital on embedded parts; its scenario admits over MLLP
+and the terminal of the bed gets the patient's context over MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import aiomqtt
+
+from wardline.demo import DemoOptions, start_demo
+from wardline.demo_scenario import Scenario, demo_beds
+
+
+async def retained(port: int, topic: str, timeout: float = 5.0) -> bytes | None:  # noqa: ASYNC109
+    async with aiomqtt.Client("127.0.0.1", port, identifier="test-reader") as client:
+        await client.subscribe(topic, qos=1)
+        try:
+            async with asyncio.timeout(timeout):
+                async for message in client.messages:
+                    return bytes(message.payload)  # type: ignore[arg-type]
+        except TimeoutError:
+            return None
+    return None
+
+
+async def test_demo_parts_ready_and_admission_reaches_the_terminal(tmp_path: Path) -> None:
+    import random
+
+    options = DemoOptions(port=0, scenario=False, data_dir=tmp_path / "demo")
+    async with start_demo(options) as demo:
+        names = ("database", "pbx", "mqtt", "ehr_adt", "ehr_fhir")
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):  # the MQTT edge is "degraded" until its first resync
+                async with http.get(f"{demo.base_url}/readyz") as r:
+                    body = await r.json()
+                if all(body["checks"][n]["state"] == "up" for n in names):
+                    break
+                await asyncio.sleep(0.1)
+        assert r.status == 200, body
+        for name in names:
+            assert body["checks"][name]["state"] == "up", (name, body["checks"][name])
+        scenario = Scenario(demo, random.Random(7))
+        scenario.beds = await demo_beds(demo)
+        await scenario.admit(scenario.beds[0])
+        ((_visit, admitted),) = scenario.admitted.items()
+        topic = f"wardline/v1/terminal/{scenario.beds[0].terminal}/context"
+        payload = None
+        for _ in range(50):
+            payload = await retained(demo.broker_port, topic, timeout=0.5)
+            if payload:
+                break
+        assert payload, "no retained context for the admitted bed"
+        context = json.loads(payload)
+        assert admitted.patient.given in json.dumps(context, ensure_ascii=False)
+        await scenario.sender.close()
+
+
+async def test_demo_command_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WARDLINE_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wardline",
+        "demo",
+        "--port",
+        "0",
+        "--scenario",
+        "off",
+        "--data-dir",
+        str(tmp_path / "demo"),
+        cwd=tmp_path,
+        env=clean,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    seen = b""
+    async with asyncio.timeout(90):
+        while b"Ctrl-C stops everything" not in seen:
+            line = await proc.stdout.readline()
+            assert line, "demo exited early"
+            seen += line
+    assert b"/console" in seen and b"standard-demo" in seen
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 30) == 0

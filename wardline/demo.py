@@ -1,0 +1,277 @@
+"""``wardline demo``: the whole hospital on one laptop, over the real protocols.
+
+Starts, with no other software to install: SQLite in ``data/demo``, an in-process MQTT broker
+(amqtt), the PBX simulator (AMI on TCP), the FHIR sandbox (HTTP), the MLLP listener, a few
+terminal simulators and the web app; loads a synthetic hospital and demo accounts; prints the
+URLs; and, unless ``--scenario off``, drives admissions, transfers, discharges (HL7 over MLLP),
+calls (through the simulator) and nurse calls (MQTT) so that the console moves. Ctrl-C stops
+everything cleanly, in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import shutil
+import signal
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import SecretStr
+
+from wardline.errors import ConfigError
+from wardline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+DEMO_AMI_USER, DEMO_AMI_SECRET = "wardline", "demo-ami-secret"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: str
+    name: str
+    pin: str | None = None
+    badge: str | None = None
+    ward: str | None = None
+
+
+DEMO_ACCOUNTS = (
+    DemoAccount("admin", "admin-demo", "admin", "Camille Admin"),
+    DemoAccount("standard", "standard-demo", "switchboard", "Sacha Standard"),
+    DemoAccount(
+        "infirmiere",
+        "infirmiere-demo",
+        "nurse",
+        "Inès Lambert",
+        pin="1234",
+        badge="BADGE-DEMO-1",
+        ward="CARDIO",
+    ),
+)
+
+
+@dataclass
+class DemoOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    scenario: bool = True
+    data_dir: Path = Path("data/demo")
+    beds: int = 120
+    terminals: int = 4
+    tick_seconds: float = 3.0
+    seed: int | None = None
+
+
+@dataclass
+class DemoHospital:
+    """What a running demo exposes (to the scenario driver and to tests)."""
+
+    settings: Settings
+    app: web.Application
+    base_url: str
+    pbx: Any
+    sandbox: Any
+    broker_port: int
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_busy(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+@asynccontextmanager
+async def mqtt_broker(port: int) -> AsyncIterator[None]:
+    """The in-process amqtt broker of the demo (never used in production)."""
+    import logging
+
+    from amqtt.broker import Broker
+
+    for name in ("amqtt", "transitions"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    config = {
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "sys_interval": 0,
+        "auth": {"allow-anonymous": True, "plugins": ["auth_anonymous"]},
+        "topic-check": {"enabled": False},
+    }
+    broker = Broker(config)
+    await broker.start()
+    try:
+        yield
+    finally:
+        await broker.shutdown()
+
+
+async def _prepare_database(settings: Settings, inventory: Path) -> None:
+    from wardline.db.engine import Database, upgrade
+    from wardline.domain.audit import AuditLog
+    from wardline.domain.commands import Actor
+    from wardline.domain.inventory import load_inventory
+    from wardline.domain.staff import StaffDirectory
+
+    await upgrade(settings.effective_database_url)
+    db = Database(settings.effective_database_url)
+    actor = Actor(name="system:demo")
+    try:
+        await load_inventory(db, inventory, actor, AuditLog())
+        staff = StaffDirectory(db, AuditLog())
+        for a in DEMO_ACCOUNTS:
+            await staff.add_user(
+                actor,
+                username=a.username,
+                display_name=a.name,
+                roles={a.role},
+                password=a.password,
+                pin=a.pin,
+                badge=a.badge,
+                ward_code=a.ward,
+            )
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
+    """Start every part; stop them in reverse order when the block ends."""
+    from ehr_bridge.fhir_sandbox import RunningSandbox
+    from ehr_bridge.fhir_sandbox_store import SandboxStore
+    from telephony.pbx_simulator import PbxSimulator
+    from wardline.app import build_app
+    from wardline.example_hospital import dump, generate
+
+    if options.port and _port_busy(options.host, options.port):
+        raise ConfigError(
+            "demo.port_busy",
+            f"port {options.port} is taken on {options.host}: choose another with --port",
+        )
+    shutil.rmtree(options.data_dir, ignore_errors=True)
+    options.data_dir.mkdir(parents=True)
+    inventory = options.data_dir / "hospital.yaml"
+    inventory.write_text(dump(generate(options.beds)), encoding="utf-8")
+
+    async with AsyncExitStack() as stack:
+        broker_port = free_port()
+        await stack.enter_async_context(mqtt_broker(broker_port))
+        sandbox = RunningSandbox(SandboxStore())
+        await sandbox.start()
+        stack.push_async_callback(sandbox.stop)
+        pbx = _simulator(PbxSimulator, inventory)
+        await pbx.start("127.0.0.1", 0)
+        stack.push_async_callback(pbx.stop)
+        settings = Settings(
+            data_dir=options.data_dir,
+            http_host=options.host,
+            http_port=options.port,
+            ami_host="127.0.0.1",
+            ami_port=pbx.port,
+            ami_username=DEMO_AMI_USER,
+            ami_secret=SecretStr(DEMO_AMI_SECRET),
+            mqtt_url=SecretStr(f"mqtt://127.0.0.1:{broker_port}"),
+            mllp_host="127.0.0.1",
+            mllp_port=free_port(),
+            fhir_url=sandbox.url,
+            site_name="Centre Hospitalier Régional Synthétique (démo)",
+        )
+        await _prepare_database(settings, inventory)
+        app = build_app(settings)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+        port = int(runner.addresses[0][1])
+        demo = DemoHospital(
+            settings, app, f"http://{options.host}:{port}", pbx, sandbox, broker_port
+        )
+        stack.push_async_callback(_cancel_all, demo.tasks)
+        yield demo
+
+
+def _simulator(cls: Any, inventory: Path) -> Any:
+    users = {DEMO_AMI_USER: DEMO_AMI_SECRET}
+    if hasattr(cls, "from_inventory"):
+        return cls.from_inventory(inventory, users=users)
+    return cls(users)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def spawn(demo: DemoHospital, coro: Awaitable[Any], name: str) -> None:
+    """Keep a background task by reference and log its failure."""
+
+    async def guarded() -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("demo.task_failed", task=name)
+
+    demo.tasks.append(asyncio.create_task(guarded(), name=name))
+
+
+def banner(demo: DemoHospital, options: DemoOptions) -> str:
+    base = demo.base_url
+    nurse = DEMO_ACCOUNTS[2]
+    lines = [
+        "",
+        "Wardline demo: a synthetic hospital over real AMI, MQTT, HL7/MLLP and FHIR.",
+        f"  switchboard console  {base}/console   (standard / standard-demo, phone 9000)",
+        f"  admin                {base}/admin     (admin / admin-demo)",
+        f"  patient TV           {base}/tv        (terminal T-CARDIO-101-A)",
+        f"  nurse at the bed     {base}/bedside   (badge {nurse.badge}, PIN {nurse.pin})",
+        f"  readiness            {base}/readyz",
+        f"  PBX simulator AMI    127.0.0.1:{demo.pbx.port}  MLLP 127.0.0.1:"
+        f"{demo.settings.mllp_port}  MQTT 127.0.0.1:{demo.broker_port}  FHIR {demo.sandbox.url}",
+        "  scenario: " + ("on (admissions, calls, nurse calls)" if options.scenario else "off"),
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def run_demo(
+    options: DemoOptions, ready: Callable[[DemoHospital], None] | None = None
+) -> int:
+    from wardline.demo_scenario import run_scenario, run_terminals
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with start_demo(options) as demo:
+        spawn(demo, run_terminals(demo, options.terminals, io.StringIO()), "demo.terminals")
+        if options.scenario:
+            spawn(demo, run_scenario(demo, options.tick_seconds, options.seed), "demo.scenario")
+        print(banner(demo, options), flush=True)
+        if ready is not None:
+            ready(demo)
+        await stop.wait()
+        print("stopping…", flush=True)
+    return 0
