@@ -111,9 +111,7 @@ async def mqtt_broker(port: int) -> AsyncIterator[None]:
         logging.getLogger(name).setLevel(logging.ERROR)
     config = {
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-        "sys_interval": 0,
-        "auth": {"allow-anonymous": True, "plugins": ["auth_anonymous"]},
-        "topic-check": {"enabled": False},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }
     broker = Broker(config)
     await broker.start()
