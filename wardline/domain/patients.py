@@ -17,9 +17,11 @@ async def find_patient(session: AsyncSession, ipp: str, authority: str) -> Patie
     ).first()
 
 
-async def upsert_patient(session: AsyncSession, data: PatientData) -> Patient:
+async def upsert_patient(
+    session: AsyncSession, data: PatientData, known: Patient | None = None
+) -> Patient:
     """Create the patient or bring its identity up to date with the source."""
-    patient = await find_patient(session, data.ipp, data.ipp_authority)
+    patient = known or await find_patient(session, data.ipp, data.ipp_authority)
     if patient is None:
         patient = Patient(ipp=data.ipp, ipp_authority=data.ipp_authority)
         session.add(patient)

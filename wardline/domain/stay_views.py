@@ -82,11 +82,21 @@ def _ref(bed: Bed, ward: Ward, terminal: Terminal | None) -> BedRef:
     )
 
 
+def _cache(session: AsyncSession) -> dict[int, BedRef]:
+    """Bed references already read in this unit of work (a bed is read once per transaction)."""
+    cache: dict[int, BedRef] = session.info.setdefault("bed_refs", {})
+    return cache
+
+
 async def bed_ref(session: AsyncSession, bed_id: int) -> BedRef:
+    cache = _cache(session)
+    if bed_id in cache:
+        return cache[bed_id]
     row = (await session.execute(_bed_query().where(Bed.id == bed_id))).first()
     if row is None:
         raise unknown_bed(str(bed_id))
-    return _ref(row[0], row[2], row[3])
+    cache[bed_id] = _ref(row[0], row[2], row[3])
+    return cache[bed_id]
 
 
 async def all_bed_refs(session: AsyncSession) -> list[BedRef]:
@@ -106,6 +116,7 @@ async def find_bed(session: AsyncSession, where: BedLocation) -> Bed:
     row = (await session.execute(query)).first()
     if row is None:
         raise unknown_bed(where.describe())
+    _cache(session)[row[0].id] = _ref(row[0], row[2], row[3])
     return row[0]
 
 

@@ -98,7 +98,14 @@ class Stays:
         async with self._unit() as s:
             now = cmd.at or self.clock()
             bed = await find_bed(s, cmd.location)
-            existing = await self._by_visit(s, cmd.visit_number)
+            known = await find_patient(s, cmd.patient.ipp, cmd.patient.ipp_authority)
+            # One query for every stay that could refuse this admission.
+            clash = Stay.visit_number == cmd.visit_number
+            clash |= (Stay.status == "active") & (Stay.bed_id == bed.id)
+            if known is not None:
+                clash |= (Stay.status == "active") & (Stay.patient_id == known.id)
+            others = (await s.scalars(select(Stay).where(clash))).all()
+            existing = next((o for o in others if o.visit_number == cmd.visit_number), None)
             if existing is not None:
                 if existing.status == "active" and existing.bed_id == bed.id:
                     return await stay_view(s, existing)  # the same admission again
@@ -107,16 +114,11 @@ class Stays:
                     "a stay with this visit number already exists",
                     visit_number=cmd.visit_number,
                 )
-            if await self._active_on_bed(s, bed.id) is not None:
+            if any(o.bed_id == bed.id for o in others):
                 raise bed_occupied(bed.label)
-            patient = await upsert_patient(s, cmd.patient)
-            other = (
-                await s.scalars(
-                    select(Stay).where(Stay.patient_id == patient.id, Stay.status == "active")
-                )
-            ).first()
-            if other is not None:
-                raise patient_already_admitted(other.visit_number)
+            if others:
+                raise patient_already_admitted(others[0].visit_number)
+            patient = await upsert_patient(s, cmd.patient, known)
             stay = Stay(
                 visit_number=cmd.visit_number,
                 patient_id=patient.id,
