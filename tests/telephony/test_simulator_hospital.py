@@ -16,7 +16,7 @@ from telephony.sim_inventory import SimInventory
 from tests.conftest import EXAMPLE_HOSPITAL, Hospital
 from tests.services import wait_until
 from tests.telephony.conftest import Lab, make_link
-from wardline.domain.call_events import CallQueued, CallRinging
+from wardline.domain.call_events import CallEnded, CallQueued, CallRinging, PhoneStateChanged
 from wardline.domain.errors import InvalidInput
 from wardline.domain.events import DomainEvent
 from wardline.domain.inventory_file import read_inventory
@@ -124,6 +124,18 @@ async def test_did_rings_the_active_bed(example: Lab) -> None:
         at=ring.at,
     )
     assert sim.queue() == []
+    # what a bed's screen needs to drop the banner: the bed stops ringing, the call ends
+    sim.hangup(call_id)
+    await wait_until(lambda: example.of(CallEnded), 5)
+    ended = example.of(CallEnded)[0]
+    assert isinstance(ended, CallEnded) and ended.call_id == call_id
+    assert "2003" in ended.extensions and ended.answered_at is None
+    states = [
+        (e.previous, e.state)
+        for e in example.of(PhoneStateChanged)
+        if isinstance(e, PhoneStateChanged) and e.extension == "2003"
+    ]
+    assert states[-1] == ("ringing", "idle") and any(new == "ringing" for _o, new in states)
 
 
 @pytest.mark.parametrize(
