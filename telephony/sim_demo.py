@@ -97,10 +97,11 @@ class DemoCalls:
         if leg is not None:
             self.sim.pbx.hangup_channel(leg)
 
-    def cancel(self) -> None:
-        for handle in self.timers.values():
+    def stop(self) -> None:
+        """The demo stops: its callers still on the line hang up now."""
+        for call_id, handle in list(self.timers.items()):
             handle.cancel()
-        self.timers.clear()
+            self.end(call_id)
 
 
 async def run_demo(
@@ -113,4 +114,4 @@ async def run_demo(
             calls.place()
             await asyncio.sleep(every)
     finally:
-        calls.cancel()
+        calls.stop()
