@@ -30,7 +30,7 @@ def can_ring(pbx: SimPbx, ext: str | None) -> bool:
 def did_target(pbx: SimPbx, number: str) -> str | None:
     """The bed a direct number rings now, or None (the switchboard takes the call)."""
     bed = pbx.astdb.get(did_key(number))
-    if not bed or bed not in pbx.phones:
+    if not bed or not bed.isdigit() or bed not in pbx.phones:
         return None
     if pbx.astdb.get(bed_key(bed, ACTIVE)) != ON or pbx.astdb.get(bed_key(bed, DND)) == ON:
         return None

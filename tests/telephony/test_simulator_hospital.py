@@ -162,3 +162,20 @@ async def test_did_goes_to_the_switchboard_otherwise(example: Lab, case: str) ->
         isinstance(e, CallRinging) and e.call_id == call_id and e.ringing_extension == "2003"
         for e in example.events
     )
+
+
+async def test_nurse_call_extension_rings_the_station_else_the_queue(example: Lab) -> None:
+    sim = example.sim
+    sim.set_bed_line("2001")
+    sim.set_bed_line("2002")
+    first = sim.dial("2001", "2990")
+    assert sim.ringing("2900") == (first, "2001", sim.pbx.phones["2001"].name)
+    second = sim.dial("2002", "2990")  # the station is busy: the switchboard takes it
+    assert sim.queue() == [second]
+
+
+async def test_did_value_that_is_not_an_extension_goes_to_the_switchboard(example: Lab) -> None:
+    example.sim.set_bed_line("2003")
+    example.sim.astdb["did/0388110007"] = "2003;junk"
+    call_id = example.sim.external_call(to="0388110007", caller="0612345678")
+    assert example.sim.queue() == [call_id] and example.sim.ringing("2003") is None
