@@ -2,9 +2,10 @@
 
 Wire it with ``bus.subscribe(CallEnded, CallRecordWriter(sessionmaker),
 name="telephony.call_records")``. The bed is the first phone of the call that is a bed of
-the inventory (``beds.extension``), or the one ``is_bed`` accepts when given. A record is
-written once per call id: a second ``CallEnded`` for the same call (possible across a
-resync) is ignored.
+the inventory (``beds.extension``), or the one ``is_bed`` accepts when given; with a
+database, ``stay_id`` is the stay active on that bed when the call ended (``stays``: status
+``active``, ``bed_id`` of the bed, started before the call ended). A record is written once
+per call id: a second ``CallEnded`` for the same call (possible across a resync) is ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from telephony.models import CallRecord
-from wardline.db.models import Bed
+from wardline.db.models import Bed, Stay
 from wardline.domain.call_events import CallEnded
 
 log = structlog.get_logger(__name__)
@@ -89,6 +90,8 @@ class CallRecordWriter:
                     record.bed_extension = next(
                         (ext for ext in event.extensions if ext in beds), None
                     )
+                if record.bed_extension is not None:
+                    record.stay_id = await stay_on_bed(session, record.bed_extension, event)
                 session.add(record)
         except IntegrityError:
             self.duplicates += 1
@@ -96,6 +99,22 @@ class CallRecordWriter:
             return
         self.written += 1
         log.info("call_record.written", call_id=event.call_id, disposition=event.disposition)
+
+
+async def stay_on_bed(session: AsyncSession, extension: str, event: CallEnded) -> int | None:
+    """The id of the stay active on the bed of ``extension`` during the call, if any."""
+    query = (
+        select(Stay.id)
+        .join(Bed, Stay.bed_id == Bed.id)
+        .where(
+            Bed.extension == extension,
+            Stay.status == "active",
+            Stay.started_at <= event.ended_at,
+        )
+        .order_by(Stay.started_at.desc())
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
 
 
 def _begin(sessions: async_sessionmaker[AsyncSession]) -> UnitOfWork:

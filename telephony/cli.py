@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from telephony.pbx_session import LinkTuning, PbxSession
@@ -31,6 +32,13 @@ def register_cli(subparsers: Any) -> None:
     sim.add_argument(
         "--demo", action="store_true", help="place synthetic calls now and then (the demo)"
     )
+    sim.add_argument(
+        "--inventory",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the hospital's inventory YAML (default: the lab of the captures)",
+    )
     sim.set_defaults(handler=cmd_simulator)
 
 
@@ -52,9 +60,16 @@ async def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
     from telephony.pbx_simulator import PbxSimulator
 
     secret = settings.ami_secret.get_secret_value() or "wardline-secret"
-    sim = await PbxSimulator({settings.ami_username: secret}).start(args.host, args.port)
+    users = {settings.ami_username: secret}
+    inventory: Path | None = getattr(args, "inventory", None)
+    # a bad file raises InvalidInput: one "wardline: error:" line naming file and line, exit 2
+    sim = PbxSimulator.from_inventory(inventory, users) if inventory else PbxSimulator(users)
+    await sim.start(args.host, args.port)
+    beds = len(sim.inventory.beds)
     print(
-        f"PBX simulator: AMI on {args.host}:{sim.port}, user {settings.ami_username!r}", flush=True
+        f"PBX simulator: AMI on {args.host}:{sim.port}, user {settings.ami_username!r}, "
+        f"{beds} beds",
+        flush=True,
     )
     try:
         if getattr(args, "demo", False):

@@ -2,8 +2,10 @@
 
 Adds the PBX session (AMI link + live state + actions) under :data:`TELEPHONY`, the
 switchboard and AstDB ports under :data:`SWITCHBOARD` and :data:`ASTDB`, a call-record
-writer on the bus, a readiness check ``pbx`` (connection state, last resync time) and a
-cleanup context that starts the link (when ``ami_enabled``) and stops it.
+writer on the bus, the nurse-call ring (a nurse call rings the nurse station, an escalation
+its target) under :data:`NURSE_CALL_RING`, a readiness check ``pbx`` (connection state, last
+resync time, rings placed and failed) and a cleanup context that starts the link (when
+``ami_enabled``) and stops it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from typing import Any
 from aiohttp import web
 
 from telephony.call_records import CallRecordWriter
+from telephony.nurse_call_ring import NurseCallRinger
 from telephony.pbx_session import PbxSession
 from wardline import appkeys as k
 from wardline.domain.call_events import CallEnded
+from wardline.domain.nurse_call_events import NurseCallEscalated, NurseCallRaised
 
 TELEPHONY = web.AppKey("telephony", PbxSession)
+NURSE_CALL_RING = web.AppKey("telephony.nurse_call_ring", NurseCallRinger)
 SWITCHBOARD = k.SWITCHBOARD
 """Implemented by :class:`PbxActions` (``wardline.domain.switchboard_port.Switchboard``)."""
 ASTDB = k.ASTDB
@@ -33,11 +38,15 @@ def setup(app: web.Application) -> None:
     app[ASTDB] = session.actions
     writer = CallRecordWriter(unit_of_work=app[k.DATABASE].session)
     bus.subscribe(CallEnded, writer, name="telephony.call_records")
+    ringer = NurseCallRinger.from_database(session.actions.ring_alert, app[k.DATABASE].session)
+    app[NURSE_CALL_RING] = ringer
+    bus.subscribe((NurseCallRaised, NurseCallEscalated), ringer, name="telephony.nurse_call_ring")
 
     def pbx_check() -> dict[str, Any]:
         if not settings.ami_enabled:
             return {"state": "disabled"}
-        return session.link.readiness()
+        rings = {"placed": ringer.placed, "failed": ringer.failed}
+        return {**session.link.readiness(), "nurse_call_rings": rings}
 
     app[k.READINESS].register("pbx", pbx_check)
     app.cleanup_ctx.append(_pbx_context)

@@ -8,7 +8,9 @@ ending), the AstDB actions; anything else answers ``Response: Error``.
 
 Drive it from Python::
 
-    sim = await PbxSimulator().start()
+    sim = await PbxSimulator().start()                  # the lab of the captures
+    sim = await PbxSimulator.from_inventory(Path("examples/hospital.yaml")).start()
+    sim = await (await PbxSimulator.from_database(db)).start()
     call = sim.external_call(to="8000", caller="0612345678", name="Hélène Dupré")
     sim.answer("9000"); sim.hangup("9000"); sim.drop_clients()
 """
@@ -16,14 +18,22 @@ Drive it from Python::
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from telephony import sim_lists  # noqa: F401  (registers the list actions)
 from telephony.ami_frames import AmiMessage, FrameDecoder
+from telephony.astdb_keys import ACTIVE, DID_FAMILY, DND, ON, bed_key, did_key
 from telephony.sim_actions import ACTIONS
+from telephony.sim_inventory import SimInventory
 from telephony.sim_model import Headers
 from telephony.sim_pbx import SimPbx
+from wardline.domain.inventory_file import InventoryFile, read_inventory
+
+if TYPE_CHECKING:
+    from wardline.db.engine import Database
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +118,8 @@ class AmiSession(asyncio.Protocol):
 
 
 class PbxSimulator:
-    """The simulated PBX and its AMI server. ``users`` maps AMI user -> secret."""
+    """The simulated PBX and its AMI server. ``users`` maps AMI user -> secret; the hospital
+    is ``inventory`` (default: the lab of the captures)."""
 
     def __init__(
         self,
@@ -117,8 +128,11 @@ class PbxSimulator:
         registered: bool = True,
         parking_timeout: int = 45,
         disabled_actions: frozenset[str] = frozenset(),
+        inventory: SimInventory | None = None,
     ) -> None:
-        self.pbx = SimPbx(registered=registered, parking_timeout=parking_timeout)
+        self.pbx = SimPbx(
+            registered=registered, parking_timeout=parking_timeout, inventory=inventory
+        )
         self.users = users if users is not None else {"wardline": "wardline-secret"}
         self.disabled_actions = {name.lower() for name in disabled_actions}
         """Actions answered as unknown (to play an older or stricter Asterisk)."""
@@ -126,6 +140,27 @@ class PbxSimulator:
         self.server: asyncio.Server | None = None
         self._session_ids = 0
         self.pbx.listeners.append(self._broadcast)
+
+    @classmethod
+    def from_inventory(
+        cls,
+        inventory: Path | InventoryFile,
+        users: dict[str, str] | None = None,
+        *,
+        registered: bool = True,
+    ) -> PbxSimulator:
+        """The hospital of an inventory file (a path, or an already read ``InventoryFile``).
+        A bad file raises ``InvalidInput`` naming the line."""
+        inv = read_inventory(inventory) if isinstance(inventory, Path) else inventory
+        return cls(users, inventory=SimInventory.from_file(inv), registered=registered)
+
+    @classmethod
+    async def from_database(
+        cls, db: Database, users: dict[str, str] | None = None, *, registered: bool = True
+    ) -> PbxSimulator:
+        """The hospital loaded in the database (beds, staff phones, inventory_meta)."""
+        inventory = await SimInventory.from_database(db)
+        return cls(users, inventory=inventory, registered=registered)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> PbxSimulator:
         loop = asyncio.get_running_loop()
@@ -202,6 +237,38 @@ class PbxSimulator:
     @property
     def astdb(self) -> dict[str, str]:
         return self.pbx.astdb
+
+    @property
+    def inventory(self) -> SimInventory:
+        return self.pbx.inventory
+
+    def is_bed(self, ext: str) -> bool:
+        return self.pbx.inventory.is_bed(ext)
+
+    def set_bed_line(self, ext: str, active: bool = True, dnd: bool = False) -> None:
+        """Write the bed's line state in AstDB as Wardline does (a test or demo shortcut)."""
+        self.pbx.astdb[bed_key(ext, ACTIVE)] = ON if active else "0"
+        self.pbx.astdb[bed_key(ext, DND)] = ON if dnd else "0"
+
+    def assign_did(self, number: str, bed_ext: str | None) -> None:
+        """Point a direct number at a bed (None: unassigned)."""
+        if bed_ext is None:
+            self.pbx.astdb.pop(did_key(number), None)
+        else:
+            self.pbx.astdb[did_key(number)] = bed_ext
+
+    def dids(self) -> dict[str, str]:
+        """Direct number -> bed extension, as AstDB ``did/*`` holds now."""
+        prefix = DID_FAMILY + "/"
+        db = self.pbx.astdb
+        return {k.removeprefix(prefix): v for k, v in db.items() if k.startswith(prefix)}
+
+    def ringing(self, ext: str) -> tuple[str, str, str] | None:
+        """(call id, caller number, caller name) shown on ``ext`` while it rings, else None."""
+        for ch in self.pbx.channels.values():
+            if ch.phone == ext and ch.state == 5:
+                return ch.linkedid, ch.connected_num, ch.connected_name
+        return None
 
     def calls(self) -> dict[str, set[str]]:
         """The truth: call id -> the phones (extensions) on it, trunk legs as ``trunk``."""

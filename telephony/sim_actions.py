@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from telephony import sim_features as features
 from telephony import sim_transfers as transfers
 from telephony.ami_frames import AmiMessage
-from telephony.sim_model import PARKING_SPACES, Headers
+from telephony.sim_model import Headers
 
 if TYPE_CHECKING:
     from telephony.pbx_simulator import AmiSession
@@ -83,6 +83,14 @@ def originate(session: AmiSession, a: AmiMessage) -> None:
     session.reply(a, ok("Originate successfully queued"))
     tech, _, ext = a.get("Channel").partition("/")
     exten = a.get("Exten") or a.get("Application")
+    if tech == "Local":
+        from telephony.sim_dialplan import originate_local
+
+        caller = _caller_id(a.get("CallerID"), ext.partition("@")[0], "")
+        target = ext.partition("@")[0]
+        key = (session.id, a.action_id, a.get("Exten"))
+        if originate_local(pbx, target, caller, a.get("ChannelId") or None, key):
+            return
     phone = pbx.phones.get(ext)
     busy = any(ch.phone == ext for ch in pbx.channels.values())
     if tech != "PJSIP" or phone is None or not phone.registered or busy:
@@ -172,7 +180,7 @@ def park(session: AmiSession, a: AmiMessage) -> None:
         return
     back = pbx.by_name(a.get("TimeoutChannel"))
     parker = (back.phone if back else None) or ""
-    if len(pbx.parked) >= len(PARKING_SPACES):
+    if len(pbx.parked) >= len(pbx.inventory.parking_spaces):
         session.reply(a, [("Response", "Error"), ("Message", "Park action failed")])
         return
     # Asterisk 22 ends this answer with a bare LF before the blank line.

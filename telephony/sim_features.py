@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 from telephony.sim_model import (
     PARKING_BRIDGE,
-    PARKING_SPACES,
-    QUEUE_NAME,
     Headers,
     SimChannel,
     bridge_headers,
@@ -24,13 +22,14 @@ if TYPE_CHECKING:
 # --- queue ------------------------------------------------------------------------------------
 def _queue_fields(pbx: SimPbx, ch: SimChannel) -> Headers:
     position = pbx.queue.index(ch.uniqueid) + 1 if ch.uniqueid in pbx.queue else 1
-    return [("Queue", QUEUE_NAME), ("Position", str(position)), ("Count", str(len(pbx.queue)))]
+    count = str(len(pbx.queue))
+    return [("Queue", pbx.inventory.queue), ("Position", str(position)), ("Count", count)]
 
 
 def enter_queue(pbx: SimPbx, ch: SimChannel) -> None:
     pbx._set_state(ch, 6)  # Answer() before Queue()
-    ch.queue_name = QUEUE_NAME
-    ch.application, ch.app_data = "Queue", QUEUE_NAME
+    ch.queue_name = pbx.inventory.queue
+    ch.application, ch.app_data = "Queue", pbx.inventory.queue
     pbx.queue.append(ch.uniqueid)
     pbx.emit("QueueCallerJoin", [*channel_headers(ch), *_queue_fields(pbx, ch)], "agent,all")
     ring_members(pbx)
@@ -56,7 +55,7 @@ def ring_members(pbx: SimPbx) -> None:
                 [
                     *channel_headers(caller),
                     *channel_headers(leg, "Dest"),
-                    ("Queue", QUEUE_NAME),
+                    ("Queue", pbx.inventory.queue),
                     ("Interface", f"PJSIP/{member}"),
                     ("MemberName", phone.name),
                 ],
@@ -126,13 +125,13 @@ def agent_answers(pbx: SimPbx, leg: SimChannel) -> None:
         "agent,all",
     )
     _drop_agent_legs(pbx, caller.uniqueid, keep=leg.uniqueid)
-    leg.queue_name = QUEUE_NAME
+    leg.queue_name = pbx.inventory.queue
     pbx.emit(
         "AgentConnect",
         [
             *channel_headers(caller),
             *channel_headers(leg, "Dest"),
-            ("Queue", QUEUE_NAME),
+            ("Queue", pbx.inventory.queue),
             ("Interface", f"PJSIP/{member}"),
             ("MemberName", pbx.phones[member].name),
             ("HoldTime", "1"),
@@ -185,7 +184,7 @@ def _cancel_timer(pbx: SimPbx, space: str) -> None:
 def park(pbx: SimPbx, ch: SimChannel, parker: str) -> str | None:
     """Park ``ch`` (the capture's order: ParkedCall, into the holding bridge with music on
     hold, then the peer left alone leaves, its bridge goes and it hangs up)."""
-    space = next((s for s in PARKING_SPACES if s not in pbx.parked), None)
+    space = next((s for s in pbx.inventory.parking_spaces if s not in pbx.parked), None)
     if space is None:
         return None
     at = time.monotonic()

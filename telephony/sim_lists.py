@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from telephony import sim_features as features
 from telephony.ami_frames import AmiMessage
 from telephony.sim_actions import action
-from telephony.sim_model import QUEUE_NAME, Headers, channel_headers, duration
+from telephony.sim_model import Headers, channel_headers, duration
 
 if TYPE_CHECKING:
     from telephony.pbx_simulator import AmiSession
@@ -82,7 +82,7 @@ def queue_status(session: AmiSession, a: AmiMessage) -> None:
         (
             "QueueParams",
             [
-                ("Queue", QUEUE_NAME),
+                ("Queue", pbx.inventory.queue),
                 ("Max", "0"),
                 ("Strategy", "ringall"),
                 ("Calls", str(len(pbx.queue))),
@@ -103,7 +103,7 @@ def queue_status(session: AmiSession, a: AmiMessage) -> None:
             (
                 "QueueMember",
                 [
-                    ("Queue", QUEUE_NAME),
+                    ("Queue", pbx.inventory.queue),
                     ("Name", phone.name),
                     ("Location", f"PJSIP/{member}"),
                     ("StateInterface", f"PJSIP/{member}"),
@@ -120,7 +120,7 @@ def queue_status(session: AmiSession, a: AmiMessage) -> None:
             (
                 "QueueEntry",
                 [
-                    ("Queue", QUEUE_NAME),
+                    ("Queue", pbx.inventory.queue),
                     ("Position", str(position)),
                     ("Channel", ch.name),
                     ("Uniqueid", ch.uniqueid),

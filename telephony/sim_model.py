@@ -11,24 +11,8 @@ Headers = list[tuple[str, str]]
 
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
 
-# The lab of the captures: beds of ward A and B, the nurse station and the switchboard.
-LAB_PHONES: dict[str, tuple[str, str]] = {
-    **{f"200{i}": (f"Ward A Bed {i}", "ward-a") for i in range(1, 7)},
-    **{f"210{i}": (f"Ward B Bed {i}", "ward-b") for i in range(1, 5)},
-    "2900": ("Nurse Station Süd", "ward-a"),
-    "9000": ("Switchboard", "switchboard"),
-}
-BED_PREFIXES = ("20", "21")
-QUEUE_EXTENSIONS = ("9", "8000")
-QUEUE_NAME = "switchboard"
-PARKING_EXTEN = "700"
-PARKING_SPACES = tuple(str(n) for n in range(701, 721))
 PARKING_BRIDGE = "parking-default-holding"
 """The parking lot's holding bridge: it outlives its members, and leaving it ends nothing."""
-
-
-def is_bed(extension: str) -> bool:
-    return len(extension) == 4 and extension.startswith(BED_PREFIXES) and extension[2:] != "00"
 
 
 @dataclass
@@ -128,3 +112,13 @@ def device_state_of(phone: SimPhone, channels: list[SimChannel]) -> str:
 def duration(seconds: float) -> str:
     total = max(0, int(seconds))
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+CAUSES = {
+    1: "Unallocated (unassigned) number",
+    16: "Normal Clearing",
+    17: "User busy",
+    20: "Subscriber absent",
+    21: "Call Rejected",
+    26: "Answered elsewhere",
+}

@@ -1,10 +1,13 @@
 """The simulated PBX: phones, channels, bridges, the switchboard queue, parking and AstDB,
-with the lab's dialplan, emitting the event sequences Asterisk 22 emits.
+with the hospital's dialplan (:class:`SimInventory`, the lab by default), emitting the event
+sequences Asterisk 22 emits.
 
-Dialplan (context ``hospital``): a bed (20xx, 21xx) calls out only when AstDB
-``bed/<ext>/active`` is ``1``, otherwise it is hung up with cause 21; ``9`` and ``8000`` join
-the queue ``switchboard`` (member 9000, ringall); ``701``-``720`` pick up a parked call; a
-known phone is dialled; anything else is hung up with cause 1.
+Dialplan (context ``hospital``): a bed calls out only when AstDB ``bed/<ext>/active`` is
+``1``, otherwise it is hung up with cause 21; the switchboard number and queue extension
+(``9``, ``8000``) join the queue (its operators, ringall); parking spaces pick up a parked
+call; a ward's nurse-call extension rings its nurse station; a known phone is dialled; a call
+from outside to any other number is a direct number (DID, see :mod:`telephony.sim_dialplan`);
+anything else is hung up with cause 1.
 """
 
 from __future__ import annotations
@@ -14,18 +17,17 @@ import itertools
 import time
 from collections.abc import Callable
 
+from telephony.astdb_keys import ACTIVE, ON, bed_key
+from telephony.sim_inventory import SimInventory
 from telephony.sim_model import (
-    LAB_PHONES,
+    CAUSES,
     PARKING_BRIDGE,
-    PARKING_SPACES,
-    QUEUE_EXTENSIONS,
     Headers,
     SimChannel,
     SimPhone,
     bridge_headers,
     channel_headers,
     device_state_of,
-    is_bed,
 )
 
 Emit = Callable[[str, Headers, str], None]
@@ -33,15 +35,22 @@ Emit = Callable[[str, Headers, str], None]
 
 
 class SimPbx:
-    def __init__(self, *, registered: bool = True, parking_timeout: int = 45) -> None:
+    def __init__(
+        self,
+        *,
+        registered: bool = True,
+        parking_timeout: int = 45,
+        inventory: SimInventory | None = None,
+    ) -> None:
+        self.inventory = inventory or SimInventory.lab()
         self.phones = {
             ext: SimPhone(ext, name, ward, registered, "NOT_INUSE" if registered else "UNAVAILABLE")
-            for ext, (name, ward) in LAB_PHONES.items()
+            for ext, (name, ward) in self.inventory.phones.items()
         }
         self.channels: dict[str, SimChannel] = {}
         self.bridges: dict[str, list[str]] = {}
         self.queue: list[str] = []
-        self.queue_members = ["9000"]
+        self.queue_members = [op for op in self.inventory.operators if op in self.phones]
         self.parked: dict[str, tuple[str, str, float]] = {}
         """space -> (parkee uniqueid, parker phone, parked at)."""
         self.astdb: dict[str, str] = {}
@@ -69,6 +78,7 @@ class SimPbx:
         linkedid: str | None = None,
         uniqueid: str | None = None,
         state: int = 0,
+        tech: str = "PJSIP",
     ) -> SimChannel:
         seq = next(self._ids)
         uid = uniqueid or f"{self._epoch}.{seq}"
@@ -76,7 +86,7 @@ class SimPbx:
         ward = self.phones[phone].ward if phone in self.phones else ""
         ch = SimChannel(
             uniqueid=uid,
-            name=f"PJSIP/{tech_name}-{seq:08x}",
+            name=f"{tech}/{tech_name}-{seq:08x}" + (";1" if tech == "Local" else ""),
             linkedid=linkedid or uid,
             caller_num=caller[0],
             caller_name=caller[1],
@@ -121,7 +131,7 @@ class SimPbx:
         """Phone ``from_ext`` goes off-hook and dials ``to``; returns the call id."""
         phone = self.phones[from_ext]
         ch = self._new_channel(from_ext, from_ext, (from_ext, phone.name), to, state=4)
-        if is_bed(from_ext) and self.astdb.get(f"bed/{from_ext}/active") != "1":
+        if self.inventory.is_bed(from_ext) and self.astdb.get(bed_key(from_ext, ACTIVE)) != ON:
             self.hangup_channel(ch, cause=21)  # the line of an empty bed is closed
         else:
             self.route(ch, to)
@@ -129,16 +139,22 @@ class SimPbx:
 
     def external_call(self, to: str, caller: str, name: str = "") -> str:
         """A call from outside (the trunk) to ``to``; returns the call id."""
+        from telephony.sim_dialplan import route_from_trunk
+
         ch = self._new_channel(None, "trunk", (caller, name), to, state=4)
-        self.route(ch, to)
+        route_from_trunk(self, ch, to)
         return ch.linkedid
 
     def route(self, ch: SimChannel, exten: str) -> None:
         ch.exten = exten
-        if exten in QUEUE_EXTENSIONS:
+        if exten in self.inventory.queue_extensions:
             self._enter_queue(ch)
-        elif exten in PARKING_SPACES:
+        elif exten in self.inventory.parking_spaces:
             self._retrieve(ch, exten)
+        elif exten in self.inventory.nurse_calls:
+            from telephony.sim_dialplan import ring_nurse_station
+
+            ring_nurse_station(self, ch, exten)
         elif exten in self.phones:
             self._dial_phone(ch, exten)
         else:
@@ -174,21 +190,11 @@ class SimPbx:
         if ch is None:
             raise LookupError(f"{ext} is not ringing")
         self._set_state(ch, 6)
-        if ch.originate is not None:
-            _session, action_id, exten = ch.originate
-            ch.originate = None
-            result: Headers = [
-                ("ActionID", action_id),
-                ("Response", "Success"),
-                ("Channel", ch.name),
-                ("Context", ch.context),
-                ("Exten", exten),
-                ("Reason", "4"),
-                ("Uniqueid", ch.uniqueid),
-                ("CallerIDNum", ch.caller_num),
-                ("CallerIDName", ch.caller_name),
-            ]
-            self.emit("OriginateResponse", result)
+        if ch.originate is not None:  # the phone an Originate rang: now it dials
+            from telephony.sim_dialplan import originate_answered
+
+            exten = ch.originate[2]
+            originate_answered(self, ch)
             ch.caller_num, ch.caller_name = ch.phone or "", self.phones[ext].name
             ch.exten = exten
             self.route(ch, exten)
@@ -204,6 +210,10 @@ class SimPbx:
             [*channel_headers(caller), *channel_headers(ch, "Dest"), ("DialStatus", "ANSWER")],
         )
         self._set_state(caller, 6)
+        if caller.originate is not None:
+            from telephony.sim_dialplan import originate_answered
+
+            originate_answered(self, caller)
         if ch.consult_of is not None:
             self.leave_bridge(caller, keep_alone=True)  # the transferee waits on hold
         self.bridge(caller, ch)
@@ -332,13 +342,3 @@ class SimPbx:
         from telephony.sim_features import retrieve
 
         retrieve(self, ch, space)
-
-
-CAUSES = {
-    1: "Unallocated (unassigned) number",
-    16: "Normal Clearing",
-    17: "User busy",
-    20: "Subscriber absent",
-    21: "Call Rejected",
-    26: "Answered elsewhere",
-}

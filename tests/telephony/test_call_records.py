@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 import wardline.db.models  # noqa: F401  (the stays table the records refer to)
 from telephony.call_records import CallRecordWriter
 from telephony.models import CallRecord
+from tests.conftest import Hospital
 from tests.services import fresh_postgres_database, wait_until
 from tests.telephony.conftest import Lab
 from wardline.bus import EventBus
@@ -123,3 +125,36 @@ async def test_bed_found_in_the_inventory_on_both_engines(hospital: object) -> N
         rows = (await session.scalars(select(CallRecord))).all()
     assert [(r.call_id, r.bed_extension) for r in rows] == [("2.2", "2002")]
     assert writer.duplicates == 1
+
+
+async def test_record_names_the_stay_active_on_the_bed(hospital: Hospital) -> None:
+    from wardline.domain import commands as c
+
+    patient = c.PatientData(ipp="T-1", family_name="SYNTHE", given_name="Test")
+    where = c.BedLocation(label="CARDIO-101-A")  # extension 2001
+    start = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    stay = await hospital.stays.admit(
+        c.Admit(visit_number="V-CALL", patient=patient, location=where, at=start),
+        c.SYSTEM_ADMIN_CLI,
+    )
+    writer = CallRecordWriter(unit_of_work=hospital.db.session)
+
+    def call(call_id: str, bed: str, hour: int) -> CallEnded:
+        at = datetime(2026, 11, 22, hour, 0, tzinfo=UTC)
+        return replace(
+            ended(call_id), extensions=("9000", bed), started_at=at, ended_at=at, answered_at=at
+        )
+
+    await writer(call("c-bed", "2001", 10))
+    await writer(call("c-empty-bed", "2002", 10))
+    await writer(call("c-before-stay", "2001", 8))
+    await hospital.stays.discharge(
+        c.Discharge(visit_number="V-CALL", at=start + timedelta(hours=3)), c.SYSTEM_ADMIN_CLI
+    )
+    await writer(call("c-after-discharge", "2001", 13))
+    async with hospital.db.session() as s:
+        rows = {r.call_id: r for r in await s.scalars(select(CallRecord))}
+    assert (rows["c-bed"].bed_extension, rows["c-bed"].stay_id) == ("2001", stay.stay_id)
+    assert (rows["c-empty-bed"].bed_extension, rows["c-empty-bed"].stay_id) == ("2002", None)
+    assert rows["c-before-stay"].stay_id is None
+    assert rows["c-after-discharge"].stay_id is None

@@ -71,3 +71,29 @@ async def test_simulator_command_then_snapshot_command(tmp_path: Path) -> None:
         await proc.wait()
     code, out, err = await run("pbx", "snapshot", port=port)
     assert code == 2 and "unreachable" in err and "Traceback" not in err
+
+
+async def test_simulator_command_runs_an_inventory(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", MAIN, "pbx", "simulator", "--port", "0",
+        "--inventory", str(ROOT / "examples" / "hospital-2000.yaml"), cwd=ROOT,
+        env=env(0), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+        assert line.rstrip().endswith(", 2000 beds")
+        port = int(line.split("127.0.0.1:")[1].split(",")[0])
+        code, out, _ = await run("pbx", "snapshot", port=port)
+        assert code == 0
+        phones = json.loads(out.strip().splitlines()[-1])["phones"]
+        assert phones["20001"] == "idle" and "2001" not in phones
+    finally:
+        proc.terminate()
+        await proc.wait()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hospital: [\n", encoding="utf-8")
+    code, out, err = await run("pbx", "simulator", "--port", "0", "--inventory", str(bad), port=0)
+    errors = [line for line in err.splitlines() if line.startswith("wardline: error:")]
+    assert code == 2 and len(errors) == 1 and "bad.yaml" in errors[0]
+    assert "Traceback" not in err
