@@ -180,18 +180,6 @@ class Scenario:
         if await self.adt("A03", visit, self.admitted[visit].bed) == "AA":
             del self.admitted[visit]
 
-    def switchboard_call(self) -> None:
-        number, name = self.rng.choice(CALLERS)
-        self.demo.pbx.external_call(to="8000", caller=number, name=name)
-
-    def patient_call(self) -> None:
-        dids = [k.split("/", 1)[1] for k in self.demo.pbx.astdb if k.startswith("did/")]
-        if not dids:
-            return self.switchboard_call()
-        number, name = self.rng.choice(CALLERS)
-        self.demo.pbx.external_call(to=self.rng.choice(dids), caller=number, name=name)
-        return None
-
     async def nurse_call(self) -> None:
         from bedside.contract import BadgeTap, NurseCallPressed
         from bedside.topics import Topics
@@ -212,9 +200,21 @@ class Scenario:
 
 
 async def run_scenario(demo: DemoHospital, tick: float, seed: int | None) -> None:
+    from telephony.sim_demo import DemoCalls
+
     rng = random.Random(seed)
     scenario = Scenario(demo, rng)
-    scenario.beds = await demo_beds(demo)
+    calls = DemoCalls(demo.pbx, patience=45, answer_after=4, answer_ratio=0.5, seed=seed)
+    try:
+        await _drive(scenario, calls, tick)
+    finally:
+        calls.stop()
+        await scenario.sender.close()
+
+
+async def _drive(scenario: Scenario, calls: Any, tick: float) -> None:
+    rng = scenario.rng
+    scenario.beds = await demo_beds(scenario.demo)
     await scenario.admit(scenario.beds[0])  # the TV of T-CARDIO-101-A greets someone
     for _ in range(min(30, len(scenario.beds) // 3)):
         await scenario.admit()
@@ -222,8 +222,8 @@ async def run_scenario(demo: DemoHospital, tick: float, seed: int | None) -> Non
     while True:
         await asyncio.sleep(tick)
         action = rng.choices(
-            ["admit", "transfer", "discharge", "patient_call", "switchboard_call", "nurse_call"],
-            weights=[2, 1, 2, 3, 3, 1],
+            ["admit", "transfer", "discharge", "call", "nurse_call"],
+            weights=[2, 1, 2, 6, 1],
         )[0]
         try:
             if action == "admit":
@@ -232,10 +232,8 @@ async def run_scenario(demo: DemoHospital, tick: float, seed: int | None) -> Non
                 await scenario.transfer()
             elif action == "discharge":
                 await scenario.discharge()
-            elif action == "patient_call":
-                scenario.patient_call()
-            elif action == "switchboard_call":
-                scenario.switchboard_call()
+            elif action == "call":
+                calls.place()
             else:
                 task = asyncio.create_task(scenario.nurse_call())
                 pending.add(task)
