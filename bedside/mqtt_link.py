@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from bedside.errors import BedsideError, BrokerUnavailable
 
 log = structlog.get_logger(__name__)
 
+NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 MessageHandler = Callable[[str, bytes, bool], Awaitable[None]]
 """Called with (topic, payload, retained) for every message received, in order."""
 
@@ -183,6 +185,8 @@ class MqttLink:
             # paho's own limit is off (0): our semaphore is the window. With a limit, paho scans
             # every pending message on each PUBACK (O(window) per acknowledgement).
             max_inflight_messages=0,
+            # Small QoS 1 packets (PUBACKs, notices) must not wait for Nagle's algorithm.
+            socket_options=[NO_DELAY],
         )
         client.pending_calls_threshold = self.window * 2 + 16
         paho_client = client._client

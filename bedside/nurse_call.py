@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bedside import beds
-from bedside.beds import BedPlace, SessionSource
+from bedside.beds import BedPlace, Places, SessionSource
 from bedside.contract import NurseCallNotice, NurseCallPressed, NurseCallState
 from bedside.models import NurseCall
 from bedside.topics import Topics
@@ -82,10 +82,12 @@ class NurseCalls:
         bus: EventBus,
         link: NoticePublisher,
         topics: Topics,
+        places: Places | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._db = db
+        self.places = places or Places(db)
         self._bus = bus
         self._link = link
         self._topics = topics
@@ -99,16 +101,17 @@ class NurseCalls:
         self, terminal_id: str, press: NurseCallPressed
     ) -> NurseCallView | None:
         """A press on a terminal; None when the terminal has no bed (nothing is raised)."""
-        async with self._db.session() as session:
-            place = await beds.place_of_terminal(session, terminal_id)
+        place = await self._place_of_terminal(terminal_id)
         if place is None:
             log.warning("nurse_call.terminal_without_bed", terminal=terminal_id)
             return None
         return await self._raise(place, f"{terminal_id}:{press.press_id}", press.source)
 
+    async def _place_of_terminal(self, terminal_id: str) -> BedPlace | None:
+        return await self.places.of_terminal(terminal_id)
+
     async def raise_from_tv(self, bed_label: str) -> NurseCallView:
-        async with self._db.session() as session:
-            place = await beds.place_of_bed(session, bed_label)
+        place = await self.places.of_bed(bed_label)
         if place is None:
             raise unknown_bed(bed_label)
         key = f"tv:{bed_label}:{self._clock().timestamp():.3f}"
@@ -204,8 +207,7 @@ class NurseCalls:
         return done
 
     async def clear_from_terminal(self, terminal_id: str, badge_id: str) -> NurseCallView | None:
-        async with self._db.session() as session:
-            place = await beds.place_of_terminal(session, terminal_id)
+        place = await self.places.of_terminal(terminal_id)
         if place is None:
             return None
         return await self.clear_by_badge(place.label, badge_id)
@@ -288,10 +290,9 @@ class NurseCalls:
         notice = NurseCallNotice(
             call_id=call.call_id, bed_label=call.bed_label, state=state, level=call.level
         ).to_bytes()
-        async with self._db.session() as session:
-            places: list[BedPlace] = []
-            for ward in dict.fromkeys(wards):
-                places += await beds.places_of_ward(session, ward)
+        places: list[BedPlace] = []
+        for ward in dict.fromkeys(wards):
+            places += await self.places.of_ward(ward)
         targets = sorted({p.terminal_id for p in places if p.terminal_id is not None})
         try:
             await self._link.publish_many(

@@ -91,6 +91,8 @@ async def test_raise_escalate_acknowledge_clear(
         ]
         assert len(await service.calls.open_calls("N1")) == 1
         assert "received" in states(bed_a.notices)
+        seen = {t.terminal_id: t.last_seen for t in await service.registry.terminals()}
+        assert seen["NA"] == service.clock.now and seen["NB"] is None
 
         service.clock.advance(119)
         assert await service.calls.escalate_due() == []
