@@ -16,60 +16,22 @@ import random
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 import paho.mqtt.client as mqtt
 import structlog
 
-from bedside.errors import BedsideError, BrokerUnavailable
+from bedside.broker_url import BrokerAddress, LastWill, parse_mqtt_url
+from bedside.errors import BrokerUnavailable
 
 log = structlog.get_logger(__name__)
+__all__ = ["NO_DELAY", "BrokerAddress", "LastWill", "MqttLink", "parse_mqtt_url"]
 
 NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 MessageHandler = Callable[[str, bytes, bool], Awaitable[None]]
 """Called with (topic, payload, retained) for every message received, in order."""
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-    def describe(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-def parse_mqtt_url(url: str) -> BrokerAddress:
-    """``mqtt://user:password@host:port`` (``mqtts://`` for TLS) → :class:`BrokerAddress`."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise BedsideError("mqtt.url_invalid", "MQTT URL is not valid") from exc
-    if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-        raise BedsideError("mqtt.url_invalid", "MQTT URL must be mqtt://host:port or mqtts://")
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        tls=tls,
-    )
-
-
-@dataclass(frozen=True)
-class LastWill:
-    topic: str
-    payload: bytes
-    retain: bool = True
 
 
 class _Batch:
