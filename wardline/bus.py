@@ -91,5 +91,5 @@ class EventBus:
                 raise
             except Exception:
                 sub.failures += 1
-                log.exception("bus.handler_failed", subscriber=sub.name, event=event.name)
+                log.exception("bus.handler_failed", subscriber=sub.name, domain_event=event.name)
             sub.queue.task_done()

@@ -1,0 +1,99 @@
+"""Settings from environment and TOML; structlog redaction of patient identity."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import structlog
+
+from wardline.errors import ConfigError
+from wardline.logs import configure_logging
+from wardline.settings import Settings, load_settings
+
+
+def test_defaults_need_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.effective_database_url.endswith("data/wardline.db")
+
+
+def test_environment_and_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    toml = tmp_path / "wardline.toml"
+    toml.write_text('http_port = 9100\nami_secret = "s3cret-from-file"\nami_host = "pbx.local"\n')
+    monkeypatch.setenv("WARDLINE_CONFIG", str(toml))
+    monkeypatch.setenv("WARDLINE_AMI_HOST", "pbx.example")
+    settings = load_settings()
+    assert settings.http_port == 9100
+    assert settings.ami_host == "pbx.example"  # the environment wins over the file
+    assert settings.ami_secret.get_secret_value() == "s3cret-from-file"
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.model_dump())
+
+
+def test_bad_settings_are_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("WARDLINE_HTTP_PORT", "not-a-port")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert err.value.error_id == "config.invalid" and "http_port" in err.value.message
+    monkeypatch.delenv("WARDLINE_HTTP_PORT")
+    monkeypatch.setenv("WARDLINE_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError) as err2:
+        load_settings()
+    assert err2.value.error_id == "config.missing"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("http_port = [\n")
+    monkeypatch.setenv("WARDLINE_CONFIG", str(bad))
+    with pytest.raises(ConfigError):
+        load_settings()
+
+
+def test_session_key_generated_once(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    first = settings.session_key()
+    assert len(first) == 32 and settings.session_key() == first
+    assert (tmp_path / "session.key").stat().st_mode & 0o077 == 0
+
+
+def _capture() -> io.StringIO:
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream)
+    return stream
+
+
+def test_patient_identity_never_reaches_the_log() -> None:
+    stream = _capture()
+    log = structlog.get_logger("test")
+    log.info(
+        "patient.admitted",
+        bed="CARDIO-101-A",
+        family_name="DUPRÉ",
+        given_name="Hélène",
+        birth_date="1950-03-14",
+        ins="2 50 03 75 123 456 78",
+        note="call back on 06 12 34 56 78 or +33 6 12 34 56 78, mail h.dupre@example.org",
+        detail={"patient_name": "Hélène Dupré", "ward": "CARDIO"},
+    )
+    line = stream.getvalue().strip().splitlines()[-1]
+    record = json.loads(line)
+    for secret in ("DUPRÉ", "Hélène", "1950-03-14", "123 456", "06 12", "+33 6", "example.org"):
+        assert secret not in line
+    assert record["bed"] == "CARDIO-101-A" and record["detail"]["ward"] == "CARDIO"
+
+
+def test_stdlib_logging_goes_through_redaction() -> None:
+    import logging
+
+    stream = _capture()
+    logging.getLogger("aiohttp.access").info("GET /x from 06 12 34 56 78")
+    assert "06 12 34 56 78" not in stream.getvalue()
+
+
+def test_bound_context_appears() -> None:
+    stream = _capture()
+    with structlog.contextvars.bound_contextvars(call_id="c-1", bed="NEURO-301-A"):
+        structlog.get_logger("t").info("call.ringing")
+    record = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert record["call_id"] == "c-1" and record["bed"] == "NEURO-301-A"

@@ -1,0 +1,94 @@
+"""Staff accounts: argon2 secrets, roles, lockout, badge and PIN."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import FakeClock
+from wardline.db.engine import Database
+from wardline.db.models import StaffUser
+from wardline.domain.audit import AuditLog
+from wardline.domain.commands import SYSTEM_ADMIN_CLI
+from wardline.domain.errors import Conflict, InvalidInput, PermissionDenied
+from wardline.domain.staff import MAX_FAILURES, StaffDirectory
+
+
+async def directory(db: Database, clock: FakeClock) -> StaffDirectory:
+    staff = StaffDirectory(db, AuditLog(clock=clock), clock=clock)
+    await staff.add_user(
+        SYSTEM_ADMIN_CLI,
+        username="inf.lambert",
+        display_name="Inès Lambert",
+        roles={"nurse"},
+        password="correct horse",
+        pin="4321",
+        badge="BADGE-0042",
+        ward_code="CARDIO",
+    )
+    return staff
+
+
+async def test_secrets_are_hashed_and_sign_in_works(db: Database, clock: FakeClock) -> None:
+    staff = await directory(db, clock)
+    async with db.sessions() as s:
+        row = (await s.scalars(select(StaffUser))).one()
+    assert row.password_hash.startswith("$argon2") and "correct horse" not in row.password_hash
+    assert row.badge_hash is not None and "BADGE" not in row.badge_hash
+    user = await staff.authenticate("inf.lambert", "correct horse")
+    assert user.roles == {"nurse"}
+    nurse = await staff.authenticate_badge("BADGE-0042", "4321")
+    assert nurse.username == "inf.lambert"
+
+
+async def test_lockout_after_failures_then_unlock(db: Database, clock: FakeClock) -> None:
+    staff = await directory(db, clock)
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(PermissionDenied) as err:
+            await staff.authenticate("inf.lambert", "wrong")
+        assert err.value.error_id == "auth.failed"
+    with pytest.raises(PermissionDenied) as locked:
+        await staff.authenticate("inf.lambert", "correct horse")
+    assert locked.value.error_id == "auth.locked"
+    clock.advance(minutes=16)
+    assert (await staff.authenticate("inf.lambert", "correct horse")).username == "inf.lambert"
+
+
+async def test_badge_with_wrong_pin_and_unknown_badge(db: Database, clock: FakeClock) -> None:
+    staff = await directory(db, clock)
+    with pytest.raises(PermissionDenied):
+        await staff.authenticate_badge("BADGE-0042", "0000")
+    with pytest.raises(PermissionDenied) as err:
+        await staff.authenticate_badge("BADGE-9999", "4321")
+    assert err.value.error_id == "auth.failed"
+
+
+async def test_bad_accounts_refused(db: Database, clock: FakeClock) -> None:
+    staff = await directory(db, clock)
+    with pytest.raises(Conflict):
+        await staff.add_user(
+            SYSTEM_ADMIN_CLI,
+            username="inf.lambert",
+            display_name="x",
+            roles={"nurse"},
+            password="another password",
+        )
+    with pytest.raises(Conflict):
+        await staff.add_user(
+            SYSTEM_ADMIN_CLI,
+            username="other",
+            display_name="x",
+            roles={"nurse"},
+            password="another password",
+            badge="BADGE-0042",
+        )
+    for kwargs in ({"roles": {"surgeon"}}, {"password": "short"}, {"pin": "12"}):
+        args = {"roles": {"nurse"}, "password": "long enough", **kwargs}
+        with pytest.raises(InvalidInput):
+            await staff.add_user(
+                SYSTEM_ADMIN_CLI,
+                username="u2",
+                display_name="x",
+                **args,  # type: ignore[arg-type]
+            )
+    assert [u.username for u in await staff.list_users()] == ["inf.lambert"]

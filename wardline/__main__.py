@@ -1,0 +1,3 @@
+from wardline.cli import main
+
+raise SystemExit(main())
