@@ -50,7 +50,11 @@ async def test_many_publishes_bounded_window(
     try:
         await link.wait_connected()
         batch = [(topics.notify(f"T-{i}"), b"x", False) for i in range(3000)]
-        await asyncio.wait_for(link.publish_many(batch), 30)
+        other = [(topics.notify(f"U-{i}"), b"y", False) for i in range(500)]
+        # Two callers share the one window; both finish, nothing is left in flight.
+        await asyncio.wait_for(
+            asyncio.gather(link.publish_many(batch), link.publish_many(other)), 30
+        )
         assert link.health()["in_flight"] == 0
     finally:
         await link.stop()
