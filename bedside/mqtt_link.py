@@ -61,6 +61,7 @@ class MqttLink:
         publish_timeout: float = 15.0,
         ca_file: str | None = None,
         keepalive: int = 30,
+        inbox_size: int = 10_000,
     ) -> None:
         self.address = address
         self.client_id = client_id
@@ -79,6 +80,9 @@ class MqttLink:
         self._lost = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
+        self._handler: asyncio.Task[None] | None = None
+        self._inbox: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=inbox_size)
+        self.dropped = 0
         self._stopping = False
         self.state = "down"
         self.connections = 0
@@ -98,13 +102,15 @@ class MqttLink:
         if self._task is None:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.client_id}")
+            self._handler = asyncio.create_task(self._handle(), name=f"mqtt-in:{self.client_id}")
 
     async def stop(self) -> None:
         self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, self._handler) if t is not None]
+        self._task = self._handler = None
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._up.clear()
         self.state = "down"
 
@@ -125,6 +131,8 @@ class MqttLink:
             "last_error": self.last_error,
             "retained_topics": len(self._retained),
             "in_flight": len(self._acks),
+            "inbox": self._inbox.qsize(),
+            "dropped": self.dropped,
         }
 
     def _make_client(self) -> aiomqtt.Client:
@@ -211,15 +219,29 @@ class MqttLink:
         self._up.set()
 
     async def _dispatch(self, message: aiomqtt.Message) -> None:
+        """Hand a received message to the handler task: the reader never waits for a handler
+        (a handler publishing while the connection is down must not stop the reconnection)."""
         self.received += 1
         if self._on_message is None:
             return
         payload = message.payload if isinstance(message.payload, bytes) else b""
         try:
-            await self._on_message(str(message.topic), payload, bool(message.retain))
-        except Exception:
-            self.handler_failures += 1
-            log.exception("mqtt.handler_failed", topic=str(message.topic))
+            self._inbox.put_nowait((str(message.topic), payload, bool(message.retain)))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.warning("mqtt.inbox_full", topic=str(message.topic))
+
+    async def _handle(self) -> None:
+        while True:
+            topic, payload, retained = await self._inbox.get()
+            try:
+                if self._on_message is not None:
+                    await self._on_message(topic, payload, retained)
+            except Exception:
+                self.handler_failures += 1
+                log.exception("mqtt.handler_failed", topic=topic)
+            finally:
+                self._inbox.task_done()
 
     # --- publishing ---------------------------------------------------------------------
 

@@ -121,3 +121,46 @@ async def test_broker_restart_restores_subscriptions_and_retained(
         await wait_until(lambda: (topics.event("T-7"), b"after-restart") in received)
     finally:
         await link.stop()
+
+
+async def test_busy_handler_does_not_stop_reconnection(
+    broker_factory: Callable[[list[str]], PrivateBroker],
+) -> None:
+    broker = broker_factory(["T-9"])
+    await broker.wait_ready()
+    creds = broker.credentials
+    topics = Topics()
+    stuck = asyncio.Event()
+    handled: list[bytes] = []
+
+    async def on_message(topic: str, payload: bytes, retained_flag: bool) -> None:
+        handled.append(payload)
+        if payload == b"first":
+            stuck.set()
+            await asyncio.sleep(3600)  # e.g. waiting for a publish while the broker is down
+
+    link = MqttLink(
+        BrokerAddress("127.0.0.1", broker.port, creds.service_user, creds.service_password),
+        client_id="svc-busy",
+        subscriptions=[topics.all_from_terminals("event")],
+        on_message=on_message,
+        backoff=(0.05, 0.3),
+    )
+    await link.start()
+    try:
+        await link.wait_connected()
+        terminal = {"username": "T-9", "password": creds.terminals["T-9"]}
+        async with aiomqtt.Client("127.0.0.1", broker.port, **terminal) as client:
+            await client.publish(topics.event("T-9"), b"first", qos=1)
+        await asyncio.wait_for(stuck.wait(), 5)
+        broker.stop()
+        await wait_until(lambda: link.state == "down")
+        broker.start()
+        await broker.wait_ready()
+        await wait_until(lambda: link.connections >= 2 and link.state == "up", timeout=10)
+        async with aiomqtt.Client("127.0.0.1", broker.port, **terminal) as client:
+            await client.publish(topics.event("T-9"), b"second", qos=1)
+        await wait_until(lambda: link.health()["inbox"] == 1)  # queued behind the busy one
+        assert handled == [b"first"]
+    finally:
+        await link.stop()
