@@ -236,9 +236,8 @@ class BedsideContext:
                 lineup=self._lineup,
             )
             messages.append((self._topics.config(tid), config.to_bytes(), True))
-        occupants = [
-            (place, await self._stay_for_bed(place.label)) for place in by_terminal.values()
-        ]
+        active = {s.bed.label: s for s in await self._stays.active_stays() if s.bed is not None}
+        occupants = [(place, active.get(place.label)) for place in by_terminal.values()]
         messages += [self._context_message(place, stay) for place, stay in occupants]
         await self._link.publish_many(messages)
         for place, stay in occupants:
