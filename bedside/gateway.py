@@ -74,7 +74,7 @@ class TerminalGateway:
             except PayloadInvalid as exc:
                 await self._refuse(tid, topic, exc)
                 return
-            if not await self._registry.record_status(tid, status):
+            if not await self._registry.record_status(tid, status, retained=retained):
                 self.unknown_terminal += 1
                 return
         elif ref.channel == "event":

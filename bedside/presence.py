@@ -56,8 +56,15 @@ class TerminalRegistry:
         self._known: set[str] = set()
         self._unwritten: dict[str, datetime] = {}
 
-    async def record_status(self, terminal_id: str, status: TerminalStatus) -> bool:
-        """Apply a status message; False (and nothing changed) for an unknown terminal."""
+    async def record_status(
+        self, terminal_id: str, status: TerminalStatus, *, retained: bool = False
+    ) -> bool:
+        """Apply a status message; False (and nothing changed) for an unknown terminal.
+
+        A retained ``offline`` (replayed by the broker when the service subscribes) is old
+        news: it does not move ``last_seen``, so the offline time keeps counting across
+        restarts of the service.
+        """
         now = self._clock()
         async with self._db.session() as session:
             terminal = await session.get(Terminal, terminal_id)
@@ -65,7 +72,9 @@ class TerminalRegistry:
                 log.warning("presence.unknown_terminal", terminal=terminal_id)
                 return False
             terminal.online = status.state == "online"
-            terminal.last_seen = now
+            stale = retained and status.state == "offline" and terminal.last_seen is not None
+            if not stale:
+                terminal.last_seen = now
             if status.firmware is not None:
                 terminal.firmware = status.firmware
             if status.model is not None:
