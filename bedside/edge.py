@@ -100,6 +100,7 @@ class BedsideEdge:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.nurse_calls.close()
         try:
             await self.registry.flush_seen()
         except Exception:

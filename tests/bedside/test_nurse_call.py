@@ -188,6 +188,7 @@ async def test_escalation_loop_runs_on_the_injected_clock(service: Service) -> N
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
+        await calls.close()
     async with service.db.session() as s:
         row = await s.get(NurseCall, raised.call_id)
         assert row is not None and row.level == 2
