@@ -14,10 +14,9 @@ from bedside.edge import BedsideEdge
 from bedside.options import BedsideOptions
 from bedside.presence import TerminalRegistry
 from wardline import appkeys as k
-from wardline.domain.nurse_call_port import NurseCallPort
 
 BEDSIDE = web.AppKey("bedside", BedsideEdge)
-NURSE_CALLS: web.AppKey[NurseCallPort] = web.AppKey("nurse_calls")
+NURSE_CALLS = k.NURSE_CALLS
 TERMINALS = web.AppKey("terminals", TerminalRegistry)
 
 

@@ -35,7 +35,11 @@ Component = Callable[[web.Application], None]
 
 def default_components() -> list[Component]:
     """The edges, in start order. Each module's ``setup(app)`` adds its cleanup contexts."""
-    return []
+    from bedside.component import setup as bedside
+    from ehr_bridge.component import setup as ehr_bridge
+    from telephony.component import setup as telephony
+
+    return [telephony, bedside, ehr_bridge]
 
 
 class _BusCollector(Collector):
@@ -62,7 +66,9 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
         settings.effective_database_url
     )
     bus: EventBus = overrides.pop("bus", None) or EventBus()
-    components: Sequence[Component] = overrides.pop("components", None) or default_components()
+    components: Sequence[Component] | None = overrides.pop("components", None)
+    if components is None:
+        components = default_components()
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 

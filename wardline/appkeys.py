@@ -10,9 +10,13 @@ from prometheus_client import CollectorRegistry
 
 from wardline.bus import EventBus
 from wardline.db.engine import Database
+from wardline.domain.adt_feed_port import AdtFeedPort
 from wardline.domain.audit import AuditLog
+from wardline.domain.clinical_record_port import ClinicalRecordPort
+from wardline.domain.nurse_call_port import NurseCallPort
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
+from wardline.domain.switchboard_port import AstDB, Switchboard
 from wardline.ops import Readiness
 from wardline.settings import Settings
 
@@ -26,3 +30,10 @@ READINESS = web.AppKey("readiness", Readiness)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 Clock = Callable[[], datetime]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+
+# Ports: implemented by one edge, used by others (the web) through the Protocol only.
+SWITCHBOARD: web.AppKey[Switchboard] = web.AppKey("switchboard")
+ASTDB: web.AppKey[AstDB] = web.AppKey("astdb")
+CLINICAL_RECORD: web.AppKey[ClinicalRecordPort] = web.AppKey("clinical_record")
+ADT_FEED: web.AppKey[AdtFeedPort] = web.AppKey("adt_feed")
+NURSE_CALLS: web.AppKey[NurseCallPort] = web.AppKey("nurse_calls")

@@ -22,7 +22,11 @@ EXIT_FAILURE = 2
 
 def _edge_registrars() -> list[Callable[[Any], None]]:
     """Each edge's ``register_cli(subparsers)``; the edges are wired here, in the core."""
-    return []
+    from bedside.cli import register_cli as bedside
+    from ehr_bridge.cli import register_cli as ehr_bridge
+    from telephony.cli import register_cli as telephony
+
+    return [telephony, bedside, ehr_bridge]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from bedside import models as _bedside_models  # noqa: F401
+from ehr_bridge import models as _ehr_models  # noqa: F401
+from telephony import models as _telephony_models  # noqa: F401
 from wardline.db import models as _core_models  # noqa: F401
 from wardline.db.base import Base
 

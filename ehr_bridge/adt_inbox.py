@@ -1,0 +1,176 @@
+"""The ADT inbox: every received message persisted (``inbound_messages``) before its ACK.
+
+Statuses: ``received`` (persisted, not yet processed), ``applied`` (AA), ``error`` (the
+domain refused it: AE, kept for replay), ``rejected`` (malformed or unsupported: AR).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from wardline.db.engine import Database
+from wardline.db.models import InboundMessage
+
+RECEIVED, APPLIED, ERROR, REJECTED = "received", "applied", "error", "rejected"
+IGNORED = "ignored"
+"""A well-formed ADT event Wardline does not act on (A05, A28, Z99...): acknowledged AA."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboxEntry:
+    id: int
+    sender: str
+    control_id: str
+    message_type: str
+    patient_key: str | None
+    status: str
+    ack_code: str | None
+    error_id: str | None
+    error: str | None
+    attempts: int
+    raw: bytes
+    received_at: datetime
+
+
+def _entry(row: InboundMessage) -> InboxEntry:
+    return InboxEntry(
+        id=row.id,
+        sender=row.sender,
+        control_id=row.control_id,
+        message_type=row.message_type,
+        patient_key=row.patient_key,
+        status=row.status,
+        ack_code=row.ack_code,
+        error_id=row.error_id,
+        error=row.error,
+        attempts=row.attempts,
+        raw=row.raw,
+        received_at=row.received_at,
+    )
+
+
+async def persist(
+    db: Database,
+    *,
+    raw: bytes,
+    sender: str,
+    control_id: str,
+    message_type: str,
+    charset: str,
+    patient_key: str | None,
+    received_at: datetime,
+    settled: tuple[str, str, str, str] | None = None,
+) -> tuple[InboxEntry, bool]:
+    """Store one message; ``(entry, True)`` when new, ``(existing, False)`` for a duplicate
+    (same sender and control id). ``settled`` = (status, ACK code, error id, text) stores a
+    message that needs no processing (rejected, ignored)."""
+    key = control_id or f"unparsed-{uuid.uuid4().hex}"
+    row = InboundMessage(
+        sender=sender[:128],
+        control_id=key[:64],
+        message_type=message_type[:16],
+        received_at=received_at,
+        raw=raw,
+        charset=charset[:32],
+        patient_key=patient_key[:128] if patient_key else None,
+        status=settled[0] if settled else RECEIVED,
+        ack_code=settled[1] if settled else None,
+        error_id=settled[2][:64] if settled else None,
+        error=settled[3] if settled else None,
+        processed_at=received_at if settled else None,
+    )
+    try:
+        async with db.session() as s:
+            s.add(row)
+            await s.flush()
+            return _entry(row), True
+    except IntegrityError:
+        async with db.sessions() as s:
+            existing = (
+                await s.scalars(
+                    select(InboundMessage).where(
+                        InboundMessage.sender == row.sender,
+                        InboundMessage.control_id == row.control_id,
+                    )
+                )
+            ).one()
+            return _entry(existing), False
+
+
+async def get(db: Database, message_id: int) -> InboxEntry | None:
+    async with db.sessions() as s:
+        row = await s.get(InboundMessage, message_id)
+        return _entry(row) if row else None
+
+
+async def due_with(db: Database, patient_key: str | None, message_id: int) -> list[InboxEntry]:
+    """The message ``message_id`` (any status) preceded by the received, unprocessed
+    messages of the same patient persisted before it, oldest first (one query)."""
+    query = select(InboundMessage)
+    if patient_key:
+        query = query.where(
+            (InboundMessage.id == message_id)
+            | (
+                (InboundMessage.patient_key == patient_key)
+                & (InboundMessage.status == RECEIVED)
+                & (InboundMessage.id < message_id)
+            )
+        )
+    else:
+        query = query.where(InboundMessage.id == message_id)
+    async with db.sessions() as s:
+        rows = await s.scalars(query.order_by(InboundMessage.id))
+        return [_entry(r) for r in rows]
+
+
+async def pending(db: Database) -> list[tuple[int, str | None]]:
+    """Every received, unprocessed message (id, patient key), oldest first."""
+    async with db.sessions() as s:
+        rows = await s.execute(
+            select(InboundMessage.id, InboundMessage.patient_key)
+            .where(InboundMessage.status == RECEIVED)
+            .order_by(InboundMessage.id)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
+async def settle(
+    db: Database,
+    message_id: int,
+    *,
+    status: str,
+    ack_code: str,
+    at: datetime,
+    error_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    async with db.session() as s:
+        await s.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == message_id)
+            .values(
+                status=status,
+                ack_code=ack_code,
+                error_id=error_id[:64] if error_id else None,
+                error=error,
+                processed_at=at,
+                attempts=InboundMessage.attempts + 1,
+            )
+        )
+
+
+async def by_status(db: Database, status: str, limit: int = 100) -> list[InboxEntry]:
+    """The newest messages in ``status`` (admin page: errors to replay)."""
+    async with db.sessions() as s:
+        rows = await s.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.status == status)
+            .order_by(InboundMessage.id.desc())
+            .limit(limit)
+        )
+        return [_entry(r) for r in rows]

@@ -1,0 +1,167 @@
+"""The EHR bridge's implementation of the clinical record port (domain terms only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from ehr_bridge import bedside_writes as bw
+from ehr_bridge import fhir_mapping as fm
+from ehr_bridge import outbox
+from ehr_bridge.bedside_record import BedsideRecords
+from ehr_bridge.config import EhrOptions
+from ehr_bridge.errors import EhrError, WrongPatient
+from ehr_bridge.med_schedule import Ward, schedule_for_day
+from ehr_bridge.models import EhrOutbox
+from wardline.db.base import utcnow
+from wardline.db.engine import Database
+from wardline.domain.clinical_record_port import (
+    AdministrationInput,
+    BedsideRecord,
+    MedicationOrder,
+    OutboxItem,
+    RecordedAdministration,
+    ScheduledDose,
+    VitalsInput,
+    WriteReceipt,
+)
+from wardline.domain.commands import Actor
+from wardline.domain.stay_views import StayView
+
+
+class EhrClinicalRecord:
+    def __init__(
+        self,
+        db: Database,
+        records: BedsideRecords,
+        audit: outbox.AuditHook,
+        options: EhrOptions,
+        *,
+        worker: outbox.OutboxWorker | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db, self.records, self.audit, self.options = db, records, audit, options
+        self.worker, self.clock = worker, clock
+        self.ward = Ward(
+            timezone=ZoneInfo(options.ward_timezone),
+            tolerance=timedelta(minutes=options.dose_window_minutes),
+        )
+
+    async def record_for_stay(self, stay: StayView) -> BedsideRecord:
+        return await self.records.get(stay)
+
+    async def medication_schedule(
+        self, stay: StayView, day: date | None = None
+    ) -> list[ScheduledDose]:
+        record = await self.records.get(stay)
+        now = self.clock()
+        day = day or now.astimezone(self.ward.timezone).date()
+        local = await self._local_administrations(stay.visit_number)
+        seen = {(a.order_id, a.at) for a in local}
+        recorded = local + [a for a in record.administrations if (a.order_id, a.at) not in seen]
+        return schedule_for_day(record.orders, day, self.ward, recorded, now)
+
+    async def record_administration(
+        self, stay: StayView, entry: AdministrationInput, actor: Actor
+    ) -> WriteReceipt:
+        if entry.scanned_patient_id is not None and entry.scanned_patient_id != stay.patient.ipp:
+            raise WrongPatient(
+                "ehr.wrong_patient", "the scanned wristband is not this bed's patient"
+            )
+        order = await self._order(stay, entry.order_id)
+        business_id = bw.new_business_id("administration")
+        resource = bw.administration(
+            entry,
+            order,
+            self._subject(stay),
+            system=self.options.business_id_system,
+            business_id=business_id,
+            performer=actor.name,
+        )
+        write = outbox.QueuedWrite(
+            business_id=business_id,
+            kind="administration",
+            resource=resource,
+            visit_number=stay.visit_number,
+            patient_ipp=stay.patient.ipp,
+        )
+        details = {"order": entry.order_id, "given": entry.given, "reason": entry.reason}
+        await outbox.enqueue(
+            self.db,
+            self.audit,
+            [write],
+            actor=actor.name,
+            action="ehr.administration",
+            details=details,
+            now=self.clock(),
+        )
+        if self.worker is not None:
+            self.worker.wake()
+        return WriteReceipt(business_ids=(business_id,))
+
+    async def record_vitals(self, stay: StayView, entry: VitalsInput, actor: Actor) -> WriteReceipt:
+        ids = [bw.new_business_id("vital") for _ in entry.values]
+        resources = bw.vital_observations(
+            entry,
+            self._subject(stay),
+            system=self.options.business_id_system,
+            business_ids=ids,
+            performer=actor.name,
+        )
+        writes = [
+            outbox.QueuedWrite(
+                business_id=i,
+                kind="vitals",
+                resource=r,
+                visit_number=stay.visit_number,
+                patient_ipp=stay.patient.ipp,
+            )
+            for i, r in zip(ids, resources, strict=True)
+        ]
+        await outbox.enqueue(
+            self.db,
+            self.audit,
+            writes,
+            actor=actor.name,
+            action="ehr.vitals",
+            details={"kinds": sorted(entry.values)},
+            now=self.clock(),
+        )
+        if self.worker is not None:
+            self.worker.wake()
+        return WriteReceipt(business_ids=tuple(ids))
+
+    async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
+        return await outbox.items(self.db, visit_number)
+
+    # -- internals ------------------------------------------------------------------------
+    def _subject(self, stay: StayView) -> bw.Subject:
+        known = self.records.subjects.get(stay.visit_number)
+        return bw.Subject(
+            ipp=stay.patient.ipp,
+            patient_id=known[0] if known else stay.patient.fhir_patient_id,
+            encounter_id=(known[1] if known else None) or stay.fhir_encounter_id,
+        )
+
+    async def _order(self, stay: StayView, order_id: str) -> MedicationOrder | None:
+        try:
+            record = await self.records.get(stay)
+        except EhrError:
+            return None  # the EHR is away and nothing is cached: the write still queues
+        return next((o for o in record.orders if o.order_id == order_id), None)
+
+    async def _local_administrations(self, visit_number: str) -> list[RecordedAdministration]:
+        since = self.clock() - timedelta(days=2)
+        async with self.db.sessions() as s:
+            rows = await s.scalars(
+                select(EhrOutbox.resource).where(
+                    EhrOutbox.visit_number == visit_number,
+                    EhrOutbox.kind == "administration",
+                    EhrOutbox.state != outbox.FAILED,
+                    EhrOutbox.created_at >= since,
+                )
+            )
+            return fm.administrations(list(rows))

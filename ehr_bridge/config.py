@@ -1,0 +1,41 @@
+"""Settings of the EHR bridge that the core's Settings does not hold (``WARDLINE_EHR_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EhrOptions(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARDLINE_EHR_", extra="ignore", frozen=True)
+
+    ward_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="HL7 point of care (PV1-3.1, e.g. UF code) to inventory ward code, JSON.",
+    )
+    ward_timezone: str = Field(default="Europe/Paris", description="Time zone of the wards.")
+    dose_window_minutes: float = Field(
+        default=60.0, gt=0, description="Minutes either side of a due dose it may be given."
+    )
+    page_limit: int = Field(default=10, ge=1, description="Most FHIR result pages followed.")
+    page_size: int = Field(default=50, ge=1, le=500, description="_count of FHIR searches.")
+    vitals_hours: float = Field(default=48.0, gt=0, description="Vital signs shown (hours).")
+    retry_after_failure_seconds: float = Field(
+        default=5.0, ge=0, description="After the EHR failed, serve cached records this long."
+    )
+    request_timeout: float = Field(default=5.0, gt=0, description="FHIR request timeout (s).")
+    ipp_system: str | None = Field(
+        default=None, description="FHIR identifier system of the IPP (None: match any system)."
+    )
+    visit_system: str | None = Field(
+        default=None, description="FHIR identifier system of visit numbers (None: any)."
+    )
+    business_id_system: str = Field(
+        default="urn:wardline:bedside-write",
+        description="Identifier system of bedside writes (conditional create key).",
+    )
+    outbox_retry_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_retry_max_seconds: float = Field(default=300.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    token_refresh_margin_seconds: float = Field(default=30.0, ge=0)
+    cache_entries: int = Field(default=5000, ge=1, description="Most stays kept in the cache.")

@@ -1,0 +1,94 @@
+"""HL7 v2 acknowledgements (original mode): AA, AE with an ERR segment, AR."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ehr_bridge.hl7_fields import MessageHeader
+
+# HL7 table 0357 (message error condition codes) used by Wardline.
+REQUIRED_FIELD_MISSING = "101"
+DATA_TYPE_ERROR = "102"
+TABLE_VALUE_NOT_FOUND = "103"
+UNSUPPORTED_MESSAGE_TYPE = "200"
+UNSUPPORTED_EVENT = "201"
+UNKNOWN_KEY = "204"
+DUPLICATE_KEY = "205"
+INTERNAL_ERROR = "207"
+
+_TEXT = {
+    "101": "Required field missing",
+    "102": "Data type error",
+    "103": "Table value not found",
+    "200": "Unsupported message type",
+    "201": "Unsupported event code",
+    "204": "Unknown key identifier",
+    "205": "Duplicate key identifier",
+    "207": "Application internal error",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AckError:
+    code: str
+    text: str
+    error_id: str = ""
+
+
+def _escape(value: str, header: MessageHeader) -> str:
+    """Escape HL7 delimiters in free text (escape character first)."""
+    enc = header.encoding_characters.ljust(4, "\\")
+    component, repetition, escape, sub = enc[0], enc[1], enc[2], enc[3]
+    out = value.replace(escape, f"{escape}E{escape}")
+    for char, code in (
+        (header.field_separator, "F"),
+        (component, "S"),
+        (repetition, "R"),
+        (sub, "T"),
+    ):
+        out = out.replace(char, f"{escape}{code}{escape}")
+    return out.replace("\r", " ").replace("\n", " ")
+
+
+def build_ack(
+    header: MessageHeader | None,
+    code: str,
+    error: AckError | None = None,
+    *,
+    now: datetime | None = None,
+    control_id: str | None = None,
+) -> str:
+    """The ACK text (segments separated by CR) answering ``header``'s message."""
+    h = header or MessageHeader()
+    sep = h.field_separator
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    ack_id = control_id or uuid.uuid4().hex[:20]
+    msh_fields = [
+        "MSH",
+        h.encoding_characters,
+        h.receiving_application or "WARDLINE",
+        h.receiving_facility,
+        h.sending_application,
+        h.sending_facility,
+        stamp,
+        "",
+        f"ACK^{h.trigger}^ACK" if h.trigger else "ACK",
+        ack_id,
+        h.processing_id or "P",
+        h.version or "2.5",
+    ]
+    if h.declared_charset:  # MSH-13..17 empty, MSH-18 as the message declared it
+        msh_fields += ["", "", "", "", "", h.declared_charset]
+    msh = sep.join(msh_fields)
+    msa_text = _escape(error.text, h)[:80] if error else ""
+    segments = [msh, sep.join(["MSA", code, h.control_id, msa_text])]
+    if error is not None:
+        comp = h.encoding_characters[0:1] or "^"
+        label = _TEXT.get(error.code, "")
+        err_code = comp.join([error.code, label, "HL70357"])
+        # ERR-3 error code, ERR-4 severity, ERR-8 user message (v2.5)
+        text = _escape(error.text, h)
+        segments.append(sep.join(["ERR", "", "", err_code, "E", "", "", "", text]))
+    return "\r".join(segments) + "\r"

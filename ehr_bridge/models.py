@@ -1,0 +1,31 @@
+"""Tables of the EHR bridge: the outbox of bedside writes awaiting delivery to FHIR."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wardline.db.base import Base, utcnow
+
+
+class EhrOutbox(Base):
+    """One FHIR resource written at the bed, delivered exactly once by its business id."""
+
+    __tablename__ = "ehr_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[str] = mapped_column(String(128), unique=True)
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    kind: Mapped[str] = mapped_column(String(32))
+    visit_number: Mapped[str] = mapped_column(String(64), index=True)
+    patient_ipp: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    server_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

@@ -1,0 +1,68 @@
+"""``wardline pbx snapshot`` and ``wardline pbx simulator``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from telephony.pbx_session import LinkTuning, PbxSession
+from telephony.snapshot_json import snapshot_json
+from wardline.settings import Settings
+
+
+def register_cli(subparsers: Any) -> None:
+    pbx = subparsers.add_parser("pbx", help="the Asterisk PBX: live snapshot, simulator")
+    sub = pbx.add_subparsers(dest="pbx_command", metavar="ACTION", required=True)
+    snap = sub.add_parser(
+        "snapshot", help="print the live calls, phones, queues and parked calls as JSON"
+    )
+    snap.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="follow events this long before printing (default 0)",
+    )
+    snap.set_defaults(handler=cmd_snapshot)
+    sim = sub.add_parser("simulator", help="run the PBX simulator alone (AMI on a TCP port)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=5038)
+    sim.add_argument(
+        "--demo", action="store_true", help="place synthetic calls now and then (the demo)"
+    )
+    sim.set_defaults(handler=cmd_simulator)
+
+
+async def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
+    """Connect, resync, follow events ``--seconds``, print one JSON object."""
+    session = PbxSession.from_settings(settings, tuning=LinkTuning(backoff_initial=30.0))
+    await session.start()
+    try:
+        await session.link.wait_synced(settings.ami_action_timeout * 2)
+        if args.seconds > 0:
+            await asyncio.sleep(args.seconds)
+        print(json.dumps(snapshot_json(session.state.snapshot()), ensure_ascii=False))
+    finally:
+        await session.stop()
+    return 0
+
+
+async def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
+    from telephony.pbx_simulator import PbxSimulator
+
+    secret = settings.ami_secret.get_secret_value() or "wardline-secret"
+    sim = await PbxSimulator({settings.ami_username: secret}).start(args.host, args.port)
+    print(
+        f"PBX simulator: AMI on {args.host}:{sim.port}, user {settings.ami_username!r}", flush=True
+    )
+    try:
+        if getattr(args, "demo", False):
+            from telephony.sim_demo import run_demo
+
+            await run_demo(sim)
+        else:
+            await asyncio.Event().wait()
+    finally:
+        await sim.stop()
+    return 0

@@ -1,0 +1,180 @@
+"""The clinical record of a stay, as the bedside pages need it: a port the EHR bridge
+implements (``ehr_bridge.clinical_record.EhrClinicalRecord``) and the web edge uses.
+
+Everything here is in hospital terms; no FHIR structure crosses this border.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Literal, Protocol
+
+from wardline.domain.commands import Actor
+from wardline.domain.stay_views import StayView
+
+DoseState = Literal["due", "overdue", "given", "not_given"]
+WriteState = Literal["pending", "delivered", "failed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Allergy:
+    substance: str
+    category: str | None = None
+    criticality: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientBanner:
+    family_name: str
+    given_name: str
+    birth_date: date | None
+    sex: str
+    identifiers: tuple[tuple[str, str], ...]
+    """(label, value) pairs: ("IPP", "100001"), ("INS", ...)."""
+    allergies: tuple[Allergy, ...] = ()
+    diets: tuple[str, ...] = ()
+
+    @property
+    def gluten_free(self) -> bool:
+        texts = [a.substance for a in self.allergies] + list(self.diets)
+        return any("gluten" in t.lower() for t in texts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoseTiming:
+    """One dosage timing (FHIR Timing.repeat in domain terms)."""
+
+    frequency: int | None = None
+    period: float | None = None
+    period_unit: str | None = None
+    """s, min, h, d, wk (UCUM-like units of FHIR)."""
+    times_of_day: tuple[time, ...] = ()
+    when: tuple[str, ...] = ()
+    """Event codes: MORN, NOON, EVE, NIGHT, HS, WAKE, C, CM, CD, CV, AC, ACM, ACD, ACV, PC..."""
+    offset_minutes: int = 0
+    bounds_start: datetime | None = None
+    bounds_end: datetime | None = None
+    as_needed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedicationOrder:
+    order_id: str
+    medication: str
+    dose: str
+    route: str | None = None
+    timings: tuple[DoseTiming, ...] = ()
+    authored_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VitalSign:
+    kind: str
+    """heart_rate, temperature, spo2, respiratory_rate, systolic, diastolic, or the code."""
+    label: str
+    value: float | None
+    unit: str
+    taken_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedAdministration:
+    order_id: str
+    at: datetime
+    given: bool
+    due_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BedsideRecord:
+    visit_number: str
+    patient: PatientBanner
+    orders: tuple[MedicationOrder, ...]
+    vitals: tuple[VitalSign, ...]
+    administrations: tuple[RecordedAdministration, ...]
+    fetched_at: datetime
+    stale: bool = False
+    age_seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledDose:
+    order_id: str
+    medication: str
+    dose: str
+    due_at: datetime
+    window_start: datetime
+    window_end: datetime
+    state: DoseState
+    recorded_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdministrationInput:
+    """What the nurse records at the bed: a dose given, or not given with its reason."""
+
+    order_id: str
+    due_at: datetime | None
+    given: bool
+    at: datetime
+    reason: str | None = None
+    """Why not given (code of the reason: patient refused, absent, nil by mouth...)."""
+    scanned_patient_id: str | None = None
+    scanned_medication: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VitalsInput:
+    at: datetime
+    values: dict[str, float] = field(default_factory=dict)
+    """By kind: heart_rate (/min), temperature (°C), spo2 (%), respiratory_rate (/min),
+    systolic and diastolic (mm[Hg])."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteReceipt:
+    business_ids: tuple[str, ...]
+    state: WriteState = "pending"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxItem:
+    business_id: str
+    kind: str
+    """administration or vitals"""
+    visit_number: str
+    state: WriteState
+    attempts: int
+    created_at: datetime
+    last_error: str | None
+    next_attempt_at: datetime | None
+
+
+class ClinicalRecordPort(Protocol):
+    async def record_for_stay(self, stay: StayView) -> BedsideRecord:
+        """The banner, orders and recent vitals; from cache (marked stale) when the EHR
+        is unreachable. Raises an EHR error when it is unreachable and nothing is cached."""
+        ...
+
+    async def medication_schedule(
+        self, stay: StayView, day: date | None = None
+    ) -> list[ScheduledDose]:
+        """The doses due on ``day`` (today by default) with their state."""
+        ...
+
+    async def record_administration(
+        self, stay: StayView, entry: AdministrationInput, actor: Actor
+    ) -> WriteReceipt:
+        """Validated, then written to the outbox with its audit row (one transaction)."""
+        ...
+
+    async def record_vitals(
+        self, stay: StayView, entry: VitalsInput, actor: Actor
+    ) -> WriteReceipt: ...
+
+    async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
+        """Bedside writes not yet delivered, or refused (with the server's reason)."""
+        ...
