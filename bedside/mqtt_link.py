@@ -22,6 +22,7 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as mqtt
 import structlog
+from paho.mqtt.reasoncodes import ReasonCode
 
 from bedside.broker_url import BrokerAddress, LastWill, parse_mqtt_url
 from bedside.errors import BrokerUnavailable
@@ -32,6 +33,10 @@ __all__ = ["NO_DELAY", "BrokerAddress", "LastWill", "MqttLink", "parse_mqtt_url"
 NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 MessageHandler = Callable[[str, bytes, bool], Awaitable[None]]
 """Called with (topic, payload, retained) for every message received, in order."""
+
+
+def _refused(code: int | ReasonCode) -> bool:
+    return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
 
 
 class _Batch:
@@ -83,6 +88,7 @@ class MqttLink:
         self._handler: asyncio.Task[None] | None = None
         self._inbox: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=inbox_size)
         self.dropped = 0
+        self.refused_subscriptions: set[str] = set()
         self._stopping = False
         self.state = "down"
         self.connections = 0
@@ -133,6 +139,7 @@ class MqttLink:
             "in_flight": len(self._acks),
             "inbox": self._inbox.qsize(),
             "dropped": self.dropped,
+            "refused_subscriptions": sorted(self.refused_subscriptions),
         }
 
     def _make_client(self) -> aiomqtt.Client:
@@ -204,7 +211,10 @@ class MqttLink:
 
     async def _on_connected(self, client: aiomqtt.Client) -> None:
         for topic in self.subscriptions:
-            await client.subscribe(topic, qos=1)
+            granted = await client.subscribe(topic, qos=1)
+            if any(_refused(code) for code in granted):  # the broker refused (ACL)
+                self.refused_subscriptions.add(topic)
+                log.error("mqtt.subscription_refused", topic=topic)
         self._client = client
         self.connections += 1
         self.state = "up"
