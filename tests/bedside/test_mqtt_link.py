@@ -164,3 +164,32 @@ async def test_busy_handler_does_not_stop_reconnection(
         assert handled == [b"first"]
     finally:
         await link.stop()
+
+
+async def test_persistent_session_keeps_events_sent_while_away(
+    shared_broker: tuple[str, int], topics: Topics
+) -> None:
+    host, port = shared_broker
+    got: list[bytes] = []
+
+    async def on_message(topic: str, payload: bytes, retained_flag: bool) -> None:
+        got.append(payload)
+
+    def make() -> MqttLink:
+        return MqttLink(
+            BrokerAddress(host, port), client_id=f"svc-away-{topics.root}",
+            subscriptions=[topics.all_from_terminals("event")], on_message=on_message,
+        )  # fmt: skip
+
+    link = make()
+    await link.start()
+    await link.wait_connected()
+    await link.stop()  # the service goes away; its session stays on the broker
+    async with aiomqtt.Client(host, port) as terminal:
+        await terminal.publish(topics.event("T-A"), b"pressed-while-away", qos=1)
+    link = make()
+    await link.start()
+    try:
+        await wait_until(lambda: got == [b"pressed-while-away"])
+    finally:
+        await link.stop()
