@@ -124,6 +124,7 @@ def render_conf(out_dir: Path, options: ListenerOptions) -> str:
         f"persistence_location {out / 'data'}/",
         "max_inflight_messages 0",
         "max_queued_messages 10000",
+        "set_tcp_nodelay true",
         *([f"user {options.run_as}"] if options.run_as else []),
         "",
         f"listener {options.port} {options.host}",

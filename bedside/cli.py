@@ -57,8 +57,10 @@ def register_cli(subparsers: Any) -> None:
 
 
 async def _inventory_terminals(settings: Settings) -> list[str]:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bedside import beds
-    from wardline.db.engine import Database
+    from wardline.db.engine import Database, current_revisions
     from wardline.errors import StorageError
 
     db = Database(settings.effective_database_url)
@@ -67,8 +69,15 @@ async def _inventory_terminals(settings: Settings) -> list[str]:
             raise StorageError(
                 "db.unavailable", "the database is unreachable (or use --no-inventory)"
             )
+        if not await current_revisions(db):
+            raise StorageError(
+                "db.empty",
+                "the database has no schema: run `wardline db upgrade` (or use --no-inventory)",
+            )
         async with db.session() as session:
             return await beds.terminal_ids(session)
+    except SQLAlchemyError as exc:
+        raise StorageError("db.unavailable", f"cannot read the terminals: {exc}") from exc
     finally:
         await db.dispose()
 

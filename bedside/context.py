@@ -17,7 +17,7 @@ from typing import Protocol, cast, get_args
 import structlog
 
 from bedside import beds
-from bedside.beds import BedPlace, SessionSource
+from bedside.beds import BedPlace, Places, SessionSource
 from bedside.contract import (
     Language,
     MealOrdering,
@@ -126,10 +126,12 @@ class BedsideContext:
         kiosk_base_url: str,
         lineup: Iterable[ChannelEntry] = (),
         clock: Callable[[], datetime] = _utcnow,
+        places: Places | None = None,
     ) -> None:
         self._link = link
         self._stays = stays
         self._db = db
+        self._places = places or Places(db)
         self._topics = topics
         self._language = default_language
         self._kiosk = kiosk_base_url
@@ -186,8 +188,7 @@ class BedsideContext:
 
     async def refresh_bed(self, label: str) -> None:
         """Publish the context of whoever lies in bed ``label`` now, or erase it."""
-        async with self._db.session() as session:
-            place = await beds.place_of_bed(session, label)
+        place = await self._places.of_bed(label)
         if place is None or place.terminal_id is None:
             log.info("context.no_terminal", bed=label)
             return
@@ -220,8 +221,9 @@ class BedsideContext:
 
     async def resync(self) -> None:
         """Publish every terminal's config and context (start-up, inventory reload)."""
+        self._places.invalidate()
+        places = await self._places.load()
         async with self._db.session() as session:
-            places = await beds.all_places(session)
             terminal_ids = await beds.terminal_ids(session)
         by_terminal = {p.terminal_id: p for p in places if p.terminal_id is not None}
         messages = []
@@ -234,9 +236,8 @@ class BedsideContext:
                 lineup=self._lineup,
             )
             messages.append((self._topics.config(tid), config.to_bytes(), True))
-        occupants = [
-            (place, await self._stay_for_bed(place.label)) for place in by_terminal.values()
-        ]
+        active = {s.bed.label: s for s in await self._stays.active_stays() if s.bed is not None}
+        occupants = [(place, active.get(place.label)) for place in by_terminal.values()]
         messages += [self._context_message(place, stay) for place, stay in occupants]
         await self._link.publish_many(messages)
         for place, stay in occupants:

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from bedside.beds import SessionSource
+from bedside.beds import Places, SessionSource
 from bedside.context import BedsideContext
 from bedside.errors import BedsideError
 from bedside.gateway import TerminalGateway
@@ -44,6 +44,7 @@ class BedsideEdge:
     ) -> None:
         self.options = options
         self.topics = Topics(options.topic_root)
+        self.places = Places(db)
         self.link = MqttLink(
             parse_mqtt_url(settings.mqtt_url.get_secret_value()),
             client_id=settings.mqtt_client_id,
@@ -56,8 +57,9 @@ class BedsideEdge:
             clock=clock, sleep=sleep,
         )  # fmt: skip
         self.nurse_calls = NurseCalls(
-            db=db, bus=bus, link=self.link, topics=self.topics, clock=clock, sleep=sleep
-        )
+            db=db, bus=bus, link=self.link, topics=self.topics, places=self.places, clock=clock,
+            sleep=sleep,
+        )  # fmt: skip
         self.gateway = TerminalGateway(
             topics=self.topics, registry=self.registry, nurse_calls=self.nurse_calls,
             link=self.link,
@@ -66,7 +68,7 @@ class BedsideEdge:
         self.context = BedsideContext(
             link=self.link, stays=stays, db=db, topics=self.topics,
             default_language=settings.default_language, kiosk_base_url=kiosk,
-            lineup=options.channel_lineup, clock=clock,
+            lineup=options.channel_lineup, clock=clock, places=self.places,
         )  # fmt: skip
         self.link.route(self.gateway.subscriptions(), self.gateway.on_message)
         self.context.subscribe(bus)
@@ -98,6 +100,11 @@ class BedsideEdge:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.nurse_calls.close()
+        try:
+            await self.registry.flush_seen()
+        except Exception:
+            log.exception("bedside.flush_seen_failed")
         await self.link.stop()
 
     async def _initial_sync(self) -> None:

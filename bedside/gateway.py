@@ -74,7 +74,7 @@ class TerminalGateway:
             except PayloadInvalid as exc:
                 await self._refuse(tid, topic, exc)
                 return
-            if not await self._registry.record_status(tid, status):
+            if not await self._registry.record_status(tid, status, retained=retained):
                 self.unknown_terminal += 1
                 return
         elif ref.channel == "event":
@@ -83,11 +83,12 @@ class TerminalGateway:
             except PayloadInvalid as exc:
                 await self._refuse(tid, topic, exc)
                 return
-            if not await self._registry.seen(tid):
+            if not await self._registry.known(tid):
                 self.unknown_terminal += 1
                 log.warning("terminal.unknown", terminal=tid)
                 return
             await self._event(tid, event)
+            await self._registry.seen(tid)
         else:
             return
         self.handled += 1

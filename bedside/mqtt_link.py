@@ -13,61 +13,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 import paho.mqtt.client as mqtt
 import structlog
+from paho.mqtt.reasoncodes import ReasonCode
 
-from bedside.errors import BedsideError, BrokerUnavailable
+from bedside.broker_url import BrokerAddress, LastWill, parse_mqtt_url
+from bedside.errors import BrokerUnavailable
 
 log = structlog.get_logger(__name__)
+__all__ = ["NO_DELAY", "BrokerAddress", "LastWill", "MqttLink", "parse_mqtt_url"]
 
+NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 MessageHandler = Callable[[str, bytes, bool], Awaitable[None]]
 """Called with (topic, payload, retained) for every message received, in order."""
 
 
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-    def describe(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-def parse_mqtt_url(url: str) -> BrokerAddress:
-    """``mqtt://user:password@host:port`` (``mqtts://`` for TLS) → :class:`BrokerAddress`."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise BedsideError("mqtt.url_invalid", "MQTT URL is not valid") from exc
-    if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-        raise BedsideError("mqtt.url_invalid", "MQTT URL must be mqtt://host:port or mqtts://")
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        tls=tls,
-    )
-
-
-@dataclass(frozen=True)
-class LastWill:
-    topic: str
-    payload: bytes
-    retain: bool = True
+def _refused(code: int | ReasonCode) -> bool:
+    return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
 
 
 class _Batch:
@@ -97,6 +66,7 @@ class MqttLink:
         publish_timeout: float = 15.0,
         ca_file: str | None = None,
         keepalive: int = 30,
+        inbox_size: int = 10_000,
     ) -> None:
         self.address = address
         self.client_id = client_id
@@ -115,6 +85,10 @@ class MqttLink:
         self._lost = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
+        self._handler: asyncio.Task[None] | None = None
+        self._inbox: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=inbox_size)
+        self.dropped = 0
+        self.refused_subscriptions: set[str] = set()
         self._stopping = False
         self.state = "down"
         self.connections = 0
@@ -134,13 +108,15 @@ class MqttLink:
         if self._task is None:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.client_id}")
+            self._handler = asyncio.create_task(self._handle(), name=f"mqtt-in:{self.client_id}")
 
     async def stop(self) -> None:
         self._stopping = True
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, self._handler) if t is not None]
+        self._task = self._handler = None
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._up.clear()
         self.state = "down"
 
@@ -161,6 +137,9 @@ class MqttLink:
             "last_error": self.last_error,
             "retained_topics": len(self._retained),
             "in_flight": len(self._acks),
+            "inbox": self._inbox.qsize(),
+            "dropped": self.dropped,
+            "refused_subscriptions": sorted(self.refused_subscriptions),
         }
 
     def _make_client(self) -> aiomqtt.Client:
@@ -183,6 +162,8 @@ class MqttLink:
             # paho's own limit is off (0): our semaphore is the window. With a limit, paho scans
             # every pending message on each PUBACK (O(window) per acknowledgement).
             max_inflight_messages=0,
+            # Small QoS 1 packets (PUBACKs, notices) must not wait for Nagle's algorithm.
+            socket_options=[NO_DELAY],
         )
         client.pending_calls_threshold = self.window * 2 + 16
         paho_client = client._client
@@ -230,7 +211,10 @@ class MqttLink:
 
     async def _on_connected(self, client: aiomqtt.Client) -> None:
         for topic in self.subscriptions:
-            await client.subscribe(topic, qos=1)
+            granted = await client.subscribe(topic, qos=1)
+            if any(_refused(code) for code in granted):  # the broker refused (ACL)
+                self.refused_subscriptions.add(topic)
+                log.error("mqtt.subscription_refused", topic=topic)
         self._client = client
         self.connections += 1
         self.state = "up"
@@ -245,15 +229,29 @@ class MqttLink:
         self._up.set()
 
     async def _dispatch(self, message: aiomqtt.Message) -> None:
+        """Hand a received message to the handler task: the reader never waits for a handler
+        (a handler publishing while the connection is down must not stop the reconnection)."""
         self.received += 1
         if self._on_message is None:
             return
         payload = message.payload if isinstance(message.payload, bytes) else b""
         try:
-            await self._on_message(str(message.topic), payload, bool(message.retain))
-        except Exception:
-            self.handler_failures += 1
-            log.exception("mqtt.handler_failed", topic=str(message.topic))
+            self._inbox.put_nowait((str(message.topic), payload, bool(message.retain)))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.warning("mqtt.inbox_full", topic=str(message.topic))
+
+    async def _handle(self) -> None:
+        while True:
+            topic, payload, retained = await self._inbox.get()
+            try:
+                if self._on_message is not None:
+                    await self._on_message(topic, payload, retained)
+            except Exception:
+                self.handler_failures += 1
+                log.exception("mqtt.handler_failed", topic=topic)
+            finally:
+                self._inbox.task_done()
 
     # --- publishing ---------------------------------------------------------------------
 

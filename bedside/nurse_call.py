@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bedside import beds
-from bedside.beds import BedPlace, SessionSource
+from bedside.beds import BedPlace, Places, SessionSource
 from bedside.contract import NurseCallNotice, NurseCallPressed, NurseCallState
 from bedside.models import NurseCall
 from bedside.topics import Topics
@@ -82,16 +82,22 @@ class NurseCalls:
         bus: EventBus,
         link: NoticePublisher,
         topics: Topics,
+        places: Places | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._db = db
+        self.places = places or Places(db)
         self._bus = bus
         self._link = link
         self._topics = topics
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()
+        self._outbox: asyncio.Queue[tuple[NurseCallView, NurseCallState, list[str]]] = (
+            asyncio.Queue()
+        )
+        self._notifier: asyncio.Task[None] | None = None
 
     # --- raising ------------------------------------------------------------------------
 
@@ -99,16 +105,17 @@ class NurseCalls:
         self, terminal_id: str, press: NurseCallPressed
     ) -> NurseCallView | None:
         """A press on a terminal; None when the terminal has no bed (nothing is raised)."""
-        async with self._db.session() as session:
-            place = await beds.place_of_terminal(session, terminal_id)
+        place = await self._place_of_terminal(terminal_id)
         if place is None:
             log.warning("nurse_call.terminal_without_bed", terminal=terminal_id)
             return None
         return await self._raise(place, f"{terminal_id}:{press.press_id}", press.source)
 
+    async def _place_of_terminal(self, terminal_id: str) -> BedPlace | None:
+        return await self.places.of_terminal(terminal_id)
+
     async def raise_from_tv(self, bed_label: str) -> NurseCallView:
-        async with self._db.session() as session:
-            place = await beds.place_of_bed(session, bed_label)
+        place = await self.places.of_bed(bed_label)
         if place is None:
             raise unknown_bed(bed_label)
         key = f"tv:{bed_label}:{self._clock().timestamp():.3f}"
@@ -144,7 +151,7 @@ class NurseCalls:
             )
         )  # fmt: skip
         log.info("nurse_call.raised", call=raised.call_id, bed=place.label, source=source)
-        await self._notify(raised, "received", [place.ward_code])
+        self._notify(raised, "received", [place.ward_code])
         return raised
 
     # --- nurse actions ------------------------------------------------------------------
@@ -172,7 +179,7 @@ class NurseCalls:
             )
         )  # fmt: skip
         log.info("nurse_call.acknowledged", call=call_id, seconds=done.response_seconds)
-        await self._notify(done, "acknowledged", [done.ward_code])
+        self._notify(done, "acknowledged", [done.ward_code])
         return done
 
     async def clear_by_badge(self, bed_label: str, badge_id: str) -> NurseCallView | None:
@@ -200,12 +207,11 @@ class NurseCalls:
             )
         )  # fmt: skip
         log.info("nurse_call.cleared", call=done.call_id, bed=bed_label)
-        await self._notify(done, "cleared", [done.ward_code])
+        self._notify(done, "cleared", [done.ward_code])
         return done
 
     async def clear_from_terminal(self, terminal_id: str, badge_id: str) -> NurseCallView | None:
-        async with self._db.session() as session:
-            place = await beds.place_of_terminal(session, terminal_id)
+        place = await self.places.of_terminal(terminal_id)
         if place is None:
             return None
         return await self.clear_by_badge(place.label, badge_id)
@@ -270,7 +276,7 @@ class NurseCalls:
             )  # fmt: skip
             log.warning("nurse_call.escalated", call=done.call_id, level=done.level)
             wards = [done.ward_code] + ([target_ward] if target_ward else [])
-            await self._notify(done, "escalated", wards)
+            self._notify(done, "escalated", wards)
         return [done for done, _, _ in raised]
 
     async def run_escalation(self, tick: float) -> None:
@@ -284,20 +290,43 @@ class NurseCalls:
 
     # --- notices ------------------------------------------------------------------------
 
-    async def _notify(self, call: NurseCallView, state: NurseCallState, wards: list[str]) -> None:
+    def _notify(self, call: NurseCallView, state: NurseCallState, wards: list[str]) -> None:
+        """Queue the terminals' notice: a caller (a web request, the gateway) never waits for
+        the broker, and notices leave in the order of the calls' changes."""
+        self._outbox.put_nowait((call, state, wards))
+        if self._notifier is None or self._notifier.done():
+            self._notifier = asyncio.create_task(self._deliver(), name="nurse-call:notices")
+
+    async def notices_sent(self) -> None:
+        """Wait until every queued notice was handed to the broker (tests, shutdown)."""
+        await self._outbox.join()
+
+    async def close(self) -> None:
+        notifier, self._notifier = self._notifier, None
+        if notifier is not None:
+            notifier.cancel()
+            await asyncio.gather(notifier, return_exceptions=True)
+
+    async def _deliver(self) -> None:
+        while True:
+            call, state, wards = await self._outbox.get()
+            try:
+                await self._send_notice(call, state, wards)
+            except Exception:
+                # The call is stored and its domain event published: the terminals' notice
+                # is best effort and must not undo it.
+                log.exception("nurse_call.notify_failed", call=call.call_id)
+            finally:
+                self._outbox.task_done()
+
+    async def _send_notice(
+        self, call: NurseCallView, state: NurseCallState, wards: list[str]
+    ) -> None:
         notice = NurseCallNotice(
             call_id=call.call_id, bed_label=call.bed_label, state=state, level=call.level
         ).to_bytes()
-        async with self._db.session() as session:
-            places: list[BedPlace] = []
-            for ward in dict.fromkeys(wards):
-                places += await beds.places_of_ward(session, ward)
+        places: list[BedPlace] = []
+        for ward in dict.fromkeys(wards):
+            places += await self.places.of_ward(ward)
         targets = sorted({p.terminal_id for p in places if p.terminal_id is not None})
-        try:
-            await self._link.publish_many(
-                [(self._topics.notify(t), notice, False) for t in targets]
-            )
-        except Exception:
-            # The call is stored and its domain event published: the terminals' notice is
-            # best effort and must not undo it.
-            log.exception("nurse_call.notify_failed", call=call.call_id)
+        await self._link.publish_many([(self._topics.notify(t), notice, False) for t in targets])

@@ -53,9 +53,18 @@ class TerminalRegistry:
         self._clock = clock
         self._sleep = sleep
         self._alerts: dict[str, TerminalOfflineAlert] = {}
+        self._known: set[str] = set()
+        self._unwritten: dict[str, datetime] = {}
 
-    async def record_status(self, terminal_id: str, status: TerminalStatus) -> bool:
-        """Apply a status message; False (and nothing changed) for an unknown terminal."""
+    async def record_status(
+        self, terminal_id: str, status: TerminalStatus, *, retained: bool = False
+    ) -> bool:
+        """Apply a status message; False (and nothing changed) for an unknown terminal.
+
+        A retained ``offline`` (replayed by the broker when the service subscribes) is old
+        news: it does not move ``last_seen``, so the offline time keeps counting across
+        restarts of the service.
+        """
         now = self._clock()
         async with self._db.session() as session:
             terminal = await session.get(Terminal, terminal_id)
@@ -63,11 +72,15 @@ class TerminalRegistry:
                 log.warning("presence.unknown_terminal", terminal=terminal_id)
                 return False
             terminal.online = status.state == "online"
-            terminal.last_seen = now
+            stale = retained and status.state == "offline" and terminal.last_seen is not None
+            if not stale:
+                terminal.last_seen = now
             if status.firmware is not None:
                 terminal.firmware = status.firmware
             if status.model is not None:
                 terminal.model = status.model
+        self._known.add(terminal_id)
+        self._unwritten.pop(terminal_id, None)
         log.info("presence.status", terminal=terminal_id, state=status.state)
         if status.state == "online":
             alert = self._alerts.pop(terminal_id, None)
@@ -78,20 +91,38 @@ class TerminalRegistry:
         return True
 
     async def known(self, terminal_id: str) -> bool:
+        """Is the terminal in the inventory? (Known ids are remembered; misses are re-read.)"""
+        if terminal_id in self._known:
+            return True
         async with self._db.session() as session:
-            return await session.get(Terminal, terminal_id) is not None
+            found = await session.get(Terminal, terminal_id) is not None
+        if found:
+            self._known.add(terminal_id)
+        return found
 
     async def seen(self, terminal_id: str) -> bool:
-        """Any message from a terminal proves it alive: refresh ``last_seen``."""
+        """Any message from a terminal proves it alive: ``last_seen`` is refreshed in memory
+        and written in batches (:meth:`flush_seen`), never on the event's own path."""
+        if not await self.known(terminal_id):
+            return False
+        self._unwritten[terminal_id] = self._clock()
+        return True
+
+    async def flush_seen(self) -> int:
+        """Write the pending ``last_seen`` times in one transaction."""
+        if not self._unwritten:
+            return 0
+        batch, self._unwritten = self._unwritten, {}
         async with self._db.session() as session:
-            terminal = await session.get(Terminal, terminal_id)
-            if terminal is None:
-                return False
-            terminal.last_seen = self._clock()
-            return True
+            for terminal_id, at in batch.items():
+                terminal = await session.get(Terminal, terminal_id)
+                if terminal is not None and (terminal.last_seen is None or terminal.last_seen < at):
+                    terminal.last_seen = at
+        return len(batch)
 
     async def terminals(self) -> list[TerminalPresence]:
         """Every terminal with its presence, for the admin page."""
+        await self.flush_seen()
         async with self._db.session() as session:
             rows = await session.scalars(
                 select(Terminal)

@@ -6,6 +6,7 @@ in-memory implementation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from wardline.domain.events import BedRef
@@ -44,5 +45,6 @@ class StayFacts(Protocol):
 
 
 class StayReader(Protocol):
+    async def active_stays(self) -> Sequence[StayFacts]: ...
     async def stay_by_visit(self, visit_number: str) -> StayFacts | None: ...
     async def stay_for_bed(self, bed_label: str) -> StayFacts | None: ...

@@ -70,6 +70,7 @@ async def running_service(
     try:
         yield service
     finally:
+        await calls.close()
         await link.stop()
         await bus.stop()
 

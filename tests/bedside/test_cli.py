@@ -23,6 +23,7 @@ from tests.bedside.conftest import free_port, retained
 from tests.bedside.ward import seed_ward
 from tests.services import port_open
 from wardline.db.engine import Database
+from wardline.errors import StorageError
 from wardline.settings import Settings
 
 
@@ -116,3 +117,7 @@ async def test_config_errors_are_one_line(tmp_path: Path, db: Database) -> None:
     assert info.value.error_id == "mqtt.config_write"
     with pytest.raises(BedsideError):
         await run(["terminal", "simulate", "bad/id"], settings)
+    empty = Settings(data_dir=tmp_path / "d2", database_url=f"sqlite+aiosqlite:///{tmp_path}/e.db")
+    with pytest.raises(StorageError) as info:
+        await run(["mosquitto-config", "--out", str(tmp_path / "o")], empty)
+    assert "wardline db upgrade" in info.value.message

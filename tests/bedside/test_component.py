@@ -62,6 +62,10 @@ async def test_edge_in_app(
     seen = await retained(host, port, f"{topics.root}/#")
     ctx = parse_context(seen[topics.context("TAP")])
     assert ctx is not None and ctx.greeting_name == "Robin"
+    await edge.context.resync()  # a full resync (start-up, inventory) keeps the occupant
+    seen = await retained(host, port, f"{topics.root}/#")
+    again = parse_context(seen[topics.context("TAP")])
+    assert again is not None and again.greeting_name == "Robin"
     call = await app[NURSE_CALLS].raise_from_tv("AP-1-A")
     assert [v.call_id for v in await app[NURSE_CALLS].open_calls("AP")] == [call.call_id]
 

@@ -112,6 +112,13 @@ async def test_admission_transfer_discharge(
     assert ctx.phone.number == admitted.did and ctx.phone.state == "active"
     assert b"Testfamily" not in seen[topics.context("TA")]
 
+    await stays.set_leave(c.SetLeave(visit_number="V1", on_leave=True), ACTOR)
+    await bus.drain()
+    seen = await retained(host, port, f"{topics.root}/#")
+    away = parse_context(seen[topics.context("TA")])
+    assert away is not None and away.on_leave and away.meal_ordering == "closed"
+    await stays.set_leave(c.SetLeave(visit_number="V1", on_leave=False), ACTOR)
+
     renamed = c.PatientData(
         ipp="IPP-41", family_name="Testfamily", given_name="Dominique", addressed_as="Domi"
     )

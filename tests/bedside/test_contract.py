@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bedside import contract
 from bedside.errors import (
@@ -140,3 +143,26 @@ def test_committed_schemas_are_current() -> None:
     rendered = render()
     committed = {p.name: p.read_text(encoding="utf-8") for p in DEFAULT_DIR.glob("*.json")}
     assert committed == rendered, "run `python -m bedside.schemas` and commit docs/mqtt-schemas"
+
+
+@settings(deadline=None)  # a loaded CI machine must not make a parser test flaky
+@given(st.binary(max_size=300))
+def test_any_bytes_give_a_model_or_a_payload_error(payload: bytes) -> None:
+    for parse in (contract.parse_event, contract.parse_status, contract.parse_notice):
+        with contextlib.suppress(PayloadInvalid):
+            parse(payload)
+
+
+@settings(deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["v", "type", "source", "press_id", "badge_id", "action", "state"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=20), st.booleans()),
+    )
+)
+def test_any_json_object_gives_a_model_or_a_payload_error(data: dict[str, object]) -> None:
+    try:
+        event = contract.parse_event(json.dumps(data).encode())
+    except PayloadInvalid:
+        return
+    assert event.v == 1

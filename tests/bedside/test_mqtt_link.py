@@ -50,7 +50,11 @@ async def test_many_publishes_bounded_window(
     try:
         await link.wait_connected()
         batch = [(topics.notify(f"T-{i}"), b"x", False) for i in range(3000)]
-        await asyncio.wait_for(link.publish_many(batch), 30)
+        other = [(topics.notify(f"U-{i}"), b"y", False) for i in range(500)]
+        # Two callers share the one window; both finish, nothing is left in flight.
+        await asyncio.wait_for(
+            asyncio.gather(link.publish_many(batch), link.publish_many(other)), 30
+        )
         assert link.health()["in_flight"] == 0
     finally:
         await link.stop()
@@ -115,5 +119,77 @@ async def test_broker_restart_restores_subscriptions_and_retained(
         ) as client:
             await client.publish(topics.event("T-7"), b"after-restart", qos=1)
         await wait_until(lambda: (topics.event("T-7"), b"after-restart") in received)
+    finally:
+        await link.stop()
+
+
+async def test_busy_handler_does_not_stop_reconnection(
+    broker_factory: Callable[[list[str]], PrivateBroker],
+) -> None:
+    broker = broker_factory(["T-9"])
+    await broker.wait_ready()
+    creds = broker.credentials
+    topics = Topics()
+    stuck = asyncio.Event()
+    handled: list[bytes] = []
+
+    async def on_message(topic: str, payload: bytes, retained_flag: bool) -> None:
+        handled.append(payload)
+        if payload == b"first":
+            stuck.set()
+            await asyncio.sleep(3600)  # e.g. waiting for a publish while the broker is down
+
+    link = MqttLink(
+        BrokerAddress("127.0.0.1", broker.port, creds.service_user, creds.service_password),
+        client_id="svc-busy",
+        subscriptions=[topics.all_from_terminals("event")],
+        on_message=on_message,
+        backoff=(0.05, 0.3),
+    )
+    await link.start()
+    try:
+        await link.wait_connected()
+        terminal = {"username": "T-9", "password": creds.terminals["T-9"]}
+        async with aiomqtt.Client("127.0.0.1", broker.port, **terminal) as client:
+            await client.publish(topics.event("T-9"), b"first", qos=1)
+        await asyncio.wait_for(stuck.wait(), 5)
+        broker.stop()
+        await wait_until(lambda: link.state == "down")
+        broker.start()
+        await broker.wait_ready()
+        await wait_until(lambda: link.connections >= 2 and link.state == "up", timeout=10)
+        async with aiomqtt.Client("127.0.0.1", broker.port, **terminal) as client:
+            await client.publish(topics.event("T-9"), b"second", qos=1)
+        await wait_until(lambda: link.health()["inbox"] == 1)  # queued behind the busy one
+        assert handled == [b"first"]
+    finally:
+        await link.stop()
+
+
+async def test_persistent_session_keeps_events_sent_while_away(
+    shared_broker: tuple[str, int], topics: Topics
+) -> None:
+    host, port = shared_broker
+    got: list[bytes] = []
+
+    async def on_message(topic: str, payload: bytes, retained_flag: bool) -> None:
+        got.append(payload)
+
+    def make() -> MqttLink:
+        return MqttLink(
+            BrokerAddress(host, port), client_id=f"svc-away-{topics.root}",
+            subscriptions=[topics.all_from_terminals("event")], on_message=on_message,
+        )  # fmt: skip
+
+    link = make()
+    await link.start()
+    await link.wait_connected()
+    await link.stop()  # the service goes away; its session stays on the broker
+    async with aiomqtt.Client(host, port) as terminal:
+        await terminal.publish(topics.event("T-A"), b"pressed-while-away", qos=1)
+    link = make()
+    await link.start()
+    try:
+        await wait_until(lambda: got == [b"pressed-while-away"])
     finally:
         await link.stop()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from bedside.contract import parse_notice
 from bedside.models import NurseCall
 from bedside.nurse_call import NurseCalls, badge_hash, due_level
+from bedside.nurse_call_report import response_report
 from bedside.topics import Topics
 from tests.bedside.harness import Service, running_service, terminal
 from tests.bedside.ward import add_nurse, seed_ward
@@ -91,6 +92,8 @@ async def test_raise_escalate_acknowledge_clear(
         ]
         assert len(await service.calls.open_calls("N1")) == 1
         assert "received" in states(bed_a.notices)
+        seen = {t.terminal_id: t.last_seen for t in await service.registry.terminals()}
+        assert seen["NA"] == service.clock.now and seen["NB"] is None
 
         service.clock.advance(119)
         assert await service.calls.escalate_due() == []
@@ -135,6 +138,14 @@ async def test_raise_escalate_acknowledge_clear(
             assert row is not None and row.cleared_by == "nina" and row.level == 2
             assert row.escalated_at is not None and row.cleared_at is not None
             assert [e["level"] for e in row.escalations] == [1, 2]
+        day = timedelta(days=1)
+        report = await response_report(
+            service.db, "N1", service.clock.now - day, service.clock.now + day
+        )
+        assert (report.calls, report.answered, report.escalated) == (1, 1, 1)
+        assert report.median_seconds == report.longest_seconds == 315.0
+        empty = await response_report(service.db, "N2", service.clock.now - day, service.clock.now)
+        assert (empty.calls, empty.median_seconds) == (0, None)
 
 
 async def test_unknown_terminal_and_bad_payload_change_nothing(
@@ -186,6 +197,7 @@ async def test_escalation_loop_runs_on_the_injected_clock(service: Service) -> N
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
+        await calls.close()
     async with service.db.session() as s:
         row = await s.get(NurseCall, raised.call_id)
         assert row is not None and row.level == 2

@@ -80,3 +80,18 @@ async def test_bad_status_and_unknown_terminal_change_nothing(
         await wait_until(lambda: len(pb.notices) == 1 and service.gateway.unknown_terminal == 1)
     assert await presence(service, "PB") == (False, None, False)
     assert "NOPE" not in {t.terminal_id for t in await service.registry.terminals()}
+
+
+async def test_replayed_offline_status_keeps_the_offline_time(service: Service) -> None:
+    """After a restart of the service the broker replays each terminal's retained status:
+    a replayed ``offline`` must not restart the terminal's offline time."""
+    online = b'{"v":1,"state":"online","firmware":"1"}'
+    offline = b'{"v":1,"state":"offline"}'
+    await service.gateway.on_message(service.topics.status("PB"), online, False)
+    await service.gateway.on_message(service.topics.status("PB"), offline, False)
+    went_offline = service.clock.now
+    service.clock.advance(200)
+    await service.gateway.on_message(service.topics.status("PB"), offline, True)  # replayed
+    service.clock.advance(101)
+    [alert] = await service.registry.check_offline()
+    assert alert.terminal_id == "PB" and alert.last_seen == went_offline
