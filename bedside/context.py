@@ -10,6 +10,7 @@ empty retained message, so nothing about the patient stays on the broker. Never 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol, cast, get_args
@@ -141,6 +142,9 @@ class BedsideContext:
         self._bed_of_patient: dict[int, str] = {}
         self.published = 0
         self.erased = 0
+        # A resync and the live events are serialised: a resync's snapshot of the stays can
+        # never be published after (and over) a newer event's context.
+        self._order = asyncio.Lock()
 
     def subscribe(self, bus: EventBus) -> None:
         kinds = (
@@ -150,6 +154,13 @@ class BedsideContext:
         bus.subscribe(kinds, self.handle, name="bedside.context")
 
     async def handle(self, event: DomainEvent) -> None:
+        if isinstance(event, InventoryLoaded):
+            await self.resync()
+            return
+        async with self._order:
+            await self._handle(event)
+
+    async def _handle(self, event: DomainEvent) -> None:
         match event:
             case StayAdmitted(bed=bed) | StayReopened(bed=bed):
                 await self.refresh_bed(bed.label)
@@ -169,8 +180,6 @@ class BedsideContext:
                 label = label or self._bed_of_patient.get(patient_id)
                 if label is not None:
                     await self.refresh_bed(label)
-            case InventoryLoaded():
-                await self.resync()
             case _:
                 return
 
@@ -221,6 +230,10 @@ class BedsideContext:
 
     async def resync(self) -> None:
         """Publish every terminal's config and context (start-up, inventory reload)."""
+        async with self._order:
+            await self._resync()
+
+    async def _resync(self) -> None:
         self._places.invalidate()
         places = await self._places.load()
         async with self._db.session() as session:

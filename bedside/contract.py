@@ -99,8 +99,14 @@ class NurseCallNotice(Payload):
 
 
 class IncomingCallNotice(Payload):
+    """A call for the bed's phone: ``ringing`` shows the banner, ``answered``/``ended`` drop it.
+    The caller is shown as a phone's display would show it."""
+
     type: Literal["incoming_call"] = "incoming_call"
     call_ref: ShortText
+    state: Literal["ringing", "answered", "ended"] = "ringing"
+    caller_number: ShortText | None = None
+    caller_name: ShortText | None = None
 
 
 class MessageNotice(Payload):

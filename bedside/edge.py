@@ -14,6 +14,7 @@ from bedside.beds import Places, SessionSource
 from bedside.context import BedsideContext
 from bedside.errors import BedsideError
 from bedside.gateway import TerminalGateway
+from bedside.incoming_call import IncomingCallBanner
 from bedside.mqtt_link import MqttLink, parse_mqtt_url
 from bedside.nurse_call import NurseCalls
 from bedside.options import BedsideOptions
@@ -70,8 +71,12 @@ class BedsideEdge:
             default_language=settings.default_language, kiosk_base_url=kiosk,
             lineup=options.channel_lineup, clock=clock, places=self.places,
         )  # fmt: skip
+        self.incoming_calls = IncomingCallBanner(
+            link=self.link, topics=self.topics, places=self.places
+        )
         self.link.route(self.gateway.subscriptions(), self.gateway.on_message)
         self.context.subscribe(bus)
+        self.incoming_calls.subscribe(bus)
         self._sleep = sleep
         self._tasks: set[asyncio.Task[None]] = set()
         self.synced = False
