@@ -1,4 +1,4 @@
-"""``wardline pbx snapshot`` and ``wardline pbx simulator``."""
+"""``wardline pbx snapshot``, ``wardline pbx simulator`` and ``wardline asterisk-config``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def register_cli(subparsers: Any) -> None:
         "--demo", action="store_true", help="place synthetic calls now and then (the demo)"
     )
     sim.set_defaults(handler=cmd_simulator)
+    from telephony.asterisk_config_cli import register as register_asterisk_config
+
+    register_asterisk_config(subparsers)
 
 
 async def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
