@@ -9,20 +9,27 @@ cleanup context that starts the link (when ``ami_enabled``) and stops it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
+from telephony.bed_lines import BedLines
 from telephony.call_records import CallRecordWriter
 from telephony.pbx_session import PbxSession
 from wardline import appkeys as k
 from wardline.domain.call_events import CallEnded
+from wardline.domain.lines import Lines
 
 TELEPHONY = web.AppKey("telephony", PbxSession)
 SWITCHBOARD = k.SWITCHBOARD
 """Implemented by :class:`PbxActions` (``wardline.domain.switchboard_port.Switchboard``)."""
 ASTDB = k.ASTDB
 """Implemented by :class:`PbxActions` (``wardline.domain.switchboard_port.AstDB``)."""
+BED_LINES = web.AppKey("bed_lines", BedLines)
+"""AstDB following the stays; reconciled after every (re)connect."""
+LINES = web.AppKey("lines", Lines)
+"""Line management (suspend, restore, barring, do-not-disturb, swap DID), audited."""
 
 
 def setup(app: web.Application) -> None:
@@ -33,6 +40,16 @@ def setup(app: web.Application) -> None:
     app[ASTDB] = session.actions
     writer = CallRecordWriter(unit_of_work=app[k.DATABASE].session)
     bus.subscribe(CallEnded, writer, name="telephony.call_records")
+    bed_lines = BedLines(session.actions, app[k.DATABASE])
+    bed_lines.subscribe(bus)
+    app[BED_LINES] = bed_lines
+    app[LINES] = Lines(
+        app[k.DATABASE],
+        bus,
+        app[k.AUDIT],
+        clock=app[k.CLOCK],
+        quarantine=timedelta(hours=settings.did_quarantine_hours),
+    )
 
     def pbx_check() -> dict[str, Any]:
         if not settings.ami_enabled:
@@ -49,3 +66,4 @@ async def _pbx_context(app: web.Application) -> AsyncIterator[None]:
         await session.start()
     yield
     await session.stop()
+    await app[BED_LINES].close()
