@@ -126,7 +126,8 @@ class BedLines:
         """Bring the keys of these beds and DIDs to what the database says."""
         lines = await self._read(self.db, extensions=beds, dids=dids)
         wanted = all_keys(lines)
-        stale = {k for ext in beds for k in bed_key_names(ext)} | {f"did/{d}" for d in dids}
+        held = set(dids) | {f.did for f in lines if f.did}
+        stale = {k for ext in beds for k in bed_key_names(ext)} | {f"did/{d}" for d in held}
         await self._gather([self._put(k, v) for k, v in sorted(wanted.items())])
         await self._gather([self._delete(k) for k in sorted(stale - set(wanted))])
 
