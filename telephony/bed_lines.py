@@ -95,6 +95,9 @@ class BedLines:
         self.pending_repair = False
         self.last_repair: Repair | None = None
         self._task: asyncio.Task[None] | None = None
+        self.applied = 0
+        self.on_applied: Callable[[ev.DomainEvent], None] | None = None
+        """Called once an event's keys are written and acknowledged (metrics, benchmarks)."""
 
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(STAY_EVENTS, self.on_stay_event, name="telephony.bed_lines")
@@ -104,7 +107,7 @@ class BedLines:
     async def on_stay_event(self, event: ev.DomainEvent) -> None:
         beds, dids, stay_id = touched(event)
         if stay_id is not None and isinstance(event, ev.PatientUpdated | ev.LineChanged):
-            current = [f for f in await self._read(self.db) if f.stay_id == stay_id]
+            current = await self._read(self.db, stay_ids=[stay_id])
             beds |= {f.extension for f in current}
             dids |= {f.did for f in current if f.did}
         if not beds and not dids:
@@ -121,6 +124,10 @@ class BedLines:
                     beds=sorted(beds),
                     error=exc.error_id,
                 )
+                return
+        self.applied += 1
+        if self.on_applied is not None:
+            self.on_applied(event)
 
     async def apply(self, beds: Collection[str], dids: Collection[str]) -> None:
         """Bring the keys of these beds and DIDs to what the database says."""

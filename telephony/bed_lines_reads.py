@@ -16,8 +16,10 @@ async def active_lines(
     *,
     extensions: Collection[str] | None = None,
     dids: Collection[str] | None = None,
+    stay_ids: Collection[int] | None = None,
 ) -> list[LineFacts]:
-    """Lines of the active stays; only those on ``extensions`` or holding ``dids`` if given."""
+    """Lines of the active stays; only those on ``extensions``, holding ``dids`` or of
+    ``stay_ids`` when any filter is given."""
     query = (
         select(Stay, Bed.extension, Bed.label, Patient)
         .join(Bed, Stay.bed_id == Bed.id)
@@ -25,12 +27,14 @@ async def active_lines(
         .where(Stay.status == "active")
         .order_by(Stay.id)
     )
-    if extensions is not None or dids is not None:
+    if extensions is not None or dids is not None or stay_ids is not None:
         wanted = []
         if extensions:
             wanted.append(Bed.extension.in_(list(extensions)))
         if dids:
             wanted.append(Stay.did.in_(list(dids)))
+        if stay_ids:
+            wanted.append(Stay.id.in_(list(stay_ids)))
         if not wanted:
             return []
         query = query.where(or_(*wanted))

@@ -1,0 +1,200 @@
+"""Bed line activation benchmark: admissions against the PBX simulator over real AMI.
+
+For each of N admissions (default 2,000, examples/hospital-2000.yaml, SQLite in a temporary
+directory): the time from the admission command to the line being active (its AstDB keys
+written and acknowledged by the PBX), p50/p99 and throughput; then the time to reconcile
+every bed after a PBX restart (AstDB empty: every key rewritten; target under 2 s) and after
+a plain reconnect (nothing to repair). Baselines in the same run: raw DBPut round trips one
+at a time (the floor of one admission's PBX cost) and the same number of raw DBPuts with the
+reconcile's concurrency.
+
+    python bench/line_activation.py [--admissions N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INVENTORY = ROOT / "examples" / "hospital-2000.yaml"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(admissions: int) -> dict[str, Any]:
+    from telephony.ami_link import AmiLink, Backoff
+    from telephony.bed_lines import BedLines
+    from telephony.pbx_session import PbxSession
+    from telephony.pbx_simulator import PbxSimulator
+    from wardline.bus import EventBus
+    from wardline.db.engine import Database, upgrade
+    from wardline.domain import commands as c
+    from wardline.domain import events as ev
+    from wardline.domain.audit import AuditLog
+    from wardline.domain.inventory import load_inventory
+    from wardline.domain.inventory_file import read_inventory
+    from wardline.domain.stays import Stays
+
+    inv = read_inventory(INVENTORY)
+    labels = [inv.bed_label(w, r, b) for _s, w, r, b in inv.beds()][:admissions]
+    tmp = Path(tempfile.mkdtemp(prefix="wl-bench-lines-"))
+    url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    await upgrade(url)
+    db = Database(url)
+    bus, audit = EventBus(), AuditLog()
+    await load_inventory(db, INVENTORY, c.SYSTEM_ADMIN_CLI, audit)
+    stays = Stays(db, bus, audit)
+    sim = await PbxSimulator().start()
+    link = AmiLink(
+        host="127.0.0.1",
+        port=sim.port,
+        username="wardline",
+        secret="wardline-secret",
+        backoff=Backoff(initial=0.05, maximum=0.2),
+    )
+    session = PbxSession(link, bus.publish)
+    bed_lines = BedLines(session.actions, db)
+    bed_lines.subscribe(bus)
+    await bus.start()
+    await session.start()
+    await link.wait_synced(5)
+    await bus.drain()
+    await bed_lines.wait_reconciled()
+    try:
+        # baseline 1: raw DBPut round trips, one at a time
+        raw: list[float] = []
+        for i in range(admissions):
+            t0 = time.perf_counter()
+            await session.actions.put("bench", str(i), "1")
+            raw.append(time.perf_counter() - t0)
+        for key in [k for k in sim.astdb if k.startswith("bench/")]:
+            del sim.astdb[key]
+
+        # admissions, one after the other, each until its line is active
+        waiting: dict[int, asyncio.Future[None]] = {}
+
+        def applied(event: ev.DomainEvent) -> None:
+            if isinstance(event, ev.StayAdmitted) and event.stay_id in waiting:
+                waiting.pop(event.stay_id).set_result(None)
+
+        bed_lines.on_applied = applied
+        total: list[float] = []
+        line_part: list[float] = []
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        for i, label in enumerate(labels):
+            patient = c.PatientData(
+                ipp=f"B{i:05d}", family_name=f"Bench{i}", given_name="Test",
+                birth_date=date(1960, 1, 1),
+            )  # fmt: skip
+            t0 = time.perf_counter()
+            done: asyncio.Future[None] = loop.create_future()
+            # admit publishes and returns with no await in between: registering here is in time
+            view = await stays.admit(
+                c.Admit(
+                    visit_number=f"BV{i:05d}", patient=patient, location=c.BedLocation(label=label)
+                ),
+                c.SYSTEM_ADT,
+            )
+            t1 = time.perf_counter()
+            waiting[view.stay_id] = done
+            await asyncio.wait_for(done, 10)
+            t2 = time.perf_counter()
+            total.append(t2 - t0)
+            line_part.append(t2 - t1)
+        elapsed = time.perf_counter() - started
+        keys = sum(1 for k in sim.astdb if k.startswith(("bed/", "did/")))
+
+        # reconcile after a PBX restart (AstDB lost): every key rewritten
+        sim.astdb.clear()
+        t0 = time.perf_counter()
+        repair = await bed_lines.reconcile()
+        full_reconcile = time.perf_counter() - t0
+        assert repair.changed == keys, (repair.changed, keys)
+        # reconcile after a reconnect with nothing to repair
+        t0 = time.perf_counter()
+        await bed_lines.reconcile()
+        quiet_reconcile = time.perf_counter() - t0
+
+        # baseline 2: the same number of raw DBPuts, 64 in flight
+        limit = asyncio.Semaphore(64)
+
+        async def put(i: int) -> None:
+            async with limit:
+                await session.actions.put("bench", str(i), "1")
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(put(i) for i in range(keys)))
+        raw_concurrent = time.perf_counter() - t0
+    finally:
+        await session.stop()
+        await bed_lines.close()
+        await bus.stop()
+        await sim.stop()
+        await db.dispose()
+    return {
+        "admissions": admissions,
+        "astdb_keys": keys,
+        "admission_to_line_p50_ms": statistics.median(total) * 1e3,
+        "admission_to_line_p99_ms": pct(total, 0.99) * 1e3,
+        "line_part_p50_ms": statistics.median(line_part) * 1e3,
+        "line_part_p99_ms": pct(line_part, 0.99) * 1e3,
+        "admissions_per_s": admissions / elapsed,
+        "baseline_dbput_p50_ms": statistics.median(raw) * 1e3,
+        "baseline_dbput_p99_ms": pct(raw, 0.99) * 1e3,
+        "reconcile_full_s": full_reconcile,
+        "reconcile_in_step_s": quiet_reconcile,
+        "baseline_raw_puts_s": raw_concurrent,
+        "reconcile_target_met": full_reconcile < 2.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--admissions", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from wardline.logs import configure_logging
+
+    configure_logging("WARNING", "console")
+    r = asyncio.run(run(args.admissions))
+    print(f"admissions                        {r['admissions']} ({r['astdb_keys']} AstDB keys)")
+    print(
+        f"admission -> line active          p50 {r['admission_to_line_p50_ms']:.2f} ms, "
+        f"p99 {r['admission_to_line_p99_ms']:.2f} ms, {r['admissions_per_s']:.0f} admissions/s"
+    )
+    print(
+        f"  of which the line (bus, read, AstDB) p50 {r['line_part_p50_ms']:.2f} ms, "
+        f"p99 {r['line_part_p99_ms']:.2f} ms"
+    )
+    print(
+        f"baseline: one raw DBPut           p50 {r['baseline_dbput_p50_ms']:.2f} ms, "
+        f"p99 {r['baseline_dbput_p99_ms']:.2f} ms "
+        f"(line / DBPut p50 ratio {r['line_part_p50_ms'] / r['baseline_dbput_p50_ms']:.1f})"
+    )
+    print(
+        f"reconcile after PBX restart       {r['reconcile_full_s']:.3f} s "
+        f"(target < 2 s: {'met' if r['reconcile_target_met'] else 'MISSED'}); "
+        f"nothing to repair {r['reconcile_in_step_s']:.3f} s"
+    )
+    print(
+        f"baseline: same number of raw DBPuts, 64 in flight {r['baseline_raw_puts_s']:.3f} s "
+        f"(ratio {r['reconcile_full_s'] / r['baseline_raw_puts_s']:.2f})"
+    )
+    if args.json:
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
