@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from telephony.bed_lines_reads import active_lines
+from telephony.bed_lines_reads import active_lines, bed_count
 from telephony.line_keys import (
     BED_FAMILY,
     DID_FAMILY,
@@ -171,7 +171,14 @@ class BedLines:
 
     # --- reconcile ------------------------------------------------------------------------------
     async def reconcile(self) -> Repair:
-        """Make AstDB's ``bed`` and ``did`` families exactly what the active stays want."""
+        """Make AstDB's ``bed`` and ``did`` families exactly what the active stays want.
+
+        Not before an inventory is loaded: an empty database never wipes a PBX's lines.
+        """
+        if await bed_count(self.db) == 0:
+            log.warning("bed_lines.no_inventory_no_reconcile")
+            self.pending_repair = False
+            return Repair()
         async with self._lock:
             wanted = all_keys(await self._read(self.db))
             beds, dids = await asyncio.gather(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from telephony.line_keys import LineFacts
 from wardline.db.engine import Database
@@ -56,3 +56,9 @@ async def active_lines(
         )
         for stay, extension, label, patient in rows
     ]
+
+
+async def bed_count(db: Database) -> int:
+    """Beds in the inventory (0: no inventory loaded yet)."""
+    async with db.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(Bed)) or 0)
