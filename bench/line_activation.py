@@ -116,17 +116,6 @@ async def run(admissions: int) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         keys = sum(1 for k in sim.astdb if k.startswith(("bed/", "did/")))
 
-        # reconcile after a PBX restart (AstDB lost): every key rewritten
-        sim.astdb.clear()
-        t0 = time.perf_counter()
-        repair = await bed_lines.reconcile()
-        full_reconcile = time.perf_counter() - t0
-        assert repair.changed == keys, (repair.changed, keys)
-        # reconcile after a reconnect with nothing to repair
-        t0 = time.perf_counter()
-        await bed_lines.reconcile()
-        quiet_reconcile = time.perf_counter() - t0
-
         # baseline 2: the same number of raw DBPuts, 64 in flight
         limit = asyncio.Semaphore(64)
 
@@ -134,9 +123,39 @@ async def run(admissions: int) -> dict[str, Any]:
             async with limit:
                 await session.actions.put("bench", str(i), "1")
 
+        raw_runs: list[float] = []
+        for _ in range(3):  # best of three, like the reconcile below
+            t0 = time.perf_counter()
+            await asyncio.gather(*(put(i) for i in range(keys)))
+            raw_runs.append(time.perf_counter() - t0)
+            for key in [k for k in sim.astdb if k.startswith("bench/")]:
+                del sim.astdb[key]
+        raw_concurrent = min(raw_runs)
+
+        # reconcile after a PBX restart (AstDB lost): every key rewritten
+        full_runs: list[float] = []
+        for _ in range(3):
+            sim.astdb.clear()
+            t0 = time.perf_counter()
+            repair = await bed_lines.reconcile()
+            full_runs.append(time.perf_counter() - t0)
+            assert repair.changed == keys, (repair.changed, keys)
+        full_reconcile = min(full_runs)
+        # reconcile after a reconnect with nothing to repair
         t0 = time.perf_counter()
-        await asyncio.gather(*(put(i) for i in range(keys)))
-        raw_concurrent = time.perf_counter() - t0
+        await bed_lines.reconcile()
+        quiet_reconcile = time.perf_counter() - t0
+
+        # the real path: the AMI connection drops, the link reconnects, the bus triggers it
+        sim.astdb.clear()
+        bed_lines.last_repair = None
+        t0 = time.perf_counter()
+        sim.drop_clients()
+        while bed_lines.last_repair is None:  # noqa: ASYNC110 (a bench poll of 5 ms)
+            await asyncio.sleep(0.005)
+        reconnect_reconcile = time.perf_counter() - t0
+        assert bed_lines.last_repair.changed == keys
+
     finally:
         await session.stop()
         await bed_lines.close()
@@ -154,9 +173,11 @@ async def run(admissions: int) -> dict[str, Any]:
         "baseline_dbput_p50_ms": statistics.median(raw) * 1e3,
         "baseline_dbput_p99_ms": pct(raw, 0.99) * 1e3,
         "reconcile_full_s": full_reconcile,
+        "reconcile_full_worst_s": max(full_runs),
         "reconcile_in_step_s": quiet_reconcile,
+        "drop_to_repaired_s": reconnect_reconcile,
         "baseline_raw_puts_s": raw_concurrent,
-        "reconcile_target_met": full_reconcile < 2.0,
+        "reconcile_target_met": max(full_runs) < 2.0,
     }
 
 
@@ -184,9 +205,14 @@ def main() -> None:
         f"(line / DBPut p50 ratio {r['line_part_p50_ms'] / r['baseline_dbput_p50_ms']:.1f})"
     )
     print(
-        f"reconcile after PBX restart       {r['reconcile_full_s']:.3f} s "
+        f"reconcile after PBX restart       best {r['reconcile_full_s']:.3f} s, "
+        f"worst {r['reconcile_full_worst_s']:.3f} s "
         f"(target < 2 s: {'met' if r['reconcile_target_met'] else 'MISSED'}); "
         f"nothing to repair {r['reconcile_in_step_s']:.3f} s"
+    )
+    print(
+        f"AMI dropped -> reconnected -> every key rewritten {r['drop_to_repaired_s']:.3f} s "
+        "(includes the reconnect backoff)"
     )
     print(
         f"baseline: same number of raw DBPuts, 64 in flight {r['baseline_raw_puts_s']:.3f} s "
