@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -168,6 +169,18 @@ class BedLines:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+    def readiness(self) -> dict[str, Any]:
+        """For ``/readyz``: degraded while a change waits for the next reconcile."""
+        repair = self.last_repair
+        return {
+            "state": "degraded" if self.pending_repair else "up",
+            "pending_repair": self.pending_repair,
+            "applied": self.applied,
+            "last_repair": None
+            if repair is None
+            else {"written": len(repair.written), "deleted": len(repair.deleted)},
+        }
 
     # --- reconcile ------------------------------------------------------------------------------
     async def reconcile(self) -> Repair:

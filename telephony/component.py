@@ -2,8 +2,9 @@
 
 Adds the PBX session (AMI link + live state + actions) under :data:`TELEPHONY`, the
 switchboard and AstDB ports under :data:`SWITCHBOARD` and :data:`ASTDB`, a call-record
-writer on the bus, a readiness check ``pbx`` (connection state, last resync time) and a
-cleanup context that starts the link (when ``ami_enabled``) and stops it.
+writer on the bus, the bed lines (AstDB following the stays, :data:`BED_LINES`) and line
+management (:data:`LINES`), readiness checks ``pbx`` (connection state, last resync time) and
+``bed_lines``, and a cleanup context that starts the link (when ``ami_enabled``) and stops it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def setup(app: web.Application) -> None:
         return session.link.readiness()
 
     app[k.READINESS].register("pbx", pbx_check)
+    app[k.READINESS].register("bed_lines", bed_lines.readiness)
     app.cleanup_ctx.append(_pbx_context)
 
 

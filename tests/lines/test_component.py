@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
+
 from telephony.component import BED_LINES, LINES, TELEPHONY, setup
 from telephony.pbx_simulator import PbxSimulator
 from tests.conftest import EXAMPLE_HOSPITAL
@@ -40,13 +42,16 @@ async def test_app_reconciles_at_start_and_follows_stays(
             mllp_enabled=False,
         )
         app = build_app(settings, components=[setup])
-        await serve_app(app)  # type: ignore[misc]
+        base = await serve_app(app)  # type: ignore[misc]
         bed_lines = app[BED_LINES]
         await app[TELEPHONY].link.wait_synced(5)
         await wait_until(lambda: bed_lines.last_repair is not None, 5)
         assert bed_lines.last_repair is not None
         assert bed_lines.last_repair.deleted == ["bed/2001/active", "did/0388110005"]
         assert sim.astdb == {}
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as resp:
+            check = (await resp.json())["checks"]["bed_lines"]
+        assert check["state"] == "up" and check["last_repair"] == {"written": 0, "deleted": 2}
         view = await app[k.STAYS].admit(admit("V1", "P1", "CARDIO-102-A"), ADT)
         await wait_until(lambda: sim.astdb.get(f"did/{view.did}") == "2003", 5)
         await app[LINES].suspend("V1", OPERATOR)
