@@ -1,11 +1,12 @@
 """Bed line activation benchmark: admissions against the PBX simulator over real AMI.
 
 For each of N admissions (default 2,000, examples/hospital-2000.yaml, SQLite in a temporary
-directory): the time from the admission command to the line being active (its AstDB keys
-written and acknowledged by the PBX), p50/p99 and throughput; then the time to reconcile
-every bed after a PBX restart (AstDB empty: every key rewritten; target under 2 s) and after
-a plain reconnect (nothing to repair). Baselines in the same run: raw DBPut round trips one
-at a time (the floor of one admission's PBX cost) and the same number of raw DBPuts with the
+directory, the PBX simulator in its own process as a real PBX would be): the time from the
+admission command to the line being active (its AstDB keys written and acknowledged by the
+PBX), p50/p99 and throughput; then the time to reconcile every bed after a PBX restart (AstDB
+empty: every key rewritten; target under 2 s), after a reconnect with nothing to repair, and
+through a real AMI drop and reconnect. Baselines in the same run: raw DBPut round trips one at
+a time (the floor of one admission's PBX cost) and the same number of raw DBPuts with the
 reconcile's concurrency.
 
     python bench/line_activation.py [--admissions N] [--json]
@@ -15,8 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import re
 import statistics
+import sys
 import tempfile
 import time
 from datetime import date
@@ -25,6 +30,42 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = ROOT / "examples" / "hospital-2000.yaml"
+
+
+class SimulatorProcess:
+    """The PBX simulator in its own process, as a real PBX would be (``wardline pbx simulator``)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, port: int) -> None:
+        self.proc, self.port = proc, port
+
+    @classmethod
+    async def start(cls) -> SimulatorProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "wardline", "pbx", "simulator", "--port", "0", cwd=ROOT,
+            env={**os.environ, "WARDLINE_AMI_SECRET": "wardline-secret",
+                 "WARDLINE_LOG_LEVEL": "WARNING"},
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        match = re.search(r"AMI on [0-9.]+:(\d+)", line)
+        if match is None:
+            proc.kill()
+            raise RuntimeError(f"the simulator did not start: {line!r}")
+        return cls(proc, int(match.group(1)))
+
+    async def stop(self) -> None:
+        self.proc.terminate()
+        await self.proc.wait()
+
+
+async def wipe(link: Any, *families: str) -> None:
+    """Delete whole AstDB families (a PBX restart that lost its AstDB)."""
+    from telephony.errors import PbxActionFailed
+
+    for family in families:
+        with contextlib.suppress(PbxActionFailed):  # an empty family answers an error
+            await link.send({"Action": "DBDelTree", "Family": family})
 
 
 def pct(values: list[float], q: float) -> float:
@@ -36,7 +77,6 @@ async def run(admissions: int) -> dict[str, Any]:
     from telephony.ami_link import AmiLink, Backoff
     from telephony.bed_lines import BedLines
     from telephony.pbx_session import PbxSession
-    from telephony.pbx_simulator import PbxSimulator
     from wardline.bus import EventBus
     from wardline.db.engine import Database, upgrade
     from wardline.domain import commands as c
@@ -55,7 +95,7 @@ async def run(admissions: int) -> dict[str, Any]:
     bus, audit = EventBus(), AuditLog()
     await load_inventory(db, INVENTORY, c.SYSTEM_ADMIN_CLI, audit)
     stays = Stays(db, bus, audit)
-    sim = await PbxSimulator().start()
+    sim = await SimulatorProcess.start()
     link = AmiLink(
         host="127.0.0.1",
         port=sim.port,
@@ -78,8 +118,7 @@ async def run(admissions: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             await session.actions.put("bench", str(i), "1")
             raw.append(time.perf_counter() - t0)
-        for key in [k for k in sim.astdb if k.startswith("bench/")]:
-            del sim.astdb[key]
+        await wipe(link, "bench")
 
         # admissions, one after the other, each until its line is active
         waiting: dict[int, asyncio.Future[None]] = {}
@@ -114,7 +153,7 @@ async def run(admissions: int) -> dict[str, Any]:
             total.append(t2 - t0)
             line_part.append(t2 - t1)
         elapsed = time.perf_counter() - started
-        keys = sum(1 for k in sim.astdb if k.startswith(("bed/", "did/")))
+        keys = len(await session.actions.tree("bed")) + len(await session.actions.tree("did"))
 
         # baseline 2: the same number of raw DBPuts, 64 in flight
         limit = asyncio.Semaphore(64)
@@ -128,14 +167,13 @@ async def run(admissions: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             await asyncio.gather(*(put(i) for i in range(keys)))
             raw_runs.append(time.perf_counter() - t0)
-            for key in [k for k in sim.astdb if k.startswith("bench/")]:
-                del sim.astdb[key]
+            await wipe(link, "bench")
         raw_concurrent = min(raw_runs)
 
         # reconcile after a PBX restart (AstDB lost): every key rewritten
         full_runs: list[float] = []
         for _ in range(3):
-            sim.astdb.clear()
+            await wipe(link, "bed", "did")
             t0 = time.perf_counter()
             repair = await bed_lines.reconcile()
             full_runs.append(time.perf_counter() - t0)
@@ -147,10 +185,10 @@ async def run(admissions: int) -> dict[str, Any]:
         quiet_reconcile = time.perf_counter() - t0
 
         # the real path: the AMI connection drops, the link reconnects, the bus triggers it
-        sim.astdb.clear()
+        await wipe(link, "bed", "did")
         bed_lines.last_repair = None
         t0 = time.perf_counter()
-        sim.drop_clients()
+        link.drop()
         while bed_lines.last_repair is None:  # noqa: ASYNC110 (a bench poll of 5 ms)
             await asyncio.sleep(0.005)
         reconnect_reconcile = time.perf_counter() - t0
