@@ -210,8 +210,22 @@ def _refuse(error_id: str, message: str, **details: str) -> AsteriskConfigRefuse
     return AsteriskConfigRefused(f"asterisk_config.{error_id}", message, **details)
 
 
+def _safe_text(what: str, text: str) -> None:
+    """Names go into comments and caller ids: no line breaks, quotes or comment marks."""
+    if any(ch in text for ch in '";[]\\') or any(not ch.isprintable() for ch in text):
+        raise _refuse(
+            "unsafe_text",
+            f"{what} {text!r} has a character that cannot go into an Asterisk file",
+        )
+
+
 def check_plan(plan: PbxPlan) -> None:
     """Refuse a plan Asterisk could not route unambiguously (first problem named)."""
+    _safe_text("hospital name", plan.hospital_name)
+    for phone in plan.staff:
+        _safe_text(f"label of phone {phone.extension}", phone.label)
+    for ward in plan.wards:
+        _safe_text(f"name of ward {ward.code}", ward.name)
     owners: list[tuple[str, str]] = [(b.extension, f"bed {b.label}") for b in plan.beds]
     owners += [(s.extension, f"staff phone {s.label}") for s in plan.staff]
     for ward in plan.wards:

@@ -17,7 +17,12 @@ from telephony.asterisk_config import (
     render,
     write_config,
 )
-from telephony.asterisk_config_plan import PbxPlan, plan_from_database, plan_from_file
+from telephony.asterisk_config_plan import (
+    PbxPlan,
+    WardLine,
+    plan_from_database,
+    plan_from_file,
+)
 from tests.conftest import EXAMPLE_HOSPITAL, Hospital
 from tests.lines.conf_parse import Section, extensions_by_context, parse_conf
 from wardline.domain.inventory_file import read_inventory
@@ -155,3 +160,27 @@ def test_passwords_generated_once_and_kept_private(tmp_path: Path) -> None:
     assert Passwords(tmp_path)["2001"] == secret
     assert Passwords(tmp_path)["2002"] != secret
     assert Passwords(tmp_path, "seed")["2001"] == Passwords(tmp_path / "x", "seed")["2001"]
+
+
+def test_a_name_that_would_break_a_file_is_refused(example: PbxPlan) -> None:
+    from telephony.asterisk_config_plan import AsteriskConfigRefused, check_plan
+
+    ward = example.wards[0]
+    evil = PbxPlan(
+        **{
+            **example.__dict__,
+            "wards": (WardLine(**{**ward.__dict__, "name": "Cardio\n[wardline]\nsecret=x"}),),
+        }
+    )
+    with pytest.raises(AsteriskConfigRefused, match="cannot go into an Asterisk file"):
+        check_plan(evil)
+
+
+def test_manager_permit_takes_an_address_or_a_network(example: PbxPlan, tmp_path: Path) -> None:
+    local = AsteriskSettings(  # type: ignore[call-arg]
+        asterisk_manager_permit="10.1.2.0/24", asterisk_manager_bind="10.1.2.3"
+    )
+    text = render(example, Passwords(tmp_path, SEED), local, "wardline", "s")["manager.conf"]
+    manager = {s.name: s for s in parse_conf(text)}
+    assert manager["wardline"].one("permit") == "10.1.2.0/24"
+    assert manager["general"].one("bindaddr") == "10.1.2.3"
