@@ -1,4 +1,5 @@
-"""``wardline pbx snapshot``, ``wardline pbx simulator`` and ``wardline asterisk-config``."""
+"""``wardline pbx snapshot``, ``wardline pbx simulator``, ``wardline asterisk-config`` and
+``wardline line``."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def register_cli(subparsers: Any) -> None:
     from telephony.asterisk_config_cli import register as register_asterisk_config
 
     register_asterisk_config(subparsers)
+    from telephony.line_cli import register as register_line
+
+    register_line(subparsers)
 
 
 async def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
