@@ -1,7 +1,6 @@
 """The AstDB families and keys the dialplan reads, in one place (the simulator, the nurse-call
-ring and the demo use these; the generated dialplan in ``asterisk_conf`` reads the same, and
-``telephony/line_keys.py`` of the bed-line writer spells the same families ``BED_FAMILY`` and
-``DID_FAMILY``: it should import them from here once both are merged).
+ring, the demo and the bed-line writer ``telephony/line_keys.py`` use these; the generated
+dialplan in ``asterisk_conf`` reads the same).
 
 - ``bed/<extension>/active``: ``1`` when the bed's line is open (a stay is active);
 - ``bed/<extension>/dnd``: ``1`` when the patient asked not to be disturbed (an outside call

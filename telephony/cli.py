@@ -1,4 +1,5 @@
-"""``wardline pbx snapshot`` and ``wardline pbx simulator``."""
+"""``wardline pbx snapshot``, ``wardline pbx simulator``, ``wardline asterisk-config`` and
+``wardline line``."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def register_cli(subparsers: Any) -> None:
         help="the hospital's inventory YAML (default: the lab of the captures)",
     )
     sim.set_defaults(handler=cmd_simulator)
+    from telephony.asterisk_config_cli import register as register_asterisk_config
+
+    register_asterisk_config(subparsers)
+    from telephony.line_cli import register as register_line
+
+    register_line(subparsers)
 
 
 async def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,23 +3,27 @@
 Adds the PBX session (AMI link + live state + actions) under :data:`TELEPHONY`, the
 switchboard and AstDB ports under :data:`SWITCHBOARD` and :data:`ASTDB`, a call-record
 writer on the bus, the nurse-call ring (a nurse call rings the nurse station, an escalation
-its target) under :data:`NURSE_CALL_RING`, a readiness check ``pbx`` (connection state, last
-resync time, rings placed and failed) and a cleanup context that starts the link (when
-``ami_enabled``) and stops it.
+its target) under :data:`NURSE_CALL_RING`, the bed lines (AstDB following the stays,
+:data:`BED_LINES`) and line management (:data:`LINES`), readiness checks ``pbx`` (connection
+state, last resync time, rings placed and failed) and ``bed_lines``, and a cleanup context
+that starts the link (when ``ami_enabled``) and stops it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
+from telephony.bed_lines import BedLines
 from telephony.call_records import CallRecordWriter
 from telephony.nurse_call_ring import NurseCallRinger
 from telephony.pbx_session import PbxSession
 from wardline import appkeys as k
 from wardline.domain.call_events import CallEnded
+from wardline.domain.lines import Lines
 from wardline.domain.nurse_call_events import NurseCallEscalated, NurseCallRaised
 
 TELEPHONY = web.AppKey("telephony", PbxSession)
@@ -28,6 +32,10 @@ SWITCHBOARD = k.SWITCHBOARD
 """Implemented by :class:`PbxActions` (``wardline.domain.switchboard_port.Switchboard``)."""
 ASTDB = k.ASTDB
 """Implemented by :class:`PbxActions` (``wardline.domain.switchboard_port.AstDB``)."""
+BED_LINES = web.AppKey("bed_lines", BedLines)
+"""AstDB following the stays; reconciled after every (re)connect."""
+LINES = web.AppKey("lines", Lines)
+"""Line management (suspend, restore, barring, do-not-disturb, swap DID), audited."""
 
 
 def setup(app: web.Application) -> None:
@@ -41,6 +49,16 @@ def setup(app: web.Application) -> None:
     ringer = NurseCallRinger.from_database(session.actions.ring_alert, app[k.DATABASE].session)
     app[NURSE_CALL_RING] = ringer
     bus.subscribe((NurseCallRaised, NurseCallEscalated), ringer, name="telephony.nurse_call_ring")
+    bed_lines = BedLines(session.actions, app[k.DATABASE])
+    bed_lines.subscribe(bus)
+    app[BED_LINES] = bed_lines
+    app[LINES] = Lines(
+        app[k.DATABASE],
+        bus,
+        app[k.AUDIT],
+        clock=app[k.CLOCK],
+        quarantine=timedelta(hours=settings.did_quarantine_hours),
+    )
 
     def pbx_check() -> dict[str, Any]:
         if not settings.ami_enabled:
@@ -49,6 +67,7 @@ def setup(app: web.Application) -> None:
         return {**session.link.readiness(), "nurse_call_rings": rings}
 
     app[k.READINESS].register("pbx", pbx_check)
+    app[k.READINESS].register("bed_lines", bed_lines.readiness)
     app.cleanup_ctx.append(_pbx_context)
 
 
@@ -58,3 +77,4 @@ async def _pbx_context(app: web.Application) -> AsyncIterator[None]:
         await session.start()
     yield
     await session.stop()
+    await app[BED_LINES].close()

@@ -1,0 +1,186 @@
+"""The generated Asterisk files: golden copies, structure, determinism, change summary."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from telephony.asterisk_config import (
+    FILES,
+    SUMMARY_FILE,
+    AsteriskSettings,
+    Passwords,
+    render,
+    write_config,
+)
+from telephony.asterisk_config_plan import (
+    PbxPlan,
+    WardLine,
+    plan_from_database,
+    plan_from_file,
+)
+from tests.conftest import EXAMPLE_HOSPITAL, Hospital
+from tests.lines.conf_parse import Section, extensions_by_context, parse_conf
+from wardline.domain.inventory_file import read_inventory
+
+GOLDEN = Path(__file__).parent / "golden"
+SEED = "golden-test-seed"
+
+
+def settings() -> AsteriskSettings:
+    return AsteriskSettings(asterisk_sip_secret_seed=SEED)  # type: ignore[arg-type]
+
+
+def files_for(plan: PbxPlan, tmp: Path) -> dict[str, str]:
+    return render(plan, Passwords(tmp, SEED), settings(), "wardline", None)
+
+
+@pytest.fixture
+def example() -> PbxPlan:
+    return plan_from_file(read_inventory(EXAMPLE_HOSPITAL))
+
+
+def test_golden_files_of_the_example_hospital(example: PbxPlan, tmp_path: Path) -> None:
+    files = files_for(example, tmp_path)
+    if os.environ.get("WARDLINE_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (GOLDEN / name).write_text(text, encoding="utf-8")
+    assert sorted(files) == sorted(FILES)
+    for name, text in files.items():
+        assert text == (GOLDEN / name).read_text(encoding="utf-8"), name
+
+
+async def test_database_and_file_give_the_same_bytes(
+    hospital: Hospital, example: PbxPlan, tmp_path: Path
+) -> None:
+    from_db = await plan_from_database(hospital.db)
+    assert files_for(from_db, tmp_path) == files_for(example, tmp_path)
+
+
+def _by_name(sections: list[Section], kind: str) -> dict[str, Section]:
+    found: dict[str, Section] = {}
+    templates = {s.name: s for s in sections if s.template}
+    for sec in sections:
+        if sec.template:
+            continue
+        sec_type = sec.one("type") or (
+            templates[sec.inherits].one("type") if sec.inherits else None
+        )
+        if sec_type == kind:
+            assert sec.name not in found, f"duplicate {kind} {sec.name}"
+            found[sec.name] = sec
+    return found
+
+
+def test_structure_of_every_generated_file(example: PbxPlan, tmp_path: Path) -> None:
+    files = files_for(example, tmp_path)
+    parsed = {name: parse_conf(text) for name, text in files.items()}
+    pjsip = parsed["pjsip.conf"]
+    endpoints = _by_name(pjsip, "endpoint")
+    auths, aors = _by_name(pjsip, "auth"), _by_name(pjsip, "aor")
+    phones = set(example.phone_extensions())
+    assert phones <= set(endpoints)
+    assert set(endpoints) - phones == {"wardline-trunk"}
+    for name, ep in endpoints.items():
+        assert ep.one("context") in {"from-bed", "from-staff", "from-trunk"}
+        assert ep.one("aors") in aors
+        if name != "wardline-trunk":
+            auth = auths[ep.one("auth") or ""]
+            assert auth.one("username") == name and len(auth.one("password") or "") >= 20
+    for bed in example.beds:
+        ep = endpoints[bed.extension]
+        assert ep.one("context") == "from-bed"
+        assert f"WL_BED={bed.extension}" in ep.get("set_var")
+
+    dialplan = parsed["extensions.conf"]
+    contexts = extensions_by_context(dialplan)
+    for context, exts in contexts.items():
+        assert len(exts) == len(set(exts)), f"duplicate extension in [{context}]"
+    assert sorted(contexts["wl-beds"]) == sorted(b.extension for b in example.beds)
+    assert sorted(contexts["wl-staff"]) == sorted(s.extension for s in example.staff)
+    assert set(contexts["wl-always"]) == {
+        *example.emergency_numbers,
+        example.switchboard_number,
+        example.queue_extension,
+    }
+    for context in ("from-bed", "from-staff", "from-trunk", "wl-bed-dial", "wl-switchboard"):
+        assert context in contexts
+    # every extension the dialplan rings is a configured endpoint
+    dialled = set(re.findall(r"PJSIP/(\d+)\b", files["extensions.conf"]))
+    dialled |= set(re.findall(r"PJSIP/(\d+)\b", files["queues.conf"]))
+    assert dialled and dialled <= set(endpoints)
+    for context in ("wl-beds", "wl-staff"):
+        assert set(contexts[context]) <= set(endpoints)
+    nurse_calls = {w.nurse_call for w in example.wards if w.nurse_call}
+    assert set(contexts["wl-nurse-call"]) == nurse_calls
+
+    queues = {s.name: s for s in parsed["queues.conf"]}
+    assert queues[example.queue].get("member") == [f"PJSIP/{op}" for op in example.operators]
+    manager = {s.name: s for s in parsed["manager.conf"]}
+    assert manager["general"].one("bindaddr") == "127.0.0.1"
+    user = manager["wardline"]
+    assert user.one("read") == "system,call,agent,user,reporting"
+    assert user.one("write") == "system,call,originate,reporting"
+    assert user.one("deny") == "0.0.0.0/0.0.0.0"
+    parking = {s.name: s for s in parsed["res_parking.conf"]}
+    assert parking["default"].one("parkext") == example.parking_extension
+    assert parking["default"].one("parkpos") == f"{example.parking_first}-{example.parking_last}"
+    modules = {s.name: s for s in parsed["modules.conf"]}
+    assert "func_db.so" in modules["modules"].get("require")
+
+
+def test_change_summary_names_sections(example: PbxPlan, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = write_config(out, files_for(example, tmp_path))
+    assert {c.status for c in first} == {"new"}
+    again = write_config(out, files_for(example, tmp_path))
+    assert {c.status for c in again} == {"unchanged"}
+    fewer = PbxPlan(**{**example.__dict__, "beds": example.beds[1:]})
+    changes = {c.name: c for c in write_config(out, files_for(fewer, tmp_path))}
+    gone = example.beds[0].extension
+    assert changes["pjsip.conf"].removed == (gone, f"{gone}-auth")
+    assert changes["extensions.conf"].modified == ("wl-beds",)
+    assert changes["queues.conf"].status == "unchanged"
+    summary = (out / SUMMARY_FILE).read_text()
+    assert f"removed [{gone}], [{gone}-auth]" in summary
+    assert "password" not in summary
+
+
+def test_passwords_generated_once_and_kept_private(tmp_path: Path) -> None:
+    first = Passwords(tmp_path)
+    secret = first["2001"]
+    first.save()
+    path = tmp_path / "asterisk-secrets.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert Passwords(tmp_path)["2001"] == secret
+    assert Passwords(tmp_path)["2002"] != secret
+    assert Passwords(tmp_path, "seed")["2001"] == Passwords(tmp_path / "x", "seed")["2001"]
+
+
+def test_a_name_that_would_break_a_file_is_refused(example: PbxPlan) -> None:
+    from telephony.asterisk_config_plan import AsteriskConfigRefused, check_plan
+
+    ward = example.wards[0]
+    evil = PbxPlan(
+        **{
+            **example.__dict__,
+            "wards": (WardLine(**{**ward.__dict__, "name": "Cardio\n[wardline]\nsecret=x"}),),
+        }
+    )
+    with pytest.raises(AsteriskConfigRefused, match="cannot go into an Asterisk file"):
+        check_plan(evil)
+
+
+def test_manager_permit_takes_an_address_or_a_network(example: PbxPlan, tmp_path: Path) -> None:
+    local = AsteriskSettings(  # type: ignore[call-arg]
+        asterisk_manager_permit="10.1.2.0/24", asterisk_manager_bind="10.1.2.3"
+    )
+    text = render(example, Passwords(tmp_path, SEED), local, "wardline", "s")["manager.conf"]
+    manager = {s.name: s for s in parse_conf(text)}
+    assert manager["wardline"].one("permit") == "10.1.2.0/24"
+    assert manager["general"].one("bindaddr") == "10.1.2.3"
