@@ -70,6 +70,10 @@ class DemoOptions:
     terminals: int = 4
     tick_seconds: float = 3.0
     seed: int | None = None
+    mqtt_url: str | None = None
+    """An external broker instead of the in-process amqtt one (tests use Mosquitto)."""
+    database_url: str | None = None
+    """An external database instead of SQLite in the data directory (tests use PostgreSQL)."""
 
 
 @dataclass
@@ -169,8 +173,13 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
     inventory.write_text(dump(generate(options.beds)), encoding="utf-8")
 
     async with AsyncExitStack() as stack:
-        broker_port = free_port()
-        await stack.enter_async_context(mqtt_broker(broker_port))
+        if options.mqtt_url is None:
+            broker_port = free_port()
+            await stack.enter_async_context(mqtt_broker(broker_port))
+            mqtt_url = f"mqtt://127.0.0.1:{broker_port}"
+        else:
+            mqtt_url = options.mqtt_url
+            broker_port = int(mqtt_url.rsplit(":", 1)[1])
         sandbox = RunningSandbox(SandboxStore())
         await sandbox.start()
         stack.push_async_callback(sandbox.stop)
@@ -185,7 +194,8 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
             ami_port=pbx.port,
             ami_username=DEMO_AMI_USER,
             ami_secret=SecretStr(DEMO_AMI_SECRET),
-            mqtt_url=SecretStr(f"mqtt://127.0.0.1:{broker_port}"),
+            mqtt_url=SecretStr(mqtt_url),
+            database_url=options.database_url,
             mllp_host="127.0.0.1",
             mllp_port=free_port(),
             fhir_url=sandbox.url,

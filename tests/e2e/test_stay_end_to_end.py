@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,13 @@ import aiomqtt
 from bedside.contract import BadgeTap, NurseCallPressed
 from ehr_bridge.adt_builder import AdtBed, AdtPatient, AdtSender, adt_message
 from ehr_bridge.fhir_seed import seed_patient
-from tests.services import wait_until
+from tests.services import (
+    MQTT_HOST,
+    MQTT_PORT,
+    fresh_postgres_database,
+    need_mosquitto,
+    wait_until,
+)
 from wardline import appkeys as k
 from wardline.db.models import Did
 from wardline.demo import DemoOptions, start_demo
@@ -35,6 +42,7 @@ from wardline.domain.clinical_record_port import AdministrationInput
 from wardline.domain.commands import Actor
 from wardline.logs import configure_logging
 
+_probes = itertools.count()
 PATIENT = AdtPatient(
     ipp="900123",
     family="DUPRÉ",
@@ -54,7 +62,8 @@ class Terminal:
 
     async def retained_context(self) -> bytes | None:
         topic = f"wardline/v1/terminal/{self.id}/context"
-        async with aiomqtt.Client("127.0.0.1", self.port, identifier=f"probe-{self.id}") as c:
+        probe = f"probe-{self.id}-{next(_probes)}"
+        async with aiomqtt.Client(MQTT_HOST, self.port, identifier=probe) as c:
             await c.subscribe(topic, qos=1)
             try:
                 async with asyncio.timeout(0.5):
@@ -68,7 +77,7 @@ class Terminal:
     @asynccontextmanager
     async def listening(self) -> AsyncIterator[None]:
         async def listen() -> None:
-            async with aiomqtt.Client("127.0.0.1", self.port, identifier=f"tv-{self.id}") as c:
+            async with aiomqtt.Client(MQTT_HOST, self.port, identifier=f"tv-{self.id}") as c:
                 await c.subscribe(f"wardline/v1/terminal/{self.id}/notify", qos=1)
                 async for message in c.messages:
                     self.notices.append(json.loads(bytes(message.payload)))  # type: ignore[arg-type]
@@ -81,7 +90,7 @@ class Terminal:
             task.cancel()
 
     async def press(self, payload: bytes) -> None:
-        async with aiomqtt.Client("127.0.0.1", self.port, identifier=f"hw-{self.id}") as c:
+        async with aiomqtt.Client(MQTT_HOST, self.port, identifier=f"hw-{self.id}") as c:
             await c.publish(f"wardline/v1/terminal/{self.id}/event", payload, qos=1)
 
 
@@ -91,9 +100,28 @@ async def greets(terminal: Terminal, name: str) -> bool:
 
 
 async def test_one_stay_end_to_end(tmp_path: Path) -> None:
+    """On the production kind of parts: PostgreSQL and Mosquitto (the demo's amqtt and SQLite
+    are replaced), with the PBX simulator, the FHIR sandbox and MLLP as in the demo."""
+    need_mosquitto()
     logs = io.StringIO()
     configure_logging("DEBUG", "json", stream=logs)
-    options = DemoOptions(port=0, scenario=False, data_dir=tmp_path / "demo", terminals=0)
+    async with fresh_postgres_database() as database_url:
+        options = DemoOptions(
+            port=0,
+            scenario=False,
+            data_dir=tmp_path / "demo",
+            terminals=0,
+            mqtt_url=f"mqtt://{MQTT_HOST}:{MQTT_PORT}",
+            database_url=database_url,
+        )
+        await _follow_one_stay(options)
+    text = logs.getvalue()
+    assert "stay" in text  # the logs were captured
+    for secret in ("Hélène", "HÉLÈNE", "DUPRÉ", "Dupré", "DUPRE"):
+        assert secret not in text, f"{secret} found in the logs"
+
+
+async def _follow_one_stay(options: DemoOptions) -> None:
     async with start_demo(options) as demo:
         app, sim = demo.app, demo.pbx
         async with aiohttp.ClientSession() as http:
@@ -201,10 +229,6 @@ async def test_one_stay_end_to_end(tmp_path: Path) -> None:
         report = await verify_chain(app[k.DATABASE])
         assert report.ok and report.rows > 3
         await store_one_more_check(store)
-    text = logs.getvalue()
-    assert "stay" in text  # the logs were captured
-    for secret in ("Hélène", "HÉLÈNE", "DUPRÉ", "Dupré", "DUPRE"):
-        assert secret not in text, f"{secret} found in the logs"
 
 
 async def _gone(terminal: Terminal) -> bool:
