@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wardline.db.engine import Database
 from wardline.db.models import InboundMessage
@@ -150,18 +151,34 @@ async def settle(
     error: str | None = None,
 ) -> None:
     async with db.session() as s:
-        await s.execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == message_id)
-            .values(
-                status=status,
-                ack_code=ack_code,
-                error_id=error_id[:64] if error_id else None,
-                error=error,
-                processed_at=at,
-                attempts=InboundMessage.attempts + 1,
-            )
+        await settle_in(
+            s, message_id, status=status, ack_code=ack_code, at=at, error_id=error_id, error=error
         )
+
+
+async def settle_in(
+    s: AsyncSession,
+    message_id: int,
+    *,
+    status: str,
+    ack_code: str,
+    at: datetime,
+    error_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Settle a message inside the caller's transaction."""
+    await s.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == message_id)
+        .values(
+            status=status,
+            ack_code=ack_code,
+            error_id=error_id[:64] if error_id else None,
+            error=error,
+            processed_at=at,
+            attempts=InboundMessage.attempts + 1,
+        )
+    )
 
 
 async def by_status(db: Database, status: str, limit: int = 100) -> list[InboxEntry]:

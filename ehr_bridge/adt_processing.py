@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehr_bridge import adt_inbox as inbox
 from ehr_bridge.adt_message import Command, parse_adt
@@ -27,6 +28,7 @@ from wardline.db.engine import Database
 from wardline.domain.commands import SYSTEM_ADT, Actor
 from wardline.domain.ehr_events import AdtMessageRefused
 from wardline.domain.errors import DomainError
+from wardline.domain.events import DomainEvent
 from wardline.errors import StorageError
 
 log = structlog.get_logger(__name__)
@@ -36,6 +38,12 @@ class StayCommands(Protocol):
     """What the listener needs of the domain (``wardline.domain.stays.Stays`` fits)."""
 
     async def apply(self, command: Command, actor: Actor) -> object: ...
+
+    async def apply_in(
+        self, session: AsyncSession, command: Command, actor: Actor
+    ) -> tuple[object, list[DomainEvent]]: ...
+
+    def publish(self, events: list[DomainEvent]) -> None: ...
 
 
 def hl7_error_code(error_id: str) -> str:
@@ -211,7 +219,14 @@ class AdtProcessor:
             if command is None:
                 command = parse_adt(entry.raw, self.default_charset, self.ward_aliases).command
             with structlog.contextvars.bound_contextvars(adt_message_id=message_id):
-                await self.stays.apply(command, self.actor)
+                # The stay change and the message's settlement commit together: a crash
+                # can never leave a message applied but still pending (applied twice).
+                async with self.db.session() as s:
+                    _view, events = await self.stays.apply_in(s, command, self.actor)
+                    await inbox.settle_in(
+                        s, message_id, status=inbox.APPLIED, ack_code="AA", at=self.clock()
+                    )
+                self.stays.publish(events)
         except (DomainError, Hl7Error) as exc:
             status, code, error_id, text = inbox.ERROR, "AE", exc.error_id, exc.message
             if isinstance(exc, Hl7Error):
@@ -223,7 +238,8 @@ class AdtProcessor:
             status, code, error_id, text = inbox.ERROR, "AE", "adt.internal", type(exc).__name__
             log.exception("adt.apply_failed", message_id=message_id)
         else:
-            status, code, error_id, text = inbox.APPLIED, "AA", "", ""
+            log.info("adt.applied", message_id=message_id)
+            return Outcome(message_id=message_id, ack_code="AA", status=inbox.APPLIED)
         await inbox.settle(
             self.db,
             message_id,

@@ -208,3 +208,29 @@ async def test_concurrent_admissions_to_one_bed_one_wins(hospital: Hospital) -> 
             select(func.count()).select_from(Stay).where(Stay.status == "active")
         )
     assert active == 1
+
+
+async def test_apply_in_the_callers_transaction(hospital: Hospital) -> None:
+    """A command applied inside a caller's transaction commits or rolls back with it, and its
+    events wait for the caller's commit."""
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort):
+        async with hospital.db.session() as s:
+            await hospital.stays.apply_in(s, admit("V1", "P1", "CARDIO-101-A"), ADT)
+            raise Abort
+    assert await hospital.stays.stay_by_visit("V1") is None
+    assert await audit_rows(hospital) == 1  # the inventory load only
+    async with hospital.db.session() as s:
+        view, events = await hospital.stays.apply_in(s, admit("V1", "P1", "CARDIO-101-A"), ADT)
+    await hospital.bus.drain()
+    assert not any(isinstance(e, ev.StayAdmitted) for e in hospital.events)
+    hospital.stays.publish(events)
+    await hospital.bus.drain()
+    assert view is not None and [type(e) for e in events] == [ev.StayAdmitted]
+    assert any(isinstance(e, ev.StayAdmitted) for e in hospital.events)
+    with pytest.raises(Conflict):
+        async with hospital.db.session() as s:
+            await hospital.stays.apply_in(s, admit("V2", "P2", "CARDIO-101-A"), ADT)

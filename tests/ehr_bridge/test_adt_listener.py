@@ -18,6 +18,7 @@ from tests.ehr_bridge.messages import adt
 from tests.ehr_bridge.mllp_client import Sender, ack_code
 from wardline.db.models import AuditEvent, InboundMessage, Patient
 from wardline.domain.commands import Actor
+from wardline.domain.events import DomainEvent
 
 
 async def test_admit_transfer_leave_discharge_over_mllp(
@@ -155,6 +156,15 @@ class _Stuck:
         self.entered.set()
         await asyncio.Event().wait()
         return None
+
+    async def apply_in(
+        self, session: object, command: Command, actor: Actor
+    ) -> tuple[object, list[DomainEvent]]:
+        await self.apply(command, actor)
+        return None, []
+
+    def publish(self, events: list[DomainEvent]) -> None:
+        pass
 
 
 async def test_restart_between_receipt_and_processing_applies_once(hospital: Hospital) -> None:

@@ -10,6 +10,7 @@ after the transaction commits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,7 +134,7 @@ class Stays:
             ref = await bed_ref(s, bed.id)
             await self._audit(s, actor, "stay.admit", stay, bed=ref.label, did=stay.did)
             view = await stay_view(s, stay)
-        self.bus.publish(
+        self._emit(
             ev.StayAdmitted(
                 stay_id=stay.id,
                 visit_number=stay.visit_number,
@@ -154,7 +155,7 @@ class Stays:
                 raise bed_occupied(bed.label)
             event = await self._move(s, stay, bed.id, actor, "stay.transfer")
             view = await stay_view(s, stay)
-        self.bus.publish(event)
+        self._emit(event)
         return view
 
     async def cancel_transfer(self, cmd: c.CancelTransfer, actor: c.Actor) -> StayView:
@@ -173,7 +174,7 @@ class Stays:
             event = await self._move(s, stay, target, actor, "stay.transfer_cancelled")
             stay.previous_bed_id = None
             view = await stay_view(s, stay)
-        self.bus.publish(event)
+        self._emit(event)
         return view
 
     async def discharge(self, cmd: c.Discharge, actor: c.Actor) -> StayView:
@@ -211,7 +212,7 @@ class Stays:
             ref = await bed_ref(s, stay.bed_id)
             await self._audit(s, actor, "stay.discharge_cancelled", stay, did=stay.did)
             view = await stay_view(s, stay)
-        self.bus.publish(
+        self._emit(
             ev.StayReopened(
                 stay_id=stay.id,
                 visit_number=stay.visit_number,
@@ -232,9 +233,7 @@ class Stays:
             ).first()
             await self._audit_subject(s, actor, "patient.update", "patient", patient.id, {})
             view = await stay_view(s, stay) if stay else None
-        self.bus.publish(
-            ev.PatientUpdated(patient_id=patient.id, stay_id=stay.id if stay else None)
-        )
+        self._emit(ev.PatientUpdated(patient_id=patient.id, stay_id=stay.id if stay else None))
         return view
 
     async def set_leave(self, cmd: c.SetLeave, actor: c.Actor) -> StayView:
@@ -247,7 +246,7 @@ class Stays:
             await self._audit(s, actor, action, stay)
             ref = await bed_ref(s, stay.bed_id) if stay.bed_id is not None else None
             view = await stay_view(s, stay)
-        self.bus.publish(
+        self._emit(
             ev.StayLeaveChanged(
                 stay_id=stay.id,
                 visit_number=stay.visit_number,
@@ -288,14 +287,43 @@ class Stays:
             )
             active = actives[0] if actives else survivor_active
             view = await stay_view(s, active) if active else None
-        self.bus.publish(
-            ev.PatientUpdated(patient_id=survivor.id, stay_id=active.id if active else None)
-        )
+        self._emit(ev.PatientUpdated(patient_id=survivor.id, stay_id=active.id if active else None))
         return view
+
+    async def apply_in(
+        self, session: AsyncSession, command: Command, actor: c.Actor
+    ) -> tuple[StayView | None, list[ev.DomainEvent]]:
+        """Apply ``command`` inside the caller's transaction (the ADT inbox settles its message
+        in the same one). The caller commits, then hands the events to :meth:`publish`."""
+        events: list[ev.DomainEvent] = []
+        outer, pending = _OUTER.set(session), _PENDING.set(events)
+        try:
+            view = await self.apply(command, actor)
+        except IntegrityError as err:
+            raise _conflict_of(err) from err
+        finally:
+            _OUTER.reset(outer)
+            _PENDING.reset(pending)
+        return view, events
+
+    def publish(self, events: list[ev.DomainEvent]) -> None:
+        for event in events:
+            self.bus.publish(event)
 
     # -- internals -----------------------------------------------------------------------
     def _unit(self) -> Any:
+        outer = _OUTER.get()
+        if outer is not None:
+            return _Borrowed(outer)
         return _IntegrityAsConflict(self.db)
+
+    def _emit(self, event: ev.DomainEvent) -> None:
+        """Publish after the commit: at once for our own unit of work, or by the caller."""
+        pending = _PENDING.get()
+        if pending is not None:
+            pending.append(event)
+        else:
+            self.bus.publish(event)
 
     async def _end(self, visit: str, at: datetime | None, actor: c.Actor, status: str) -> StayView:
         async with self._unit() as s:
@@ -314,7 +342,7 @@ class Stays:
             await self._audit(s, actor, action, stay, did=stay.did)
             view = await stay_view(s, stay)
         cls = ev.StayDischarged if status == "discharged" else ev.StayCancelled
-        self.bus.publish(
+        self._emit(
             cls(
                 stay_id=stay.id,
                 visit_number=stay.visit_number,
@@ -375,6 +403,25 @@ class Stays:
         details: dict[str, Any],
     ) -> None:
         await self.audit.record(s, actor.name, action, kind, sid, details)
+
+
+_OUTER: ContextVar[AsyncSession | None] = ContextVar("stays_outer_session", default=None)
+_PENDING: ContextVar[list[ev.DomainEvent] | None] = ContextVar("stays_pending", default=None)
+
+
+class _Borrowed:
+    """The caller's transaction: flushed at the end of the command, committed by the caller."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> AsyncSession:
+        return self._session
+
+    async def __aexit__(self, et: Any, exc: Any, tb: Any) -> bool:
+        if exc is None:
+            await self._session.flush()
+        return False
 
 
 class _IntegrityAsConflict:
