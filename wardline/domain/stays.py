@@ -198,11 +198,7 @@ class Stays:
                 )
             if await self._active_on_bed(s, stay.bed_id) is not None:
                 raise bed_occupied((await bed_ref(s, stay.bed_id)).label)
-            other = (
-                await s.scalars(
-                    select(Stay).where(Stay.patient_id == stay.patient_id, Stay.status == "active")
-                )
-            ).first()
+            other = await self._active_of_patient(s, stay.patient_id)
             if other is not None:
                 raise patient_already_admitted(other.visit_number)
             stay.status, stay.ended_at = "active", None
@@ -226,11 +222,7 @@ class Stays:
     async def update_patient(self, cmd: c.UpdatePatient, actor: c.Actor) -> StayView | None:
         async with self._unit() as s:
             patient = await upsert_patient(s, cmd.patient)
-            stay = (
-                await s.scalars(
-                    select(Stay).where(Stay.patient_id == patient.id, Stay.status == "active")
-                )
-            ).first()
+            stay = await self._active_of_patient(s, patient.id)
             await self._audit_subject(s, actor, "patient.update", "patient", patient.id, {})
             view = await stay_view(s, stay) if stay else None
         self._emit(ev.PatientUpdated(patient_id=patient.id, stay_id=stay.id if stay else None))
@@ -268,11 +260,7 @@ class Stays:
                 )
             stays = (await s.scalars(select(Stay).where(Stay.patient_id == merged.id))).all()
             actives = [st for st in stays if st.status == "active"]
-            survivor_active = (
-                await s.scalars(
-                    select(Stay).where(Stay.patient_id == survivor.id, Stay.status == "active")
-                )
-            ).first()
+            survivor_active = await self._active_of_patient(s, survivor.id)
             if actives and survivor_active is not None:
                 raise Conflict(
                     "patient.merge_two_active",
@@ -381,6 +369,10 @@ class Stays:
         if stay.status != "active":
             raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
         return stay
+
+    async def _active_of_patient(self, s: AsyncSession, patient_id: int) -> Stay | None:
+        query = select(Stay).where(Stay.patient_id == patient_id, Stay.status == "active")
+        return (await s.scalars(query)).first()
 
     async def _active_on_bed(self, s: AsyncSession, bed_id: int) -> Stay | None:
         return (
