@@ -10,12 +10,10 @@ after the transaction commits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wardline.bus import EventBus
@@ -35,6 +33,7 @@ from wardline.domain.stay_views import (
     find_bed,
     stay_view,
 )
+from wardline.domain.units import borrowing, pending_events, unit
 
 Command = (
     c.Admit
@@ -284,14 +283,8 @@ class Stays:
         """Apply ``command`` inside the caller's transaction (the ADT inbox settles its message
         in the same one). The caller commits, then hands the events to :meth:`publish`."""
         events: list[ev.DomainEvent] = []
-        outer, pending = _OUTER.set(session), _PENDING.set(events)
-        try:
+        with borrowing(session, events):
             view = await self.apply(command, actor)
-        except IntegrityError as err:
-            raise _conflict_of(err) from err
-        finally:
-            _OUTER.reset(outer)
-            _PENDING.reset(pending)
         return view, events
 
     def publish(self, events: list[ev.DomainEvent]) -> None:
@@ -300,14 +293,11 @@ class Stays:
 
     # -- internals -----------------------------------------------------------------------
     def _unit(self) -> Any:
-        outer = _OUTER.get()
-        if outer is not None:
-            return _Borrowed(outer)
-        return _IntegrityAsConflict(self.db)
+        return unit(self.db)
 
     def _emit(self, event: ev.DomainEvent) -> None:
         """Publish after the commit: at once for our own unit of work, or by the caller."""
-        pending = _PENDING.get()
+        pending = pending_events()
         if pending is not None:
             pending.append(event)
         else:
@@ -395,52 +385,3 @@ class Stays:
         details: dict[str, Any],
     ) -> None:
         await self.audit.record(s, actor.name, action, kind, sid, details)
-
-
-_OUTER: ContextVar[AsyncSession | None] = ContextVar("stays_outer_session", default=None)
-_PENDING: ContextVar[list[ev.DomainEvent] | None] = ContextVar("stays_pending", default=None)
-
-
-class _Borrowed:
-    """The caller's transaction: flushed at the end of the command, committed by the caller."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def __aenter__(self) -> AsyncSession:
-        return self._session
-
-    async def __aexit__(self, et: Any, exc: Any, tb: Any) -> bool:
-        if exc is None:
-            await self._session.flush()
-        return False
-
-
-class _IntegrityAsConflict:
-    """A unit of work whose unique-constraint failures (a race) become a typed conflict."""
-
-    def __init__(self, db: Database) -> None:
-        self._cm = db.session()
-
-    async def __aenter__(self) -> AsyncSession:
-        return await self._cm.__aenter__()
-
-    async def __aexit__(self, et: Any, exc: Any, tb: Any) -> bool:
-        try:
-            await self._cm.__aexit__(et, exc, tb)
-        except IntegrityError as err:
-            raise _conflict_of(err) from err
-        if isinstance(exc, IntegrityError):
-            raise _conflict_of(exc) from exc
-        return False
-
-
-def _conflict_of(err: IntegrityError) -> Conflict:
-    text = str(err.orig)
-    if "uq_stays_active_bed" in text:
-        return Conflict("bed.occupied", "the bed already has an active stay (concurrent change)")
-    if "uq_stays_active_patient" in text:
-        return Conflict(
-            "patient.already_admitted", "the patient already has an active stay (concurrent change)"
-        )
-    return Conflict("stay.concurrent_change", "a concurrent change won")
