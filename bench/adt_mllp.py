@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -162,6 +163,14 @@ class NoDomain:
     """A domain that accepts everything at once: what the inbox and MLLP cost alone."""
 
     async def apply(self, command: object, actor: object) -> None:
+        return None
+
+    async def apply_in(
+        self, session: object, command: object, actor: object
+    ) -> tuple[None, list[Any]]:
+        return None, []
+
+    def publish(self, events: list[Any]) -> None:
         return None
 
 
