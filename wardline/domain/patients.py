@@ -18,10 +18,15 @@ async def find_patient(session: AsyncSession, ipp: str, authority: str) -> Patie
 
 
 async def upsert_patient(
-    session: AsyncSession, data: PatientData, known: Patient | None = None
+    session: AsyncSession,
+    data: PatientData,
+    known: Patient | None = None,
+    *,
+    looked_up: bool = False,
 ) -> Patient:
-    """Create the patient or bring its identity up to date with the source."""
-    patient = known or await find_patient(session, data.ipp, data.ipp_authority)
+    """Create the patient or bring its identity up to date with the source. ``looked_up``: the
+    caller already searched and ``known`` is the answer (None: a new patient)."""
+    patient = known if looked_up else await find_patient(session, data.ipp, data.ipp_authority)
     if patient is None:
         patient = Patient(ipp=data.ipp, ipp_authority=data.ipp_authority)
         session.add(patient)

@@ -118,7 +118,7 @@ class Stays:
                 raise bed_occupied(bed.label)
             if others:
                 raise patient_already_admitted(others[0].visit_number)
-            patient = await upsert_patient(s, cmd.patient, known)
+            patient = await upsert_patient(s, cmd.patient, known, looked_up=True)
             stay = Stay(
                 visit_number=cmd.visit_number,
                 patient_id=patient.id,
