@@ -1,0 +1,124 @@
+"""The live feed over a real WebSocket: session auth, snapshot first, role-filtered topics,
+the nurse's ward only, no patient data in stay events, cross-site handshakes refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
+from tests.web.conftest import Browser, WebLab
+from wardline import appkeys as k
+from wardline.domain.call_events import PhoneStateChanged
+from wardline.domain.commands import SYSTEM_ADT, Admit, BedLocation, PatientData
+from wardline.domain.nurse_call_events import NurseCallRaised
+
+
+async def connect(b: Browser, topics: str = "") -> aiohttp.ClientWebSocketResponse:
+    query = f"?topics={topics}" if topics else ""
+    return await b.http.ws_connect(b.base.replace("http", "ws") + "/ws" + query)
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3) -> dict[str, Any]:
+    msg = await ws.receive(timeout=timeout)
+    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+    data: dict[str, Any] = json.loads(msg.data)
+    return data
+
+
+async def nothing_more(ws: aiohttp.ClientWebSocketResponse) -> None:
+    try:
+        extra = await ws.receive(timeout=0.3)
+    except TimeoutError:
+        return
+    raise AssertionError(f"unexpected message {extra.data!r}")
+
+
+def raised(ward: str, call_id: int) -> NurseCallRaised:
+    return NurseCallRaised(
+        call_id=call_id,
+        bed_label=f"{ward}-101-A",
+        ward_code=ward,
+        nurse_station_extension=None,
+        source="button",
+    )
+
+
+async def test_snapshot_first_then_the_events_each_role_may_see(weblab: WebLab) -> None:
+    operator = await weblab.signed_in("opal", "9000")
+    nurse = await weblab.signed_in("nina")
+    ws_op, ws_nurse = await connect(operator), await connect(nurse)
+    snap_op, snap_nurse = await receive(ws_op), await receive(ws_nurse)
+    assert snap_op["topic"] == "snapshot"
+    assert {"calls", "phones", "nurse_calls", "stays"} <= set(snap_op["topics"])
+    assert "terminals" not in snap_op["topics"]
+    assert "calls" not in snap_nurse["topics"] and "phones" not in snap_nurse["topics"]
+    bus = weblab.app[k.BUS]
+    bus.publish(PhoneStateChanged(extension="2001", state="ringing", previous="idle"))
+    bus.publish(raised("PNEUMO", 7))
+    bus.publish(raised("CARDIO", 8))
+    first = await receive(ws_op)
+    assert (first["topic"], first["data"]["extension"], first["data"]["state"]) == (
+        "phones",
+        "2001",
+        "ringing",
+    )
+    assert [(await receive(ws_op))["data"]["call_id"] for _ in range(2)] == [7, 8]
+    only = await receive(ws_nurse)
+    assert (only["topic"], only["data"]["call_id"]) == ("nurse_calls", 8)
+    await nothing_more(ws_nurse)
+    await ws_op.close()
+    await ws_nurse.close()
+
+
+async def test_stay_events_carry_beds_not_patients(weblab: WebLab) -> None:
+    operator = await weblab.signed_in("opal", "9000")
+    ws = await connect(operator, "stays")
+    assert (await receive(ws))["topics"] == ["stays"]
+    await weblab.app[k.STAYS].admit(
+        Admit(
+            visit_number="V-LIVE-1",
+            patient=PatientData(ipp="900001", family_name="Zeitlos", given_name="Ida"),
+            location=BedLocation(label="CARDIO-101-A"),
+        ),
+        SYSTEM_ADT,
+    )
+    event = await receive(ws)
+    assert event == {
+        "topic": "stays",
+        "type": "StayAdmitted",
+        "data": {"occupied": {"bed": "CARDIO-101-A", "ward_code": "CARDIO"}},
+    }
+    assert "Zeitlos" not in json.dumps(event) and "V-LIVE-1" not in json.dumps(event)
+
+
+async def test_the_socket_needs_a_session_and_the_same_origin(weblab: WebLab) -> None:
+    anonymous = weblab.browser()
+    try:
+        await connect(anonymous)
+        raise AssertionError("connected without a session")
+    except aiohttp.WSServerHandshakeError as exc:
+        assert exc.status == 401
+    operator = await weblab.signed_in("opal", "9000")
+    try:
+        await operator.http.ws_connect(
+            operator.base.replace("http", "ws") + "/ws", origin="http://evil.example"
+        )
+        raise AssertionError("connected from another site")
+    except aiohttp.WSServerHandshakeError as exc:
+        assert exc.status == 403
+
+
+async def test_a_reconnect_gets_a_fresh_snapshot(weblab: WebLab) -> None:
+    operator = await weblab.signed_in("opal", "9000")
+    ws = await connect(operator, "phones")
+    await receive(ws)
+    await ws.close()
+    weblab.app[k.BUS].publish(PhoneStateChanged(extension="2002", state="in_use", previous=None))
+    await asyncio.sleep(0.05)
+    again = await connect(operator, "phones")
+    snap = await receive(again)
+    assert snap["topic"] == "snapshot" and "phones" in snap["data"]
+    await again.close()
