@@ -21,8 +21,8 @@ async def connect(b: Browser, topics: str = "") -> aiohttp.ClientWebSocketRespon
     return await b.http.ws_connect(b.base.replace("http", "ws") + "/ws" + query)
 
 
-async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3) -> dict[str, Any]:
-    msg = await ws.receive(timeout=timeout)
+async def receive(ws: aiohttp.ClientWebSocketResponse, wait: float = 3) -> dict[str, Any]:
+    msg = await ws.receive(timeout=wait)
     assert msg.type == aiohttp.WSMsgType.TEXT, msg
     data: dict[str, Any] = json.loads(msg.data)
     return data
