@@ -167,8 +167,10 @@ async def calls_of(request: web.Request, place: TerminalPlace, stay: StayView) -
 
 
 async def tv_page(request: web.Request) -> web.StreamResponse:
-    place = await require_terminal(request)
     user = await current_user(request)
+    if user is None:
+        raise web.HTTPSeeOther("/tv/enroll")
+    place = await require_terminal(request)
     stay = await stay_of(request, place)
     context = await base_context(request, user)
     tv = context_of(place, stay, request.app[k.SETTINGS].default_language)
