@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp_session import get_session
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -172,8 +173,11 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/tv/enroll")
     place = await require_terminal(request)
     stay = await stay_of(request, place)
-    context = await base_context(request, user)
     tv = context_of(place, stay, request.app[k.SETTINGS].default_language)
+    session = await get_session(request)
+    if "lang" not in session:  # the patient's language until they choose another on the TV
+        session["lang"] = tv.language
+    context = await base_context(request, user)
     lang = context["lang"]
     options = request.app[TV_OPTIONS]
     context.update(
