@@ -30,7 +30,7 @@ def upgrade() -> None:
             ["stay_id"], ["stays.id"], name=op.f("fk_meal_orders_stay_id_stays")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_orders")),
-        sa.UniqueConstraint("stay_id", "day", "meal", name=op.f("uq_meal_orders_stay_id_day_meal")),
+        sa.UniqueConstraint("stay_id", "day", "meal", name=op.f("uq_meal_orders_stay_id")),
     )
     with op.batch_alter_table("meal_orders", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_meal_orders_ward_code"), ["ward_code"], unique=False)
