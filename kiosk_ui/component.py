@@ -71,7 +71,9 @@ def setup(app: web.Application, options: WebOptions | None = None) -> None:
 
 def extra_surfaces() -> list[pages.Surface]:
     """The surfaces built on the foundation (console, admin, and issue 8's bedside pages)."""
-    return []
+    from kiosk_ui import console
+
+    return [console.register]
 
 
 async def _feed_context(app: web.Application) -> AsyncIterator[None]:

@@ -159,6 +159,6 @@ async def test_switchboard_extension_must_be_a_switchboard_phone(weblab: WebLab)
     await b.refresh()
     body = {"username": "opal", "password": PASSWORD, "extension": "2001"}
     r = await b.call("POST", "/api/v1/session", body)
-    assert (r.status, (await r.json())["error"]) == (400, "signin.extension")
+    assert (r.status, (await r.json())["error"]) == (422, "signin.extension")
     phones = await (await weblab.signed_in("oscar")).json("GET", "/api/v1/phones/switchboard")
     assert phones["extensions"] == ["9000", "9001"]
