@@ -102,7 +102,7 @@ async def test_pages_send_strict_security_headers(weblab: WebLab) -> None:
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["Referrer-Policy"] == "same-origin"
     html = await r.text()
     assert "<script>" not in html and "onclick" not in html
     cookie = r.headers.getall("Set-Cookie")
