@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from ehr_bridge.component import setup as ehr_setup
 from kiosk_ui.component import setup as web_setup
 from kiosk_ui.options import WebOptions
 from telephony.component import TELEPHONY
@@ -166,6 +167,17 @@ async def consolelab(
     base = await serve_app(app)
     await app[TELEPHONY].link.wait_synced(5)
     lab = WebLab(app, base, [], pbx)
+    yield lab
+    for b in lab.browsers:
+        await b.close()
+
+
+@pytest.fixture
+async def adminlab(hospital: Hospital, tmp_path: Path, serve_app: Serve) -> AsyncIterator[WebLab]:
+    """The web edge with the EHR bridge (ADT feed for replays; no FHIR server)."""
+    app = build_app(web_settings(tmp_path), database=hospital.db, components=[ehr_setup, web_setup])
+    await add_staff(app)
+    lab = WebLab(app, await serve_app(app), [])
     yield lab
     for b in lab.browsers:
         await b.close()

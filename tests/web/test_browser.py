@@ -59,3 +59,21 @@ async def test_operator_answers_and_transfers_with_the_keyboard(
         status = await page.inner_text("#status-line")
         assert "2001" in status
         assert errors == []
+
+
+async def test_admin_page_with_the_keyboard(adminlab: WebLab, tmp_path: Path) -> None:
+    async with launch_chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 900}, locale="fr-FR")
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await sign_in(page, adminlab.base, "ada")
+        await page.wait_for_url("**/admin")
+        await page.wait_for_selector('#inventory-table tr[data-bed="CARDIO-101-A"]')
+        await page.wait_for_selector('#staff-table tr[data-user="opal"]')
+        await page.focus("#verify")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector('#verify-result[data-ok="true"]')
+        assert "intacte" in await page.inner_text("#verify-result")
+        await page.evaluate("window.scrollTo(0, 0)")
+        await save_screenshot(page, "admin", tmp_path)
+        assert errors == []
