@@ -142,3 +142,58 @@ async def test_call_history_with_filters(consolelab: WebLab) -> None:
     assert later["records"] == []
     r = await op.call("GET", "/api/v1/calls/history?since=yesterday")
     assert r.status == 422
+
+
+async def talking_call(lab: WebLab, op: Browser) -> str:
+    call_id = await queued_call(lab, op)
+    await op.json("POST", f"/api/v1/calls/{call_id}/answer")
+    sim(lab).answer("9000")
+
+    async def talking() -> bool:
+        calls = {c["call_id"]: c for c in (await board(op))["calls"]}
+        return calls.get(call_id, {}).get("phase") == "talking"
+
+    await wait_until(talking, 5)
+    return call_id
+
+
+async def test_park_then_pick_up_on_my_phone(consolelab: WebLab) -> None:
+    op = await consolelab.signed_in("opal", "9000")
+    call_id = await talking_call(consolelab, op)
+    parked = await op.json("POST", f"/api/v1/calls/{call_id}/park")
+    assert parked["call_id"] == call_id and parked["space"].startswith("7")
+    state = await board(op)
+    assert state["parked"] == {parked["space"]: call_id}
+    r = await op.call("POST", f"/api/v1/parking/{parked['space']}/pickup")
+    assert r.status == 204
+    r = await op.call("POST", "/api/v1/parking/799/pickup")
+    assert (r.status, (await r.json())["error"]) == (404, "pbx.unknown_call")
+
+
+async def test_attended_transfer_and_hang_up(consolelab: WebLab) -> None:
+    op = await consolelab.signed_in("opal", "9000")
+    call_id = await talking_call(consolelab, op)
+    await op.json("POST", f"/api/v1/calls/{call_id}/transfer", {"to": "2002", "kind": "attended"})
+
+    async def consulting() -> bool:
+        return (await board(op))["phones"].get("2002") == "ringing"
+
+    await wait_until(consulting, 5)
+    r = await op.call("POST", f"/api/v1/calls/{call_id}/hangup")
+    assert r.status == 204
+
+    async def gone() -> bool:
+        return all(c["call_id"] != call_id for c in (await board(op))["calls"])
+
+    await wait_until(gone, 5)
+
+
+async def test_dial_a_bed_rings_my_phone_first(consolelab: WebLab) -> None:
+    op = await consolelab.signed_in("opal", "9000")
+    out = await op.json("POST", "/api/v1/calls/dial", {"to": "2003"})
+    assert out["call_id"]
+
+    async def my_phone_rings() -> bool:
+        return (await board(op))["phones"].get("9000") == "ringing"
+
+    await wait_until(my_phone_rings, 5)
