@@ -17,7 +17,8 @@ pytestmark = pytest.mark.browser
 
 async def sign_in(page: Any, base: str, username: str, extension: str | None = None) -> None:
     await page.goto(base + "/signin")
-    await page.keyboard.type(username)  # the user name field has the focus
+    await page.focus("#username")
+    await page.keyboard.type(username)
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)
     if extension:
@@ -45,7 +46,7 @@ async def test_operator_answers_and_transfers_with_the_keyboard(
         await page.wait_for_selector('.lamp[data-ext="9000"][data-state="ringing"]')
 
         await page.keyboard.press("a")  # answer the next waiting call on my phone
-        await page.wait_for_selector("#queue tr[data-phase]", state="detached")
+        await page.wait_for_selector('#status-line:has-text("Appel pris sur mon poste")')
         consolelab.pbx.answer("9000")  # the operator's headset picks up
         await page.wait_for_selector('#calls tr[data-phase="talking"]')
         await page.wait_for_selector('.lamp[data-ext="9000"][data-state="in_use"]')
