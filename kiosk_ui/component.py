@@ -16,7 +16,7 @@ import jinja2
 from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from kiosk_ui import feeds, pages, session_api
+from kiosk_ui import admin, console, feeds, pages, session_api
 from kiosk_ui.api import Api
 from kiosk_ui.errors import error_middleware
 from kiosk_ui.i18n import Catalogs
@@ -73,7 +73,7 @@ def extra_surfaces() -> list[pages.Surface]:
     """The surfaces built on the foundation (console, admin, and issue 8's bedside pages)."""
     from kiosk_ui import tv
 
-    return [tv.register]
+    return [console.register, admin.register, tv.register]
 
 
 async def _feed_context(app: web.Application) -> AsyncIterator[None]:

@@ -15,8 +15,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from ehr_bridge.component import setup as ehr_setup
 from kiosk_ui.component import setup as web_setup
 from kiosk_ui.options import WebOptions
+from telephony.component import TELEPHONY
+from telephony.component import setup as telephony_setup
+from telephony.pbx_simulator import PbxSimulator
 from tests.conftest import Hospital
 from wardline import appkeys as k
 from wardline.app import build_app
@@ -36,15 +40,15 @@ USERS = {
 
 
 def web_settings(tmp_path: Path, **extra: Any) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        session_secret=base64.urlsafe_b64encode(b"k" * 32).decode(),
-        ami_enabled=False,
-        mqtt_enabled=False,
-        mllp_enabled=False,
-        db_auto_upgrade=False,
-        **extra,
-    )
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "session_secret": base64.urlsafe_b64encode(b"k" * 32).decode(),
+        "ami_enabled": False,
+        "mqtt_enabled": False,
+        "mllp_enabled": False,
+        "db_auto_upgrade": False,
+    }
+    return Settings(**(values | extra))
 
 
 class Browser:
@@ -91,6 +95,7 @@ class WebLab:
     app: web.Application
     base: str
     browsers: list[Browser]
+    pbx: PbxSimulator | None = None
 
     def browser(self) -> Browser:
         b = Browser(self.base)
@@ -134,6 +139,48 @@ async def db(tmp_path: Path, migrated_templates: dict[str, str]) -> AsyncIterato
 
 
 Serve = Callable[[web.Application], Awaitable[str]]
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[PbxSimulator]:
+    sim = await PbxSimulator().start()
+    for bed in ("2001", "2002", "2003", "2004"):
+        sim.astdb[f"bed/{bed}/active"] = "1"
+    yield sim
+    await sim.stop()
+
+
+@pytest.fixture
+async def consolelab(
+    hospital: Hospital, tmp_path: Path, serve_app: Serve, pbx: PbxSimulator
+) -> AsyncIterator[WebLab]:
+    """The web edge with telephony connected to the PBX simulator."""
+    settings = web_settings(
+        tmp_path,
+        ami_enabled=True,
+        ami_port=pbx.port,
+        ami_secret="wardline-secret",
+        ami_action_timeout=2.0,
+    )
+    app = build_app(settings, database=hospital.db, components=[telephony_setup, web_setup])
+    await add_staff(app)
+    base = await serve_app(app)
+    await app[TELEPHONY].link.wait_synced(5)
+    lab = WebLab(app, base, [], pbx)
+    yield lab
+    for b in lab.browsers:
+        await b.close()
+
+
+@pytest.fixture
+async def adminlab(hospital: Hospital, tmp_path: Path, serve_app: Serve) -> AsyncIterator[WebLab]:
+    """The web edge with the EHR bridge (ADT feed for replays; no FHIR server)."""
+    app = build_app(web_settings(tmp_path), database=hospital.db, components=[ehr_setup, web_setup])
+    await add_staff(app)
+    lab = WebLab(app, await serve_app(app), [])
+    yield lab
+    for b in lab.browsers:
+        await b.close()
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ async def test_pages_send_strict_security_headers(weblab: WebLab) -> None:
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["Referrer-Policy"] == "same-origin"
     html = await r.text()
     assert "<script>" not in html and "onclick" not in html
     cookie = r.headers.getall("Set-Cookie")
@@ -159,6 +159,6 @@ async def test_switchboard_extension_must_be_a_switchboard_phone(weblab: WebLab)
     await b.refresh()
     body = {"username": "opal", "password": PASSWORD, "extension": "2001"}
     r = await b.call("POST", "/api/v1/session", body)
-    assert (r.status, (await r.json())["error"]) == (400, "signin.extension")
+    assert (r.status, (await r.json())["error"]) == (422, "signin.extension")
     phones = await (await weblab.signed_in("oscar")).json("GET", "/api/v1/phones/switchboard")
     assert phones["extensions"] == ["9000", "9001"]

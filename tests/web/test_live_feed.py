@@ -111,14 +111,19 @@ async def test_the_socket_needs_a_session_and_the_same_origin(weblab: WebLab) ->
         assert exc.status == 403
 
 
-async def test_a_reconnect_gets_a_fresh_snapshot(weblab: WebLab) -> None:
-    operator = await weblab.signed_in("opal", "9000")
-    ws = await connect(operator, "phones")
-    await receive(ws)
+async def test_snapshot_carries_the_phones_of_the_pbx(consolelab: WebLab) -> None:
+    assert consolelab.pbx is not None
+    operator = await consolelab.signed_in("opal", "9000")
+    ws = await connect(operator, "phones,calls")
+    snap = await receive(ws)
+    assert snap["data"]["phones"]["2001"] == "idle"
+    assert snap["data"]["calls"]["calls"] == []
     await ws.close()
-    weblab.app[k.BUS].publish(PhoneStateChanged(extension="2002", state="in_use", previous=None))
-    await asyncio.sleep(0.05)
-    again = await connect(operator, "phones")
+    call_id = consolelab.pbx.external_call(to="8000", caller="0611111111")
+    await asyncio.sleep(0.3)  # changes while this console is away
+    again = await connect(operator, "phones,calls")
     snap = await receive(again)
-    assert snap["topic"] == "snapshot" and "phones" in snap["data"]
+    assert snap["data"]["phones"]["9000"] == "ringing"
+    assert [c["call_id"] for c in snap["data"]["calls"]["calls"]] == [call_id]
+    assert snap["data"]["calls"]["queues"] == {"switchboard": [call_id]}
     await again.close()
