@@ -93,6 +93,7 @@ async def test_nurse_records_an_administration_once_then_idles_out(
         await page.focus("#med-code")
         await page.keyboard.press("Enter")
         await page.wait_for_selector("#admin-form", state="hidden")
+        await page.wait_for_selector("#writes li[data-state='delivered']")  # shown to the nurse
         await wait_until(lambda: administrations(lab) == 1, timeout=10)
         await asyncio.sleep(0.5)
         assert administrations(lab) == 1 and await outbox_rows(lab) == 1

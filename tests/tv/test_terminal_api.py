@@ -165,3 +165,17 @@ async def test_cli_unknown_terminal_is_one_clear_line(
     settings = tvlab.app[k.SETTINGS].model_copy(update={"database_url": tvlab.app[k.DATABASE].url})
     assert await cmd_credential(argparse.Namespace(terminal_id=terminal), settings) == 2
     assert "no terminal T-NOPE" in capsys.readouterr().err
+
+
+async def test_the_next_badge_signs_the_previous_nurse_out(tvlab: TvLab) -> None:
+    tv = await tvlab.terminal()
+    await tv.json("POST", "/api/v1/tv/nurse/signin", {"badge": BADGE, "pin": PIN})
+    await tv.json("POST", "/api/v1/tv/nurse/signin", {"badge": BADGE, "pin": PIN})
+    async with tvlab.app[k.DATABASE].sessions() as s:
+        rows = list(await s.scalars(select(AuditEvent).where(AuditEvent.actor == "nina")))
+    assert [r.action for r in rows] == [
+        "bedside.nurse_signin",
+        "bedside.nurse_signout",
+        "bedside.nurse_signin",
+    ]
+    assert rows[1].details == {"by": "next_badge"}

@@ -15,7 +15,7 @@ VIEWPORT = {"width": 1920, "height": 1080}
 
 
 async def enrolled_tv(browser: Any, lab: TvLab) -> Any:
-    page = await browser.new_page(viewport=VIEWPORT)
+    page = await browser.new_page(viewport=VIEWPORT, timezone_id="Europe/Paris")
     await page.goto(lab.base + "/tv")
     assert page.url.endswith("/tv/enroll")
     await page.fill("#credential", lab.credential)

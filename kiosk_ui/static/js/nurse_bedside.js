@@ -9,6 +9,7 @@ const panel = document.getElementById("nurse-panel");
 const adminForm = document.getElementById("admin-form");
 let idleTimer = null;
 let chosen = null;
+const recorded = new Map(); // business id -> what was recorded, until the EHR has it
 
 async function call(method, path, data) {
   // Like wardline.js's api(), without its redirect to /signin: the TV keeps its own session.
@@ -31,6 +32,8 @@ function signedOut(message) {
   badgeForm.hidden = false;
   adminForm.hidden = true;
   body.dataset.nurse = "out";
+  recorded.clear();
+  document.getElementById("writes").textContent = "";
   document.getElementById("banner").textContent = "";
   document.getElementById("schedule").textContent = "";
   if (message) announce(message);
@@ -86,14 +89,21 @@ function render(record) {
   }
   const writes = document.getElementById("writes");
   writes.textContent = "";
-  for (const w of record.writes) {
+  const labels = { pending: t("Recorded: waiting for the EHR"), delivered: t("Delivered to the EHR"),
+                  failed: t("Refused by the EHR") };
+  const outstanding = new Set(record.writes.map((w) => w.business_id));
+  const rows = record.writes.map((w) => [w.business_id, w.kind, w.state, w.last_error]);
+  // The outbox lists writes not delivered yet: ours that left it were delivered.
+  for (const [id, kind] of recorded) if (!outstanding.has(id)) rows.push([id, kind, "delivered", null]);
+  for (const [id, kind, state, error] of rows) {
     const li = document.createElement("li");
-    li.dataset.state = w.state;
-    const label = { pending: t("Recorded: waiting for the EHR"), delivered: t("Delivered to the EHR"),
-                    failed: t("Refused by the EHR") }[w.state];
-    li.textContent = `${w.kind} · ${label}${w.last_error ? ` (${w.last_error})` : ""}`;
+    li.dataset.state = state;
+    li.dataset.id = id;
+    li.textContent = `${kind} · ${labels[state]}${error ? ` (${error})` : ""}`;
     writes.append(li);
   }
+  const pending = [...recorded.keys()].some((id) => outstanding.has(id));
+  if (pending && body.dataset.nurse === "in") setTimeout(refresh, 1000);
 }
 
 function choose(dose) {
@@ -148,10 +158,11 @@ adminForm.addEventListener("submit", async (ev) => {
   const result = document.getElementById("admin-result");
   const value = (id) => document.getElementById(id).value;
   try {
-    await call("POST", "/tv/nurse/administrations", {
+    const receipt = await call("POST", "/tv/nurse/administrations", {
       order_id: chosen.order_id, due_at: chosen.due_at, given: true, wristband: value("wristband"),
       medication_code: value("med-code"), dose: value("dose"), route: value("route"), reason: value("reason"),
     });
+    for (const id of receipt.business_ids) recorded.set(id, chosen.medication);
     result.textContent = t("Recorded: waiting for the EHR");
     result.dataset.kind = "ok";
     adminForm.hidden = true;
@@ -172,7 +183,8 @@ document.getElementById("vitals-form").addEventListener("submit", async (ev) => 
   }
   const result = document.getElementById("vitals-result");
   try {
-    await call("POST", "/tv/nurse/vitals", { values });
+    const receipt = await call("POST", "/tv/nurse/vitals", { values });
+    for (const id of receipt.business_ids) recorded.set(id, "vitals");
     result.textContent = t("Recorded: waiting for the EHR");
     result.dataset.kind = "ok";
     ev.target.reset();
