@@ -190,6 +190,7 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         calls=await calls_of(request, place, stay) if stay else [],
         outside_prefix=options.outside_line_prefix,
         idle_seconds=request.app[k.SETTINGS].nurse_idle_signout_seconds,
+        now=request.app[k.CLOCK]().isoformat(),
         meals=await tv_meals.meals_view(request, stay, lang) if stay else None,
     )
     response = aiohttp_jinja2.render_template("tv.html.j2", request, context)

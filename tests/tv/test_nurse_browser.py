@@ -20,7 +20,7 @@ from tests.tv.test_tv_browser import enrolled_tv, open_tile
 from tests.web.browser import launch_chromium, save_screenshot
 from wardline import appkeys as k
 
-IDLE_SECONDS = 4.0
+IDLE_SECONDS = 8.0
 
 
 @pytest.fixture

@@ -60,9 +60,11 @@ for (const tile of document.querySelectorAll("[data-go]")) {
 }
 
 // --- clock ---
+// The service's time, not the terminal's own clock (which may drift or be unset).
 const clock = document.getElementById("clock");
+const offset = Date.parse(body.dataset.now) - Date.now() || 0;
 function tick() {
-  const now = new Date();
+  const now = new Date(Date.now() + offset);
   clock.dateTime = now.toISOString();
   clock.textContent = now.toLocaleString(body.dataset.lang, {
     weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
