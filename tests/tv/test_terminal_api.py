@@ -179,3 +179,16 @@ async def test_the_next_badge_signs_the_previous_nurse_out(tvlab: TvLab) -> None
         "bedside.nurse_signin",
     ]
     assert rows[1].details == {"by": "next_badge"}
+
+
+async def test_tv_page_allows_the_channel_streams_only(tvlab: TvLab) -> None:
+    from bedside.options import ChannelEntry
+    from kiosk_ui.tv import tv_policy
+
+    tv = await tvlab.terminal()
+    page = await tv.call("GET", "/tv")
+    assert page.status == 200
+    assert page.headers["Content-Security-Policy"].endswith("media-src 'self'")
+    policy = tv_policy([ChannelEntry(number=1, name="A", url="http://tv.local:8080/a.m3u8"),
+                        ChannelEntry(number=2, name="B", url="javascript:alert(1)")])  # fmt: skip
+    assert policy.endswith("media-src 'self' http://tv.local:8080")
