@@ -55,8 +55,14 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def sandbox(clock: FakeClock) -> AsyncIterator[RunningSandbox]:
     store = SandboxStore()
-    seed_patient(store, ipp=IPP, visit_number="V100001", location_id="loc-cardio-101-a",
-                 gluten_free=True, now=clock())  # fmt: skip
+    seed_patient(
+        store,
+        ipp=IPP,
+        visit_number="V100001",
+        location_id="loc-cardio-101-a",
+        gluten_free=True,
+        now=clock(),
+    )
     running = RunningSandbox(store, SandboxAuth(token=TOKEN))
     await running.start()
     yield running
@@ -116,8 +122,9 @@ def tv_settings(tmp_path: Path, sandbox: RunningSandbox, **extra: Any) -> Settin
 
 
 def nurse_calls_component(app: web.Application) -> None:
-    app[k.NURSE_CALLS] = NurseCalls(db=app[k.DATABASE], bus=app[k.BUS], link=Notices(),
-                                    topics=Topics(), clock=app[k.CLOCK])  # fmt: skip
+    app[k.NURSE_CALLS] = NurseCalls(
+        db=app[k.DATABASE], bus=app[k.BUS], link=Notices(), topics=Topics(), clock=app[k.CLOCK]
+    )
 
 
 async def open_lab(
@@ -127,16 +134,31 @@ async def open_lab(
         tv_settings(tmp_path, sandbox, **extra),
         database=hospital.db,
         clock=hospital.clock,
-        components=[ehr_setup, nurse_calls_component,
-                    functools.partial(web_setup, options=WebOptions(signin_attempts=50))],
-    )  # fmt: skip
+        components=[
+            ehr_setup,
+            nurse_calls_component,
+            functools.partial(web_setup, options=WebOptions(signin_attempts=50)),
+        ],
+    )
     base = await serve_app(app)
     await app[k.STAYS].apply(parse_adt(adt("A01", "C1")).command, SYSTEM_ADMIN_CLI)
-    await app[k.STAFF].add_user(SYSTEM_ADMIN_CLI, username="nina", display_name="Nina Rossi",
-                                roles={"nurse"}, password=PASSWORD, pin=PIN, badge=BADGE,
-                                ward_code="CARDIO")  # fmt: skip
-    await app[k.STAFF].add_user(SYSTEM_ADMIN_CLI, username="opal", display_name="Opal",
-                                roles={"switchboard"}, password=PASSWORD)  # fmt: skip
+    await app[k.STAFF].add_user(
+        SYSTEM_ADMIN_CLI,
+        username="nina",
+        display_name="Nina Rossi",
+        roles={"nurse"},
+        password=PASSWORD,
+        pin=PIN,
+        badge=BADGE,
+        ward_code="CARDIO",
+    )
+    await app[k.STAFF].add_user(
+        SYSTEM_ADMIN_CLI,
+        username="opal",
+        display_name="Opal",
+        roles={"switchboard"},
+        password=PASSWORD,
+    )
     credential = await issue_credential(app[k.DATABASE], TERMINAL)
     return TvLab(app, base, sandbox, credential, hospital.clock)
 

@@ -37,8 +37,17 @@ async def test_terminal_sees_only_its_bed_and_patient_safe_facts(tvlab: TvLab) -
     assert context["bed"] == BED and context["occupied"] is True
     assert context["greeting_name"] == "JEANNE"
     assert context["phone_number"] is not None
-    assert set(context) == {"bed", "room", "ward_code", "occupied", "greeting_name", "language",
-                            "phone_number", "phone_state", "services"}  # fmt: skip
+    assert set(context) == {
+        "bed",
+        "room",
+        "ward_code",
+        "occupied",
+        "greeting_name",
+        "language",
+        "phone_number",
+        "phone_state",
+        "services",
+    }
     # The neighbour's terminal (empty bed) sees its own bed, never this patient.
     other = await issue_credential(tvlab.app[k.DATABASE], OTHER_TERMINAL)
     neighbour = await tvlab.terminal(other)
@@ -189,6 +198,10 @@ async def test_tv_page_allows_the_channel_streams_only(tvlab: TvLab) -> None:
     page = await tv.call("GET", "/tv")
     assert page.status == 200
     assert page.headers["Content-Security-Policy"].endswith("media-src 'self'")
-    policy = tv_policy([ChannelEntry(number=1, name="A", url="http://tv.local:8080/a.m3u8"),
-                        ChannelEntry(number=2, name="B", url="javascript:alert(1)")])  # fmt: skip
+    policy = tv_policy(
+        [
+            ChannelEntry(number=1, name="A", url="http://tv.local:8080/a.m3u8"),
+            ChannelEntry(number=2, name="B", url="javascript:alert(1)"),
+        ]
+    )
     assert policy.endswith("media-src 'self' http://tv.local:8080")

@@ -111,9 +111,14 @@ async def test_remote_control_through_every_menu(tvlab: TvLab, tmp_path: Path) -
         await page.wait_for_selector("body[data-nurse-call='acknowledged']")
 
         tvlab.app[k.BUS].publish(
-            CallRinging(call_id="c-1", caller_number="0611223344", caller_name="",
-                        called_extension="2101", ringing_extension=await bed_extension(tvlab),)
-        )  # fmt: skip
+            CallRinging(
+                call_id="c-1",
+                caller_number="0611223344",
+                caller_name="",
+                called_extension="2101",
+                ringing_extension=await bed_extension(tvlab),
+            )
+        )
         await page.wait_for_selector("#call-banner:not([hidden])")
         assert "0611223344" in (await page.text_content("#call-banner") or "")
 
