@@ -147,7 +147,14 @@ async def calls_of(request: web.Request, place: TerminalPlace, stay: StayView) -
     async with request.app[k.DATABASE].sessions() as s:
         rows = await s.scalars(
             select(CallRecord)
-            .where(CallRecord.stay_id == stay.stay_id)
+            .where(
+                (CallRecord.stay_id == stay.stay_id)
+                | (  # not resolved to a stay yet: the bed's phone since the stay began
+                    CallRecord.stay_id.is_(None)
+                    & (CallRecord.bed_extension == place.extension)
+                    & (CallRecord.started_at >= stay.started_at)
+                )
+            )
             .order_by(CallRecord.started_at.desc())
             .limit(20)
         )

@@ -205,3 +205,42 @@ async def test_tv_page_allows_the_channel_streams_only(tvlab: TvLab) -> None:
         ]
     )
     assert policy.endswith("media-src 'self' http://tv.local:8080")
+
+
+async def test_calls_of_this_stay_only(tvlab: TvLab) -> None:
+    from datetime import timedelta
+
+    from telephony.models import CallRecord
+
+    stay = await tvlab.app[k.STAYS].stay_for_bed(BED)
+    assert stay is not None and stay.bed is not None
+    ext, now = stay.bed.extension, tvlab.clock()
+    rows = [  # (call id, caller, called, stay id, minutes ago, answered)
+        ("in-1", "0611223344", ext, stay.stay_id, 30, True),
+        ("out-1", ext, "0388000000", None, 20, False),  # not resolved to the stay yet
+        ("old-1", "0600000000", ext, None, 60 * 24 * 400, True),  # before this stay
+    ]
+    async with tvlab.app[k.DATABASE].session() as s:
+        for call_id, caller, called, stay_id, ago, answered in rows:
+            start = now - timedelta(minutes=ago)
+            s.add(
+                CallRecord(
+                    call_id=call_id,
+                    caller_number=caller,
+                    called_extension=called,
+                    extensions=ext,
+                    bed_extension=ext,
+                    stay_id=stay_id,
+                    started_at=start,
+                    answered_at=start + timedelta(seconds=5) if answered else None,
+                    ended_at=start + timedelta(seconds=65),
+                    disposition="answered",
+                )
+            )
+    tv = await tvlab.terminal()
+    calls = (await tv.json("GET", "/api/v1/tv/calls"))["calls"]
+    assert [(c["direction"], c["number"], c["answered"]) for c in calls] == [
+        ("out", "0388000000", False),
+        ("in", "0611223344", True),
+    ]
+    assert calls[1]["seconds"] == 60
