@@ -160,12 +160,16 @@ class LiveFeed:
 
     async def _send(self, client: Client) -> None:
         await client.ready.wait()
+        queue = client.queue
         while not client.dropped:
-            text = await client.queue.get()
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < 256:  # one wake-up per burst
+                batch.append(queue.get_nowait())
             if client.ws.closed:
                 return
-            await client.ws.send_str(text)
-            self.sent += 1
+            for text in batch:
+                await client.ws.send_str(text)
+            self.sent += len(batch)
         await client.ws.close(code=4000, message=b"too slow: reconnect")
 
     async def close_all(self) -> None:
