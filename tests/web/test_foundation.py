@@ -162,3 +162,13 @@ async def test_switchboard_extension_must_be_a_switchboard_phone(weblab: WebLab)
     assert (r.status, (await r.json())["error"]) == (422, "signin.extension")
     phones = await (await weblab.signed_in("oscar")).json("GET", "/api/v1/phones/switchboard")
     assert phones["extensions"] == ["9000", "9001"]
+
+
+async def test_a_person_gets_their_own_language_unless_they_chose_here(weblab: WebLab) -> None:
+    oscar = await weblab.signed_in("oscar", "9001")
+    assert "Waiting calls" in await (await oscar.call("GET", "/console")).text()
+    chooser = weblab.browser()
+    await chooser.refresh()
+    await chooser.json("PUT", "/api/v1/session/language", {"language": "de"})
+    await chooser.sign_in("oscar", "9001")
+    assert "Wartende Anrufe" in await (await chooser.call("GET", "/console")).text()
