@@ -131,6 +131,7 @@ async def test_pages_need_a_session_and_the_role(weblab: WebLab) -> None:
     anonymous = weblab.browser()
     r = await anonymous.call("GET", "/")
     assert (r.status, r.headers["Location"]) == (303, "/signin")
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
     r = await anonymous.call("GET", "/api/v1/phones/switchboard")
     assert (r.status, (await r.json())["error"]) == (401, "auth.required")
 
