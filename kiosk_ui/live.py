@@ -72,14 +72,16 @@ class Client:
     user: SignedIn
     topics: tuple[Topic, ...]
     ws: web.WebSocketResponse
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=2000))
+    queue: asyncio.Queue[str]
     dropped: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the snapshot is sent: events queued meanwhile follow it, never precede it."""
 
 
 class LiveFeed:
-    def __init__(self) -> None:
+    def __init__(self, queue_size: int = 2000) -> None:
+        self.queue_size = queue_size
+        """Messages a console may lag behind before it is closed (it reconnects afresh)."""
         self.topics: dict[str, Topic] = {}
         self.clients: set[Client] = set()
         self.sent = 0
@@ -137,7 +139,7 @@ class LiveFeed:
         topics = self.allowed(user, wanted)
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
         await ws.prepare(request)
-        client = Client(user, topics, ws)
+        client = Client(user, topics, ws, asyncio.Queue(maxsize=self.queue_size))
         self.clients.add(client)  # before the snapshot: no event falls between the two
         sender = asyncio.create_task(self._send(client), name="live.send")
         try:
@@ -160,12 +162,16 @@ class LiveFeed:
 
     async def _send(self, client: Client) -> None:
         await client.ready.wait()
+        queue = client.queue
         while not client.dropped:
-            text = await client.queue.get()
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < 256:  # one wake-up per burst
+                batch.append(queue.get_nowait())
             if client.ws.closed:
                 return
-            await client.ws.send_str(text)
-            self.sent += 1
+            for text in batch:
+                await client.ws.send_str(text)
+            self.sent += len(batch)
         await client.ws.close(code=4000, message=b"too slow: reconnect")
 
     async def close_all(self) -> None:

@@ -85,7 +85,14 @@ async def sign_in(
         raise WebError(
             "signin.extension", "choose one of the switchboard phones", extension=extension
         )
-    lang = await language(request)
+    session = await get_session(request)
+    chosen = session.get("lang") or request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        lang = str(chosen)  # chosen on this browser: kept
+    elif staff.language in LANGUAGES:
+        lang = staff.language  # the person's own language
+    else:
+        lang = await language(request)
     return await open_session(request, staff, extension or None, lang)
 
 

@@ -124,6 +124,7 @@ async def add_staff(app: web.Application) -> None:
                     roles=",".join(sorted(roles)),
                     password_hash=password_hash(),
                     ward_code="CARDIO" if "nurse" in roles else None,
+                    language="en" if name == "oscar" else "fr",
                 )
             )
 

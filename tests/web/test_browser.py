@@ -11,6 +11,8 @@ import pytest
 
 from tests.web.browser import launch_chromium, save_screenshot
 from tests.web.conftest import PASSWORD, WebLab
+from wardline import appkeys as k
+from wardline.domain.nurse_call_events import NurseCallRaised
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +61,17 @@ async def test_operator_answers_and_transfers_with_the_keyboard(
         await page.wait_for_selector('.lamp[data-ext="9000"][data-state="idle"]')
         status = await page.inner_text("#status-line")
         assert "2001" in status
+
+        consolelab.app[k.BUS].publish(
+            NurseCallRaised(
+                call_id=5,
+                bed_label="CARDIO-101-B",
+                ward_code="CARDIO",
+                nurse_station_extension="2900",
+                source="button",
+            )
+        )
+        await page.wait_for_selector('#nurse-calls li[data-nurse-call="5"][data-state="open"]')
         assert errors == []
 
 

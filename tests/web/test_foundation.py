@@ -131,6 +131,7 @@ async def test_pages_need_a_session_and_the_role(weblab: WebLab) -> None:
     anonymous = weblab.browser()
     r = await anonymous.call("GET", "/")
     assert (r.status, r.headers["Location"]) == (303, "/signin")
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
     r = await anonymous.call("GET", "/api/v1/phones/switchboard")
     assert (r.status, (await r.json())["error"]) == (401, "auth.required")
 
@@ -162,3 +163,13 @@ async def test_switchboard_extension_must_be_a_switchboard_phone(weblab: WebLab)
     assert (r.status, (await r.json())["error"]) == (422, "signin.extension")
     phones = await (await weblab.signed_in("oscar")).json("GET", "/api/v1/phones/switchboard")
     assert phones["extensions"] == ["9000", "9001"]
+
+
+async def test_a_person_gets_their_own_language_unless_they_chose_here(weblab: WebLab) -> None:
+    oscar = await weblab.signed_in("oscar", "9001")
+    assert "Waiting calls" in await (await oscar.call("GET", "/console")).text()
+    chooser = weblab.browser()
+    await chooser.refresh()
+    await chooser.json("PUT", "/api/v1/session/language", {"language": "de"})
+    await chooser.sign_in("oscar", "9001")
+    assert "Wartende Anrufe" in await (await chooser.call("GET", "/console")).text()

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from kiosk_ui.state import WEB
 from tests.web.conftest import Browser, WebLab
 from wardline import appkeys as k
 from wardline.domain.call_events import PhoneStateChanged
@@ -126,4 +127,25 @@ async def test_snapshot_carries_the_phones_of_the_pbx(consolelab: WebLab) -> Non
     assert snap["data"]["phones"]["9000"] == "ringing"
     assert [c["call_id"] for c in snap["data"]["calls"]["calls"]] == [call_id]
     assert snap["data"]["calls"]["queues"] == {"switchboard": [call_id]}
+    await again.close()
+
+
+async def test_a_console_that_cannot_keep_up_is_closed_to_reconnect(weblab: WebLab) -> None:
+    feed = weblab.app[WEB].feed
+    feed.queue_size = 20
+    operator = await weblab.signed_in("opal", "9000")
+    ws = await connect(operator, "phones")
+    await receive(ws)
+    bus = weblab.app[k.BUS]
+    for i in range(60_000):  # far more than the socket buffers hold while nobody reads
+        bus.publish(PhoneStateChanged(extension=str(i), state="idle", previous=None))
+    await bus.drain()
+    assert feed.slow_closed == 1
+    while True:
+        msg = await ws.receive(timeout=10)
+        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            break
+    assert ws.close_code == 4000
+    again = await connect(operator, "phones")
+    assert (await receive(again))["topic"] == "snapshot"
     await again.close()

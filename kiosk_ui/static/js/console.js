@@ -179,13 +179,34 @@ $("search").addEventListener("input", (e) => { clearTimeout(searchTimer); search
 $("history-form").addEventListener("submit", (e) => { e.preventDefault(); history(e.target); });
 setInterval(() => { for (const cell of document.querySelectorAll(".timer")) cell.textContent = since(cell.dataset.since); }, 1000);
 
-connectLive(["calls", "phones"], {
+const nurseCalls = new Map();
+function renderNurseCalls() {
+  const items = [...nurseCalls.values()].map((c) => el("li", { dataset: { nurseCall: String(c.call_id), state: c.state } },
+    `${c.bed_label} · ${c.ward_code} · ${t(c.state)}${c.level ? ` · ${t("level {level}", { level: c.level })}` : ""}`));
+  $("nurse-calls").replaceChildren(...(items.length ? items : [el("li", {}, t("No nurse call."))]));
+}
+function nurseCallEvent(type, data) {
+  const known = nurseCalls.get(data.call_id) ?? { call_id: data.call_id, bed_label: data.bed_label, ward_code: data.ward_code, state: "open", level: 0 };
+  if (type === "NurseCallCleared") nurseCalls.delete(data.call_id);
+  else {
+    if (type === "NurseCallEscalated") known.level = data.level;
+    if (type === "NurseCallAcknowledged") known.state = "acknowledged";
+    nurseCalls.set(data.call_id, known);
+  }
+  renderNurseCalls();
+}
+
+connectLive(["calls", "phones", "nurse_calls"], {
   onSnapshot: (data) => {
+    nurseCalls.clear();
+    for (const c of data.nurse_calls ?? []) nurseCalls.set(c.call_id, c);
+    renderNurseCalls();
     if (data.phones) for (const [ext, st] of Object.entries(data.phones)) setLamp(ext, st);
     refreshSoon();
   },
   onEvent: (topic, type, data) => {
     if (type === "PhoneStateChanged") setLamp(data.extension, data.state);
+    else if (topic === "nurse_calls") nurseCallEvent(type, data);
     else refreshSoon();
   },
   onState: (s) => {
