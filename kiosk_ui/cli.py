@@ -1,0 +1,36 @@
+"""``wardline terminal credential TERMINAL_ID``: issue a bedside TV's credential."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from wardline.settings import Settings
+
+
+def register_cli(subparsers: Any) -> None:
+    terminal = subparsers.add_parser("terminal", help="bedside terminals: TV credentials")
+    sub = terminal.add_subparsers(dest="terminal_command", metavar="ACTION", required=True)
+    credential = sub.add_parser(
+        "credential", help="issue a new TV credential for a terminal (prints it once)"
+    )
+    credential.add_argument("terminal_id", help="terminal id, e.g. T-CARDIO-101-A")
+    credential.set_defaults(handler=cmd_credential)
+
+
+async def cmd_credential(args: argparse.Namespace, settings: Settings) -> int:
+    from kiosk_ui.terminal_auth import issue_credential
+    from wardline.db.engine import Database
+    from wardline.errors import WardlineError
+
+    db = Database(settings.effective_database_url)
+    try:
+        secret = await issue_credential(db, args.terminal_id)
+    except WardlineError as exc:
+        print(f"wardline: error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
+    print(secret)
+    return 0

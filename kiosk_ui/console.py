@@ -1,0 +1,81 @@
+"""The switchboard console surface: ``/console`` (role switchboard) and its API.
+
+The page is rendered with every lamp already in its state (first render of a 2,000-bed
+hospital in one answer); ``static/js/console.js`` then follows the live feed and acts through
+``/api/v1`` with the keyboard shortcuts listed on the page.
+"""
+
+from __future__ import annotations
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from kiosk_ui import console_api
+from kiosk_ui.auth import require
+from kiosk_ui.lamps import lamp_layout
+from kiosk_ui.pages import base_context
+from kiosk_ui.state import WebEdge
+
+JS_MESSAGES = {
+    "No call is waiting.",
+    "Waiting",
+    "Caller",
+    "Called",
+    "State",
+    "Duration",
+    "Handled by",
+    "Answer",
+    "Transfer",
+    "Attended",
+    "Park",
+    "Pick up",
+    "Hang up",
+    "Call",
+    "Call {to}",
+    "Transferred to {to}",
+    "Parked on {space}",
+    "Answered on my phone",
+    "Hung up",
+    "Nothing found.",
+    "queued",
+    "ringing",
+    "talking",
+    "parked",
+    "on_hold",
+    "dialing",
+    "patient",
+    "bed",
+    "phone",
+    "Select a call first.",
+    "Live feed lost: reconnecting…",
+    "Live",
+    "No nurse call.",
+    "level {level}",
+    "open",
+    "acknowledged",
+    "answered",
+    "no_answer",
+    "busy",
+    "failed",
+    "abandoned",
+    "merged",
+    "unknown",
+    # refusals the server explains (their ids are English messages)
+    "another operator is already handling this call",
+    "no call is waiting",
+    "choose your switchboard phone first",
+    "this call no longer exists",
+}
+
+
+async def console_page(request: web.Request) -> web.StreamResponse:
+    user = await require(request, ("switchboard",))
+    context = await base_context(request, user)
+    context["layout"] = await lamp_layout(request.app)
+    return aiohttp_jinja2.render_template("console.html.j2", request, context)
+
+
+def register(app: web.Application, edge: WebEdge) -> None:
+    app.router.add_get("/console", console_page)
+    console_api.register(edge.api)
+    edge.js_messages.update(JS_MESSAGES)

@@ -1,0 +1,36 @@
+"""Tables of the web edge: the patients' meal orders and the anonymous satisfaction survey."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wardline.db.base import Base
+
+
+class MealOrder(Base):
+    """One dish per stay, day and meal; changed in place until the kitchen's cut-off."""
+
+    __tablename__ = "meal_orders"
+    __table_args__ = (UniqueConstraint("stay_id", "day", "meal"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stay_id: Mapped[int] = mapped_column(ForeignKey("stays.id"))
+    ward_code: Mapped[str] = mapped_column(String(32), index=True)
+    bed_label: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    meal: Mapped[str] = mapped_column(String(16))
+    dish_code: Mapped[str] = mapped_column(String(32))
+    ordered_at: Mapped[datetime]
+
+
+class SurveyAnswer(Base):
+    """A satisfaction answer: the ward and the day only, never the patient, stay or bed."""
+
+    __tablename__ = "survey_answers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ward_code: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    answers: Mapped[dict[str, Any]]
