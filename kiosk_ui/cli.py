@@ -10,13 +10,25 @@ from wardline.settings import Settings
 
 
 def register_cli(subparsers: Any) -> None:
-    terminal = subparsers.add_parser("terminal", help="bedside terminals: TV credentials")
-    sub = terminal.add_subparsers(dest="terminal_command", metavar="ACTION", required=True)
+    sub = _terminal_actions(subparsers)
     credential = sub.add_parser(
         "credential", help="issue a new TV credential for a terminal (prints it once)"
     )
     credential.add_argument("terminal_id", help="terminal id, e.g. T-CARDIO-101-A")
     credential.set_defaults(handler=cmd_credential)
+
+
+def _terminal_actions(subparsers: Any) -> Any:
+    """The actions of ``wardline terminal``: the bedside edge may have made the group already
+    (``terminal simulate``); the TV's credential joins it."""
+    existing = subparsers.choices.get("terminal")
+    if existing is None:
+        terminal = subparsers.add_parser("terminal", help="bedside terminals")
+        return terminal.add_subparsers(dest="terminal_command", metavar="ACTION", required=True)
+    for action in existing._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    raise RuntimeError("the terminal command group has no actions")
 
 
 async def cmd_credential(args: argparse.Namespace, settings: Settings) -> int:

@@ -37,9 +37,10 @@ def default_components() -> list[Component]:
     """The edges, in start order. Each module's ``setup(app)`` adds its cleanup contexts."""
     from bedside.component import setup as bedside
     from ehr_bridge.component import setup as ehr_bridge
+    from kiosk_ui.component import setup as kiosk_ui
     from telephony.component import setup as telephony
 
-    return [telephony, bedside, ehr_bridge]
+    return [telephony, bedside, ehr_bridge, kiosk_ui]  # the web last: it reads their ports
 
 
 class _BusCollector(Collector):

@@ -24,9 +24,10 @@ def _edge_registrars() -> list[Callable[[Any], None]]:
     """Each edge's ``register_cli(subparsers)``; the edges are wired here, in the core."""
     from bedside.cli import register_cli as bedside
     from ehr_bridge.cli import register_cli as ehr_bridge
+    from kiosk_ui.cli import register_cli as kiosk_ui
     from telephony.cli import register_cli as telephony
 
-    return [telephony, bedside, ehr_bridge]
+    return [telephony, bedside, ehr_bridge, kiosk_ui]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings
 def _classes() -> list[tuple[str, type[BaseSettings]]]:
     from bedside.options import BedsideOptions
     from ehr_bridge.config import EhrOptions
+    from kiosk_ui.options import WebOptions
+    from kiosk_ui.tv_options import TvOptions
     from telephony.asterisk_config import AsteriskSettings
     from wardline.settings import Settings
 
@@ -19,6 +21,8 @@ def _classes() -> list[tuple[str, type[BaseSettings]]]:
         ("Asterisk configuration generator", AsteriskSettings),
         ("Bedside terminals (MQTT)", BedsideOptions),
         ("EHR bridge", EhrOptions),
+        ("Web (sign-in, sessions)", WebOptions),
+        ("Patient TV (channels, meals, information pages)", TvOptions),
     ]
     return classes
 

@@ -141,7 +141,7 @@ async def test_a_change_while_the_pbx_is_down_is_repaired_after_reconnect(
     assert line_lab.bed_lines.pending_repair
     line_lab.sim = await PbxSimulator().start(port=port)  # a restarted PBX, AstDB empty
     line_lab.sim.astdb["bed/2050/active"] = "1"
-    await line_lab.session.link.wait_synced(10)
+    await line_lab.session.link.wait_synced(30)  # generous: a loaded CI machine
     await wait_until(lambda: not line_lab.bed_lines.pending_repair, 10)
     await line_lab.settle()
     assert line_lab.astdb() == line("2001", view.did)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk_ui.component import setup as web_setup
 from tests.conftest import Hospital
 from tests.web.conftest import Browser, Serve, add_staff, web_settings
-from wardline.app import build_app, default_components
+from wardline.app import build_app
 
 
 async def test_after_every_edge(hospital: Hospital, tmp_path: Path, serve_app: Serve) -> None:
     app = build_app(
         web_settings(tmp_path),
         database=hospital.db,
-        components=[*default_components(), web_setup],
     )
     await add_staff(app)
     b = Browser(await serve_app(app))
