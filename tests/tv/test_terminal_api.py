@@ -244,3 +244,29 @@ async def test_calls_of_this_stay_only(tvlab: TvLab) -> None:
         ("in", "0611223344", True),
     ]
     assert calls[1]["seconds"] == 60
+
+
+async def test_malformed_bodies_are_refused_never_a_500(tvlab: TvLab) -> None:
+    tv = await tvlab.terminal()
+    await tv.json("POST", "/api/v1/tv/nurse/signin", {"badge": BADGE, "pin": PIN})
+    bodies: list[object] = [None, [], {"x": 1}, {"meal": 3, "dish": None}, "text", {"values": 7}]
+    paths = [
+        "/tv/meals",
+        "/tv/survey",
+        "/tv/language",
+        "/tv/nurse/signin",
+        "/tv/nurse/administrations",
+        "/tv/nurse/vitals",
+        "/tv/enroll",
+    ]
+    for path in paths:
+        for body in bodies:
+            response = await tv.call("POST", "/api/v1" + path, body)
+            assert 400 <= response.status < 500, (path, body, response.status)
+            assert (await response.json())["error"]
+        garbage = await tv.http.post(
+            tv.base + "/api/v1" + path,
+            data=b"\xff{",
+            headers={"X-CSRF-Token": tv.csrf, "Content-Type": "application/json"},
+        )
+        assert garbage.status == 422, path
