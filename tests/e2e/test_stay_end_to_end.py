@@ -26,6 +26,7 @@ import aiomqtt
 from bedside.contract import BadgeTap, NurseCallPressed
 from ehr_bridge.adt_builder import AdtBed, AdtPatient, AdtSender, adt_message
 from ehr_bridge.fhir_seed import seed_patient
+from kiosk_ui.terminal_auth import issue_credential
 from tests.services import (
     MQTT_HOST,
     MQTT_PORT,
@@ -92,6 +93,41 @@ class Terminal:
     async def press(self, payload: bytes) -> None:
         async with aiomqtt.Client(MQTT_HOST, self.port, identifier=f"hw-{self.id}") as c:
             await c.publish(f"wardline/v1/terminal/{self.id}/event", payload, qos=1)
+
+
+class TvPage:
+    """The bedside TV's browser: enrolled with the terminal's credential, on its live feed."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.events: list[dict[str, object]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def enroll(self, credential: str) -> None:
+        async with self.http.get(f"{self.base}/api/v1/session") as r:
+            csrf = (await r.json())["csrf_token"]
+        async with self.http.post(
+            f"{self.base}/api/v1/tv/enroll",
+            json={"credential": credential},
+            headers={"X-CSRF-Token": csrf},
+        ) as r:
+            assert r.status == 200, await r.text()
+        ws = await self.http.ws_connect(self.base.replace("http", "ws") + "/ws?topics=tv_bed")
+
+        async def listen() -> None:
+            async for message in ws:
+                self.events.append(json.loads(message.data))
+
+        self._task = asyncio.create_task(listen())
+
+    def saw(self, kind: str) -> bool:
+        return any(e.get("type") == kind for e in self.events)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.http.close()
 
 
 async def greets(terminal: Terminal, name: str) -> bool:
@@ -161,10 +197,15 @@ async def _follow_one_stay(options: DemoOptions) -> None:
         await wait_until(lambda: sim.astdb.get(f"did/{did}") == bed_a.extension, 10)
         await wait_until(lambda: greets(tv_a, "Hélène"), 10)
 
-        # 2. A call to the patient's number rings the bed phone; the terminal shows a banner.
+        # 2. A call to the patient's number rings the bed phone; the terminal and the TV page
+        # (enrolled with the terminal's credential) show a banner.
+        tv_page = TvPage(demo.base_url)
+        await tv_page.enroll(await issue_credential(app[k.DATABASE], tv_a.id))
         async with tv_a.listening():
             call = sim.external_call(to=did, caller="0612345678", name="Appel extérieur")
             await wait_until(lambda: sim.ringing(bed_a.extension) is not None, 10)
+            await wait_until(lambda: tv_page.saw("CallRinging"), 10)
+            await tv_page.close()
             await wait_until(
                 lambda: any(n.get("type") == "incoming_call" and n.get("state") == "ringing"
                             for n in tv_a.notices), 10,
