@@ -48,6 +48,11 @@ Command = (
 )
 
 
+def _ids(stay: Stay) -> dict[str, Any]:
+    """The identifiers every stay event carries."""
+    return {"stay_id": stay.id, "visit_number": stay.visit_number, "patient_id": stay.patient_id}
+
+
 class Stays:
     def __init__(
         self,
@@ -135,9 +140,7 @@ class Stays:
             view = await stay_view(s, stay)
         self._emit(
             ev.StayAdmitted(
-                stay_id=stay.id,
-                visit_number=stay.visit_number,
-                patient_id=stay.patient_id,
+                **_ids(stay),
                 bed=ref,
                 did=stay.did,
             )
@@ -209,9 +212,7 @@ class Stays:
             view = await stay_view(s, stay)
         self._emit(
             ev.StayReopened(
-                stay_id=stay.id,
-                visit_number=stay.visit_number,
-                patient_id=stay.patient_id,
+                **_ids(stay),
                 bed=ref,
                 did=stay.did,
             )
@@ -239,9 +240,7 @@ class Stays:
             view = await stay_view(s, stay)
         self._emit(
             ev.StayLeaveChanged(
-                stay_id=stay.id,
-                visit_number=stay.visit_number,
-                patient_id=stay.patient_id,
+                **_ids(stay),
                 bed=ref,
                 on_leave=cmd.on_leave,
             )
@@ -322,9 +321,7 @@ class Stays:
         cls = ev.StayDischarged if status == "discharged" else ev.StayCancelled
         self._emit(
             cls(
-                stay_id=stay.id,
-                visit_number=stay.visit_number,
-                patient_id=stay.patient_id,
+                **_ids(stay),
                 bed=ref,
                 did=stay.did,
             )
@@ -341,9 +338,7 @@ class Stays:
         await s.flush()
         await self._audit(s, actor, action, stay, from_bed=old.label, to_bed=new.label)
         return ev.StayTransferred(
-            stay_id=stay.id,
-            visit_number=stay.visit_number,
-            patient_id=stay.patient_id,
+            **_ids(stay),
             from_bed=old,
             to_bed=new,
             did=stay.did,
