@@ -13,6 +13,7 @@ from telephony.sim_model import Headers
 
 if TYPE_CHECKING:
     from telephony.pbx_simulator import AmiSession
+    from telephony.sim_model import SimChannel
 
 Handler = Callable[["AmiSession", AmiMessage], None]
 ACTIONS: dict[str, Handler] = {}
@@ -125,11 +126,18 @@ def _caller_id(text: str, default_num: str, default_name: str) -> tuple[str, str
     return (text or default_num), default_name
 
 
-@action("Hangup")
-def hangup(session: AmiSession, a: AmiMessage) -> None:
+def _channel(session: AmiSession, a: AmiMessage) -> SimChannel | None:
+    """The channel an action names, or None after answering "No such channel"."""
     ch = session.sim.pbx.by_name(a.get("Channel"))
     if ch is None:
         session.reply(a, NO_CHANNEL)
+    return ch
+
+
+@action("Hangup")
+def hangup(session: AmiSession, a: AmiMessage) -> None:
+    ch = _channel(session, a)
+    if ch is None:
         return
     session.reply(a, ok("Channel Hungup"))
     session.sim.pbx.hangup_channel(ch, cause=int(a.get("Cause") or 16))
@@ -137,9 +145,8 @@ def hangup(session: AmiSession, a: AmiMessage) -> None:
 
 @action("Redirect")
 def redirect(session: AmiSession, a: AmiMessage) -> None:
-    ch = session.sim.pbx.by_name(a.get("Channel"))
+    ch = _channel(session, a)
     if ch is None:
-        session.reply(a, NO_CHANNEL)
         return
     session.reply(a, ok("Redirect successful"))
     transfers.redirect(session.sim.pbx, ch, a.get("Exten"))
@@ -147,9 +154,8 @@ def redirect(session: AmiSession, a: AmiMessage) -> None:
 
 @action("BlindTransfer")
 def blind_transfer(session: AmiSession, a: AmiMessage) -> None:
-    ch = session.sim.pbx.by_name(a.get("Channel"))
+    ch = _channel(session, a)
     if ch is None:
-        session.reply(a, NO_CHANNEL)
         return
     if ch.bridge is None:
         session.reply(a, [("Response", "Error"), ("Message", "Transfer failed")])
@@ -160,9 +166,8 @@ def blind_transfer(session: AmiSession, a: AmiMessage) -> None:
 
 @action("Atxfer")
 def atxfer(session: AmiSession, a: AmiMessage) -> None:
-    ch = session.sim.pbx.by_name(a.get("Channel"))
+    ch = _channel(session, a)
     if ch is None:
-        session.reply(a, NO_CHANNEL)
         return
     if ch.bridge is None or a.get("Exten") not in session.sim.pbx.phones:
         session.reply(a, [("Response", "Error"), ("Message", "Atxfer failed")])
@@ -174,9 +179,8 @@ def atxfer(session: AmiSession, a: AmiMessage) -> None:
 @action("Park")
 def park(session: AmiSession, a: AmiMessage) -> None:
     pbx = session.sim.pbx
-    ch = pbx.by_name(a.get("Channel"))
+    ch = _channel(session, a)
     if ch is None:
-        session.reply(a, NO_CHANNEL)
         return
     back = pbx.by_name(a.get("TimeoutChannel"))
     parker = (back.phone if back else None) or ""
