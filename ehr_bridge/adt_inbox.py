@@ -9,9 +9,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wardline.db.engine import Database
@@ -36,6 +38,31 @@ class InboxEntry:
     attempts: int
     raw: bytes
     received_at: datetime
+
+
+_ENTRY_FIELDS = tuple(InboxEntry.__dataclass_fields__)
+_TABLE = cast(Table, InboundMessage.__table__)
+
+# Statements built once (building one costs more than running it): a new message or nothing
+# when its (sender, control id) is already there; the settlement of a message.
+_INSERT = {
+    name: insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["sender", "control_id"])
+    .returning(_TABLE.c.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_SETTLE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("message_id"))
+    .values(
+        status=bindparam("status"),
+        ack_code=bindparam("ack_code"),
+        error_id=bindparam("error_id"),
+        error=bindparam("error"),
+        processed_at=bindparam("processed_at"),
+        attempts=_TABLE.c.attempts + 1,
+    )
+)
 
 
 def _entry(row: InboundMessage) -> InboxEntry:
@@ -71,36 +98,38 @@ async def persist(
     (same sender and control id). ``settled`` = (status, ACK code, error id, text) stores a
     message that needs no processing (rejected, ignored)."""
     key = control_id or f"unparsed-{uuid.uuid4().hex}"
-    row = InboundMessage(
-        sender=sender[:128],
-        control_id=key[:64],
-        message_type=message_type[:16],
-        received_at=received_at,
-        raw=raw,
-        charset=charset[:32],
-        patient_key=patient_key[:128] if patient_key else None,
-        status=settled[0] if settled else RECEIVED,
-        ack_code=settled[1] if settled else None,
-        error_id=settled[2][:64] if settled else None,
-        error=settled[3] if settled else None,
-        processed_at=received_at if settled else None,
-    )
-    try:
-        async with db.session() as s:
-            s.add(row)
-            await s.flush()
-            return _entry(row), True
-    except IntegrityError:
-        async with db.sessions() as s:
-            existing = (
-                await s.scalars(
-                    select(InboundMessage).where(
-                        InboundMessage.sender == row.sender,
-                        InboundMessage.control_id == row.control_id,
-                    )
+    values: dict[str, Any] = {
+        "sender": sender[:128],
+        "control_id": key[:64],
+        "message_type": message_type[:16],
+        "received_at": received_at,
+        "raw": raw,
+        "charset": charset[:32],
+        "patient_key": patient_key[:128] if patient_key else None,
+        "status": settled[0] if settled else RECEIVED,
+        "ack_code": settled[1] if settled else None,
+        "error_id": settled[2][:64] if settled else None,
+        "error": settled[3] if settled else None,
+        "processed_at": received_at if settled else None,
+        "attempts": 0,
+    }
+    async with db.autocommit() as conn:
+        new_id = (await conn.execute(_INSERT[db.dialect], values)).scalar()
+    if new_id is not None:
+        return InboxEntry(
+            id=new_id,
+            **{f: values[f] for f in _ENTRY_FIELDS if f != "id"},
+        ), True
+    async with db.sessions() as s:
+        existing = (
+            await s.scalars(
+                select(InboundMessage).where(
+                    InboundMessage.sender == values["sender"],
+                    InboundMessage.control_id == values["control_id"],
                 )
-            ).one()
-            return _entry(existing), False
+            )
+        ).one()
+        return _entry(existing), False
 
 
 async def get(db: Database, message_id: int) -> InboxEntry | None:
@@ -168,16 +197,15 @@ async def settle_in(
 ) -> None:
     """Settle a message inside the caller's transaction."""
     await s.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == message_id)
-        .values(
-            status=status,
-            ack_code=ack_code,
-            error_id=error_id[:64] if error_id else None,
-            error=error,
-            processed_at=at,
-            attempts=InboundMessage.attempts + 1,
-        )
+        _SETTLE,
+        {
+            "message_id": message_id,
+            "status": status,
+            "ack_code": ack_code,
+            "error_id": error_id[:64] if error_id else None,
+            "error": error,
+            "processed_at": at,
+        },
     )
 
 

@@ -178,8 +178,9 @@ def _need_location(msg: hl7.Message) -> BedLocation:
     return location
 
 
-def to_command(msg: hl7.Message, trigger: str, movement: Movement | None) -> Command:
-    patient = read_patient(msg)
+def to_command(
+    msg: hl7.Message, trigger: str, movement: Movement | None, patient: PatientData
+) -> Command:
     at = (movement.at if movement else None) or parse_hl7_datetime(field(msg, "EVN", 6))
     if trigger in {"A01", "A04", "A06"}:
         return Admit(
@@ -250,8 +251,8 @@ def _parse_adt(raw: bytes, default_charset: str) -> AdtMessage:
             "hl7.unsupported_event", f"unsupported ADT event {header.trigger!r}"
         )
     movement = read_movement(msg)
-    command = to_command(msg, header.trigger, movement)
-    patient = command.surviving if isinstance(command, MergePatients) else read_patient(msg)
+    patient = read_patient(msg)
+    command = to_command(msg, header.trigger, movement, patient)
     return AdtMessage(
         header=header,
         codec=codec,

@@ -37,25 +37,44 @@ class MessageHeader:
         return f"{self.sending_application}|{self.sending_facility}"
 
 
+def _segments(msg: hl7.Message) -> dict[str, list[hl7.Segment]]:
+    """The message's segments by name, indexed once per message (python-hl7 scans every
+    segment on each lookup)."""
+    index: dict[str, list[hl7.Segment]] | None = getattr(msg, "_wardline_segments", None)
+    if index is None:
+        index = {}
+        for segment in msg:
+            index.setdefault(str(segment[0][0]) if segment and segment[0] else "", []).append(
+                segment
+            )
+        msg._wardline_segments = index
+    return index
+
+
 def field(msg: hl7.Message, seg: str, fld: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str:
+    found = _segments(msg).get(seg)
+    if not found:
+        return ""
     try:
-        value = msg.extract_field(seg, 1, fld, rep, comp, sub)
+        value = found[0].extract_field(1, fld, rep, comp, sub)
     except (IndexError, KeyError):
         return ""
-    return str(msg.unescape(str(value))).strip() if value else ""
+    if not value:
+        return ""
+    text = str(value)
+    return str(msg.unescape(text)).strip() if msg.esc in text else text.strip()
 
 
 def has_segment(msg: hl7.Message, seg: str) -> bool:
-    try:
-        msg.segment(seg)
-    except (KeyError, IndexError):
-        return False
-    return True
+    return bool(_segments(msg).get(seg))
 
 
 def repetitions(msg: hl7.Message, seg: str, fld: int) -> int:
+    found = _segments(msg).get(seg)
+    if not found:
+        return 0
     try:
-        raw = str(msg.segment(seg)(fld))
+        raw = str(found[0](fld))
     except (IndexError, KeyError):
         return 0
     return len(raw.split(msg.separators[2])) if raw else 0

@@ -13,6 +13,7 @@ import structlog
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -42,7 +43,9 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: it costs a round trip on every checkout. A connection found dead raises a
+    # disconnect error, which invalidates the whole pool: the next checkout reconnects.
+    return create_async_engine(url, pool_size=10, max_overflow=10)
 
 
 class Database:
@@ -85,6 +88,33 @@ class Database:
                 raise StorageError(
                     "db.unavailable", "the database is unreachable", engine=self.dialect
                 ) from exc
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose every statement commits on its own: one round trip for a
+        single write (no BEGIN nor COMMIT), for writes that stand alone."""
+        try:
+            if self._write_lock is not None:
+                async with self._write_lock, self._autocommit() as conn:
+                    yield conn
+            else:
+                async with self._autocommit() as conn:
+                    yield conn
+        except DBAPIError as exc:
+            if exc.connection_invalidated or _is_connection_error(exc.orig):
+                raise StorageError(
+                    "db.unavailable", "the database is unreachable", engine=self.dialect
+                ) from exc
+            raise
+        except OSError as exc:
+            raise StorageError(
+                "db.unavailable", "the database is unreachable", engine=self.dialect
+            ) from exc
+
+    @asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def dialect(self) -> str:
