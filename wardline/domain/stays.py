@@ -10,6 +10,7 @@ after the transaction commits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from wardline.db.models import Stay
 from wardline.domain import commands as c
 from wardline.domain import dids
 from wardline.domain import events as ev
+from wardline.domain import stay_sql as sql
 from wardline.domain.audit import AuditLog
 from wardline.domain.errors import Conflict, bed_occupied, patient_already_admitted, unknown_stay
 from wardline.domain.patients import find_patient, upsert_patient
@@ -51,6 +53,14 @@ Command = (
 def _ids(stay: Stay) -> dict[str, Any]:
     """The identifiers every stay event carries."""
     return {"stay_id": stay.id, "visit_number": stay.visit_number, "patient_id": stay.patient_id}
+
+
+def _view_ids(view: StayView) -> dict[str, Any]:
+    return {
+        "stay_id": view.stay_id,
+        "visit_number": view.visit_number,
+        "patient_id": view.patient.id,
+    }
 
 
 class Stays:
@@ -102,62 +112,72 @@ class Stays:
     async def admit(self, cmd: c.Admit, actor: c.Actor) -> StayView:
         async with self._unit() as s:
             now = cmd.at or self.clock()
-            bed = await find_bed(s, cmd.location)
-            known = await find_patient(s, cmd.patient.ipp, cmd.patient.ipp_authority)
-            # One query for every stay that could refuse this admission.
-            clash = Stay.visit_number == cmd.visit_number
-            clash |= (Stay.status == "active") & (Stay.bed_id == bed.id)
-            if known is not None:
-                clash |= (Stay.status == "active") & (Stay.patient_id == known.id)
-            others = (await s.scalars(select(Stay).where(clash))).all()
+            bed, occupant = await sql.bed_with_occupant(s, cmd.location)
+            # Bringing the patient up to date first gives the id the checks need; a refusal
+            # below rolls it back with everything else.
+            patient = await sql.upsert_patient(s, cmd.patient, self.clock())
+            clashes = {"visit": cmd.visit_number, "patient_id": patient.id}
+            others = (await s.execute(sql.STAY_CLASHES, clashes)).all()
             existing = next((o for o in others if o.visit_number == cmd.visit_number), None)
             if existing is not None:
-                if existing.status == "active" and existing.bed_id == bed.id:
-                    return await stay_view(s, existing)  # the same admission again
+                if existing.status == "active" and existing.bed_id == bed.bed_id:
+                    # the same admission again
+                    same = await sql.full_stay(s, sql.STAY_BY_VISIT, visit=cmd.visit_number)
+                    assert same is not None
+                    return same
                 raise Conflict(
                     "stay.visit_exists",
                     "a stay with this visit number already exists",
                     visit_number=cmd.visit_number,
                 )
-            if any(o.bed_id == bed.id for o in others):
+            if occupant is not None:
                 raise bed_occupied(bed.label)
             if others:
                 raise patient_already_admitted(others[0].visit_number)
-            patient = await upsert_patient(s, cmd.patient, known, looked_up=True)
-            stay = Stay(
-                visit_number=cmd.visit_number,
-                patient_id=patient.id,
-                bed_id=bed.id,
-                status="active",
-                started_at=now,
-                fhir_encounter_id=cmd.fhir_encounter_id,
+            row = (
+                await s.execute(
+                    sql.INSERT_STAY,
+                    {
+                        "visit_number": cmd.visit_number,
+                        "patient_id": patient.id,
+                        "bed_id": bed.bed_id,
+                        "status": "active",
+                        "started_at": now,
+                        "fhir_encounter_id": cmd.fhir_encounter_id,
+                    },
+                )
+            ).one()
+            did = await sql.take_did(s, row.stay_id, now)
+            await self._audit_stay(
+                s, actor, "stay.admit", row.stay_id, cmd.visit_number, bed=bed.label, did=did
             )
-            s.add(stay)
-            await s.flush()
-            stay.did = await dids.assign(s, stay.id, now)
-            ref = await bed_ref(s, bed.id)
-            await self._audit(s, actor, "stay.admit", stay, bed=ref.label, did=stay.did)
-            view = await stay_view(s, stay)
-        self._emit(
-            ev.StayAdmitted(
-                **_ids(stay),
-                bed=ref,
-                did=stay.did,
-            )
-        )
+            view = replace(sql.stay_view_of(row, patient=patient, bed=bed), did=did)
+        self._emit(ev.StayAdmitted(**_view_ids(view), bed=bed, did=did))
         return view
 
     async def transfer(self, cmd: c.Transfer, actor: c.Actor) -> StayView:
         async with self._unit() as s:
-            stay = await self._active(s, cmd.visit_number)
-            bed = await find_bed(s, cmd.location)
-            if stay.bed_id == bed.id:
-                return await stay_view(s, stay)
-            if await self._active_on_bed(s, bed.id) is not None:
-                raise bed_occupied(bed.label)
-            event = await self._move(s, stay, bed.id, actor, "stay.transfer")
-            view = await stay_view(s, stay)
-        self._emit(event)
+            view = await self._active_view(s, cmd.visit_number)
+            target, occupant = await sql.bed_with_occupant(s, cmd.location)
+            old = view.bed
+            if old is not None and old.bed_id == target.bed_id:
+                return view
+            if occupant is not None:
+                raise bed_occupied(target.label)
+            assert old is not None, "an active stay has a bed"
+            move = {"p_stay_id": view.stay_id, "p_to_bed": target.bed_id, "p_from_bed": old.bed_id}
+            await s.execute(sql.MOVE, move)
+            await self._audit_stay(
+                s,
+                actor,
+                "stay.transfer",
+                view.stay_id,
+                view.visit_number,
+                from_bed=old.label,
+                to_bed=target.label,
+            )
+            view = replace(view, bed=target)
+        self._emit(ev.StayTransferred(**_view_ids(view), from_bed=old, to_bed=target, did=view.did))
         return view
 
     async def cancel_transfer(self, cmd: c.CancelTransfer, actor: c.Actor) -> StayView:
@@ -221,11 +241,10 @@ class Stays:
 
     async def update_patient(self, cmd: c.UpdatePatient, actor: c.Actor) -> StayView | None:
         async with self._unit() as s:
-            patient = await upsert_patient(s, cmd.patient)
-            stay = await self._active_of_patient(s, patient.id)
+            patient = await sql.upsert_patient(s, cmd.patient, self.clock())
+            view = await sql.full_stay(s, sql.ACTIVE_STAY_OF_PATIENT, patient_id=patient.id)
             await self._audit_subject(s, actor, "patient.update", "patient", patient.id, {})
-            view = await stay_view(s, stay) if stay else None
-        self._emit(ev.PatientUpdated(patient_id=patient.id, stay_id=stay.id if stay else None))
+        self._emit(ev.PatientUpdated(patient_id=patient.id, stay_id=view.stay_id if view else None))
         return view
 
     async def set_leave(self, cmd: c.SetLeave, actor: c.Actor) -> StayView:
@@ -304,28 +323,28 @@ class Stays:
 
     async def _end(self, visit: str, at: datetime | None, actor: c.Actor, status: str) -> StayView:
         async with self._unit() as s:
-            stay = await self._by_visit(s, visit)
-            if stay is None:
+            view = await sql.full_stay(s, sql.STAY_BY_VISIT, visit=visit)
+            if view is None:
                 raise unknown_stay(visit)
-            if stay.status == status:
-                return await stay_view(s, stay)  # the same end again
-            if stay.status != "active":
+            if view.status == status:
+                return view  # the same end again
+            if view.status != "active":
                 raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
             now = at or self.clock()
-            stay.status, stay.ended_at = status, now
-            await dids.release(s, stay.did, now, self.quarantine)
-            ref = await bed_ref(s, stay.bed_id) if stay.bed_id is not None else None
+            ended = {"p_stay_id": view.stay_id, "p_new_status": status, "p_ended_at": now}
+            await s.execute(sql.END, ended)
+            if view.did is not None:
+                released = {
+                    "p_number": view.did,
+                    "p_released_at": now,
+                    "p_quarantine_until": now + self.quarantine,
+                }
+                await s.execute(sql.RELEASE_DID, released)
             action = "stay.discharge" if status == "discharged" else "stay.admit_cancelled"
-            await self._audit(s, actor, action, stay, did=stay.did)
-            view = await stay_view(s, stay)
+            await self._audit_stay(s, actor, action, view.stay_id, visit, did=view.did)
+            view = replace(view, status=status, ended_at=now)
         cls = ev.StayDischarged if status == "discharged" else ev.StayCancelled
-        self._emit(
-            cls(
-                **_ids(stay),
-                bed=ref,
-                did=stay.did,
-            )
-        )
+        self._emit(cls(**_view_ids(view), bed=view.bed, did=view.did))
         return view
 
     async def _move(
@@ -343,6 +362,26 @@ class Stays:
             to_bed=new,
             did=stay.did,
         )
+
+    async def _active_view(self, s: AsyncSession, visit: str) -> StayView:
+        view = await sql.full_stay(s, sql.STAY_BY_VISIT, visit=visit)
+        if view is None:
+            raise unknown_stay(visit)
+        if view.status != "active":
+            raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
+        return view
+
+    async def _audit_stay(
+        self,
+        s: AsyncSession,
+        actor: c.Actor,
+        action: str,
+        stay_id: int,
+        visit: str,
+        **details: Any,
+    ) -> None:
+        details["visit_number"] = visit
+        await self._audit_subject(s, actor, action, "stay", stay_id, details)
 
     async def _by_visit(self, s: AsyncSession, visit: str) -> Stay | None:
         return (await s.scalars(select(Stay).where(Stay.visit_number == visit))).first()

@@ -1,0 +1,281 @@
+"""The statements of the frequent stay commands (admit, transfer, update, discharge).
+
+Built once and run with parameters: building a statement costs more than running it, and the
+ADT feed runs these hundreds of times a second. Each read fetches in one round trip what a
+command needs: a stay with its patient and bed, a bed with its occupant. Rows become the
+read models of :mod:`wardline.domain.stay_views`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from wardline.db.models import Bed, Did, Patient, Room, Stay, Terminal, Ward
+from wardline.domain.commands import BedLocation, PatientData
+from wardline.domain.errors import no_did_available, unknown_bed
+from wardline.domain.events import BedRef
+from wardline.domain.stay_views import PatientView, StayView
+
+STAYS = cast(Table, Stay.__table__)
+PATIENTS = cast(Table, Patient.__table__)
+DIDS = cast(Table, Did.__table__)
+
+_BED_COLUMNS = (
+    Bed.id.label("bed_id"),
+    Bed.label.label("bed_label"),
+    Bed.extension.label("bed_extension"),
+    Ward.code.label("ward_code"),
+    Terminal.id.label("terminal_id"),
+)
+_PATIENT_COLUMNS = tuple(
+    PATIENTS.c[name]
+    for name in (
+        "id",
+        "ipp",
+        "family_name",
+        "given_name",
+        "addressed_as",
+        "birth_date",
+        "sex",
+        "preferred_language",
+        "non_disclosure",
+        "ins",
+        "fhir_patient_id",
+    )
+)
+_STAY_COLUMNS = tuple(
+    STAYS.c[name].label(f"stay_{name}")
+    for name in (
+        "id",
+        "visit_number",
+        "status",
+        "patient_id",
+        "bed_id",
+        "previous_bed_id",
+        "did",
+        "barring",
+        "do_not_disturb",
+        "line_suspended",
+        "on_leave",
+        "started_at",
+        "ended_at",
+        "fhir_encounter_id",
+    )
+)
+
+# -- beds --------------------------------------------------------------------------------
+_occupant = aliased(Stay, name="occupant")
+_BED_WITH_OCCUPANT = (
+    select(*_BED_COLUMNS, _occupant.id.label("occupant_id"))
+    .select_from(Bed)
+    .join(Room, Bed.room_id == Room.id)
+    .join(Ward, Room.ward_id == Ward.id)
+    .outerjoin(Terminal, Terminal.bed_id == Bed.id)
+    .outerjoin(_occupant, and_(_occupant.bed_id == Bed.id, _occupant.status == "active"))
+)
+BED_BY_LABEL = _BED_WITH_OCCUPANT.where(Bed.label == bindparam("label"))
+BED_BY_CODES = _BED_WITH_OCCUPANT.where(
+    Ward.code == bindparam("ward"), Room.code == bindparam("room"), Bed.code == bindparam("bed")
+)
+
+# -- stays with their patient and bed ----------------------------------------------------
+_STAY_FULL = (
+    select(*_STAY_COLUMNS, *_PATIENT_COLUMNS, *_BED_COLUMNS)
+    .select_from(Stay)
+    .join(Patient, Stay.patient_id == Patient.id)
+    .outerjoin(Bed, Stay.bed_id == Bed.id)
+    .outerjoin(Room, Bed.room_id == Room.id)
+    .outerjoin(Ward, Room.ward_id == Ward.id)
+    .outerjoin(Terminal, Terminal.bed_id == Bed.id)
+)
+STAY_BY_VISIT = _STAY_FULL.where(Stay.visit_number == bindparam("visit"))
+ACTIVE_STAY_OF_PATIENT = _STAY_FULL.where(
+    Stay.patient_id == bindparam("patient_id"), Stay.status == "active"
+)
+STAY_CLASHES = select(Stay.id, Stay.visit_number, Stay.status, Stay.bed_id).where(
+    or_(
+        Stay.visit_number == bindparam("visit"),
+        and_(Stay.status == "active", Stay.patient_id == bindparam("patient_id")),
+    )
+)
+INSERT_STAY = STAYS.insert().returning(*_STAY_COLUMNS)
+SET_DID = update(STAYS).where(STAYS.c.id == bindparam("p_stay_id")).values(did=bindparam("p_did"))
+MOVE = (
+    update(STAYS)
+    .where(STAYS.c.id == bindparam("p_stay_id"))
+    .values(bed_id=bindparam("p_to_bed"), previous_bed_id=bindparam("p_from_bed"))
+)
+END = (
+    update(STAYS)
+    .where(STAYS.c.id == bindparam("p_stay_id"), STAYS.c.status == "active")
+    .values(status=bindparam("p_new_status"), ended_at=bindparam("p_ended_at"))
+)
+
+# -- DIDs ----------------------------------------------------------------------------------
+_AVAILABLE = (
+    select(DIDS.c.number)
+    .where(
+        or_(
+            DIDS.c.state == "free",
+            and_(DIDS.c.state == "quarantine", DIDS.c.quarantine_until <= bindparam("now")),
+        )
+    )
+    .order_by(DIDS.c.number)
+    .limit(1)
+    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer
+    .scalar_subquery()
+)
+TAKE_DID = (
+    update(DIDS)
+    .where(DIDS.c.number == _AVAILABLE)
+    .values(
+        state="assigned", stay_id=bindparam("p_stay_id"), released_at=None, quarantine_until=None
+    )
+    .returning(DIDS.c.number)
+)
+RELEASE_DID = (
+    update(DIDS)
+    .where(DIDS.c.number == bindparam("p_number"))
+    .values(
+        state="quarantine",
+        released_at=bindparam("p_released_at"),
+        quarantine_until=bindparam("p_quarantine_until"),
+    )
+)
+
+
+# -- patients: insert or bring up to date, one statement -----------------------------------
+def _upsert(insert: Any) -> Any:
+    statement = insert(PATIENTS)
+    new = statement.excluded
+    keep_unless_given = ("ins", "ins_oid", "preferred_language", "addressed_as", "fhir_patient_id")
+    changes: dict[str, Any] = {
+        name: new[name]
+        for name in (
+            "family_name",
+            "given_name",
+            "birth_date",
+            "sex",
+            "non_disclosure",
+            "updated_at",
+        )
+    }
+    changes.update({name: func.coalesce(new[name], PATIENTS.c[name]) for name in keep_unless_given})
+    return statement.on_conflict_do_update(
+        index_elements=["ipp_authority", "ipp"], set_=changes
+    ).returning(*_PATIENT_COLUMNS)
+
+
+UPSERT_PATIENT = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+
+
+def patient_params(data: PatientData, now: datetime) -> dict[str, Any]:
+    return {
+        "ipp": data.ipp,
+        "ipp_authority": data.ipp_authority,
+        "family_name": data.family_name,
+        "given_name": data.given_name,
+        "birth_date": data.birth_date,
+        "sex": data.sex,
+        "non_disclosure": data.non_disclosure,
+        "ins": data.ins,
+        "ins_oid": data.ins_oid if data.ins is not None else None,
+        "preferred_language": data.preferred_language,
+        "addressed_as": data.addressed_as,
+        "fhir_patient_id": data.fhir_patient_id,
+        "updated_at": now,
+    }
+
+
+# -- running them ------------------------------------------------------------------------
+async def bed_with_occupant(s: AsyncSession, where: BedLocation) -> tuple[BedRef, int | None]:
+    """The inventory bed a source names (by label or ward/room/bed codes), and the id of the
+    active stay on it, if any."""
+    if where.label:
+        row = (await s.execute(BED_BY_LABEL, {"label": where.label})).first()
+    elif where.ward and where.room and where.bed:
+        params = {"ward": where.ward, "room": where.room, "bed": where.bed}
+        row = (await s.execute(BED_BY_CODES, params)).first()
+    else:
+        raise unknown_bed(where.describe() or "(none)")
+    if row is None:
+        raise unknown_bed(where.describe())
+    ref = bed_ref_of(row)
+    assert ref is not None
+    return ref, row.occupant_id
+
+
+async def upsert_patient(s: AsyncSession, data: PatientData, now: datetime) -> PatientView:
+    statement = UPSERT_PATIENT[s.get_bind().dialect.name]
+    row = (await s.execute(statement, patient_params(data, now))).one()
+    return patient_view_of(row)
+
+
+async def take_did(s: AsyncSession, stay_id: int, now: datetime) -> str:
+    number = (await s.execute(TAKE_DID, {"p_stay_id": stay_id, "now": now})).scalar()
+    if number is None:
+        raise no_did_available()
+    await s.execute(SET_DID, {"p_stay_id": stay_id, "p_did": number})
+    return str(number)
+
+
+async def full_stay(s: AsyncSession, statement: Any, **params: Any) -> StayView | None:
+    row = (await s.execute(statement, params)).first()
+    return stay_view_of(row) if row is not None else None
+
+
+def bed_ref_of(row: Row[Any] | Any) -> BedRef | None:
+    if row.bed_id is None:
+        return None
+    return BedRef(
+        bed_id=row.bed_id,
+        label=row.bed_label,
+        extension=row.bed_extension,
+        ward_code=row.ward_code,
+        terminal_id=row.terminal_id,
+    )
+
+
+def patient_view_of(row: Row[Any]) -> PatientView:
+    return PatientView(
+        id=row.id,
+        ipp=row.ipp,
+        family_name=row.family_name,
+        given_name=row.given_name,
+        addressed_as=row.addressed_as,
+        birth_date=row.birth_date,
+        sex=row.sex,
+        preferred_language=row.preferred_language,
+        non_disclosure=row.non_disclosure,
+        ins=row.ins,
+        fhir_patient_id=row.fhir_patient_id,
+    )
+
+
+def stay_view_of(
+    row: Row[Any], *, patient: PatientView | None = None, bed: BedRef | None = None
+) -> StayView:
+    """The read model of a stay row (``stay_*`` columns), with its patient and bed from the
+    same row unless given."""
+    return StayView(
+        stay_id=row.stay_id,
+        visit_number=row.stay_visit_number,
+        status=row.stay_status,
+        patient=patient or patient_view_of(row),
+        bed=bed or bed_ref_of(row),
+        did=row.stay_did,
+        barring=row.stay_barring,
+        do_not_disturb=row.stay_do_not_disturb,
+        line_suspended=row.stay_line_suspended,
+        on_leave=row.stay_on_leave,
+        started_at=row.stay_started_at,
+        ended_at=row.stay_ended_at,
+        fhir_encounter_id=row.stay_fhir_encounter_id,
+    )
