@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -69,3 +71,24 @@ async def test_rehashed_row_breaks_next_link(hospital: Hospital) -> None:
     )
     report = await verify_chain(hospital.db)
     assert not report.ok and report.broken_at == 2
+
+
+async def test_rows_deleted_at_the_end_detected(hospital: Hospital) -> None:
+    await _three_rows(hospital)
+    await _without_guard(hospital, "DELETE FROM audit_events WHERE seq >= 3")
+    report = await verify_chain(hospital.db)
+    assert not report.ok and report.broken_at == 3
+    assert report.reason == "rows missing at the end (deleted)"
+
+
+async def test_concurrent_appends_never_fork_the_chain(hospital: Hospital) -> None:
+    """Writers racing for the chain head queue on it: every row links to the one before."""
+    beds = ["CARDIO-101-A", "CARDIO-101-B", "CARDIO-102-A", "CARDIO-102-B"]
+    await asyncio.gather(
+        *(
+            hospital.stays.admit(admit(f"V{n}", f"P{n}", bed), SYSTEM_ADT)
+            for n, bed in enumerate(beds)
+        )
+    )
+    report = await verify_chain(hospital.db)
+    assert report.ok and report.rows == 1 + len(beds)

@@ -209,6 +209,18 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditHead(Base):
+    """The head of the audit chain (one row): the last row's position and hashes. Appending
+    moves it under its row lock, so concurrent writers queue on it and never fork the chain;
+    a row deleted at the end of the chain leaves the head ahead of the last row."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class InboundMessage(Base):
     """Every message received from the ADT feed, persisted before it is acknowledged."""
 

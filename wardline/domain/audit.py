@@ -4,8 +4,9 @@ Each row holds the hash of its predecessor and its own hash: SHA-256 of the pred
 hash, its sequence number and the digest of its canonical content, so editing or deleting a
 row breaks the chain at that row. Rows are written in the caller's
 transaction: an audited change and its audit row commit or fail together. Appends are
-serialised (a transaction-scoped advisory lock on PostgreSQL; the single writer on SQLite) so
-concurrent writers never fork the chain. The database refuses UPDATE and DELETE by trigger.
+serialised on the chain head (one row, locked by the append until its transaction ends; the
+single writer on SQLite) so concurrent writers never fork the chain, and the head tells when
+rows were deleted at the end. The database refuses UPDATE and DELETE by trigger.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, bindparam, insert, select, text
+from sqlalchemy import JSON, Table, bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wardline.db.base import UTCDateTime, utcnow
 from wardline.db.engine import Database
-from wardline.db.models import AuditEvent
+from wardline.db.models import AuditEvent, AuditHead
+from wardline.errors import StorageError
 
 GENESIS = "0" * 64
-_PG_LOCK_KEY = 727_000_001
 
 
 def _canonical(value: Any) -> Any:
@@ -81,25 +82,42 @@ def content_hash(
     return link_hash(prev_hash, seq, digest)
 
 
-# PostgreSQL appends in one statement: the link to the last row and the row's hash (the
-# same formula as :func:`link_hash`) are computed by the server, under the advisory lock.
+# PostgreSQL appends in one statement: moving the chain head (under its row lock, which
+# queues concurrent writers until the holder commits) computes the new row's link and hash,
+# with the same formula as :func:`link_hash`; the row is inserted from the moved head.
 _APPEND_PG = text(
     """
-WITH last AS (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1),
-     link AS (SELECT COALESCE((SELECT seq FROM last), 0) + 1 AS seq,
-                     COALESCE((SELECT hash FROM last), CAST(:genesis AS VARCHAR)) AS prev)
+WITH head AS (
+    UPDATE audit_head
+       SET prev_hash = hash,
+           seq = seq + 1,
+           hash = encode(sha256(convert_to(
+               hash || ':' || (seq + 1)::text || ':' || CAST(:digest AS VARCHAR), 'UTF8'
+           )), 'hex')
+     WHERE id = 1
+ RETURNING seq, prev_hash, hash
+)
 INSERT INTO audit_events
     (seq, at, actor, action, subject_type, subject_id, details, prev_hash, hash)
-SELECT link.seq, CAST(:at AS TIMESTAMP WITH TIME ZONE), CAST(:actor AS VARCHAR),
+SELECT head.seq, CAST(:at AS TIMESTAMP WITH TIME ZONE), CAST(:actor AS VARCHAR),
        CAST(:action AS VARCHAR), CAST(:subject_type AS VARCHAR), CAST(:subject_id AS VARCHAR),
-       CAST(:details AS JSON), link.prev,
-       encode(sha256(convert_to(
-           link.prev || ':' || link.seq::text || ':' || CAST(:digest AS VARCHAR), 'UTF8'
-       )), 'hex')
-FROM link
+       CAST(:details AS JSON), head.prev_hash, head.hash
+FROM head
 RETURNING seq, hash
 """
 ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON))
+_HEAD = cast(Table, AuditHead.__table__)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=bindparam("p_seq"), prev_hash=bindparam("p_prev"), hash=bindparam("p_hash"))
+)
+
+
+def _no_head() -> StorageError:
+    return StorageError(
+        "audit.no_head", "the audit chain has no head row: run `wardline db upgrade`"
+    )
 
 
 @dataclass(frozen=True)
@@ -142,20 +160,17 @@ class AuditLog:
         }
         digest = body_digest(**content)
         if session.get_bind().dialect.name == "postgresql":
-            await session.execute(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})"))
-            row = (
-                await session.execute(_APPEND_PG, {**content, "digest": digest, "genesis": GENESIS})
-            ).one()
+            row = (await session.execute(_APPEND_PG, {**content, "digest": digest})).first()
+            if row is None:
+                raise _no_head()
             return AuditEntry(seq=row[0], hash=row[1])
-        # SQLite: one writer at a time already; the link is computed here.
-        last = (
-            await session.execute(
-                select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-            )
-        ).first()
-        seq = (last[0] + 1) if last else 1
-        prev = last[1] if last else GENESIS
+        # SQLite has one writer at a time: the link is computed here.
+        head = (await session.execute(select(_HEAD.c.seq, _HEAD.c.hash))).first()
+        if head is None:
+            raise _no_head()
+        seq, prev = head[0] + 1, head[1]
         entry = AuditEntry(seq=seq, hash=link_hash(prev, seq, digest))
+        await session.execute(_MOVE_HEAD, {"p_seq": seq, "p_prev": prev, "p_hash": entry.hash})
         await session.execute(
             insert(AuditEvent).values(**content, seq=seq, prev_hash=prev, hash=entry.hash)
         )
@@ -179,7 +194,7 @@ async def verify_chain(db: Database, batch: int = 1000) -> ChainReport:
                 )
             ).all()
             if not rows:
-                return ChainReport(rows=count, ok=True)
+                return await _check_head(session, count, expected_prev)
             for row in rows:
                 if row.seq != expected_seq:
                     return ChainReport(count, False, expected_seq, "row missing (deleted)")
@@ -201,3 +216,15 @@ async def verify_chain(db: Database, batch: int = 1000) -> ChainReport:
                 expected_seq += 1
                 count += 1
             after = rows[-1].seq
+
+
+async def _check_head(session: AsyncSession, count: int, last_hash: str) -> ChainReport:
+    """The chain ends where its head says: rows deleted at the end leave the head ahead."""
+    head = (await session.execute(select(_HEAD.c.seq, _HEAD.c.hash))).first()
+    if head is None:
+        return ChainReport(count, False, None, "the chain head is missing")
+    if head[0] > count:
+        return ChainReport(count, False, count + 1, "rows missing at the end (deleted)")
+    if head[0] < count or head[1] != last_hash:
+        return ChainReport(count, False, head[0], "the chain head does not match the last row")
+    return ChainReport(rows=count, ok=True)
