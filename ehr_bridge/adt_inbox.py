@@ -209,6 +209,26 @@ async def settle_in(
     )
 
 
+async def settle_applied_in(s: AsyncSession, message_ids: list[int], *, at: datetime) -> None:
+    """Settle applied messages (AA) inside the caller's transaction, in one round trip."""
+    if not message_ids:
+        return
+    await s.execute(
+        _SETTLE,
+        [
+            {
+                "message_id": message_id,
+                "status": APPLIED,
+                "ack_code": "AA",
+                "error_id": None,
+                "error": None,
+                "processed_at": at,
+            }
+            for message_id in message_ids
+        ],
+    )
+
+
 async def by_status(db: Database, status: str, limit: int = 100) -> list[InboxEntry]:
     """The newest messages in ``status`` (admin page: errors to replay)."""
     async with db.sessions() as s:

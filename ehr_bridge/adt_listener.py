@@ -55,6 +55,7 @@ class AdtListener:
         for task in list(self._connections):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.processor.close()
         if server is not None:
             await server.wait_closed()
         log.info("adt.stopped")

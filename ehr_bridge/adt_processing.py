@@ -12,12 +12,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehr_bridge import adt_inbox as inbox
+from ehr_bridge.adt_batches import AdtBatches, StayCommands
 from ehr_bridge.adt_message import Command, parse_adt
 from ehr_bridge.errors import Hl7Error, UnsupportedMessage
 from ehr_bridge.hl7_ack import AckError, build_ack
@@ -28,22 +27,9 @@ from wardline.db.engine import Database
 from wardline.domain.commands import SYSTEM_ADT, Actor
 from wardline.domain.ehr_events import AdtMessageRefused
 from wardline.domain.errors import DomainError
-from wardline.domain.events import DomainEvent
 from wardline.errors import StorageError
 
 log = structlog.get_logger(__name__)
-
-
-class StayCommands(Protocol):
-    """What the listener needs of the domain (``wardline.domain.stays.Stays`` fits)."""
-
-    async def apply(self, command: Command, actor: Actor) -> object: ...
-
-    async def apply_in(
-        self, session: AsyncSession, command: Command, actor: Actor
-    ) -> tuple[object, list[DomainEvent]]: ...
-
-    def publish(self, events: list[DomainEvent]) -> None: ...
 
 
 def hl7_error_code(error_id: str) -> str:
@@ -81,6 +67,7 @@ class AdtProcessor:
         actor: Actor = SYSTEM_ADT,
         clock: Callable[[], datetime] = utcnow,
         bus: EventBus | None = None,
+        batch_workers: int = 2,
     ) -> None:
         self.db, self.stays, self.actor, self.clock = db, stays, actor, clock
         self.bus = bus
@@ -89,6 +76,19 @@ class AdtProcessor:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._in_flight: dict[str, set[int]] = {}
         self.counts: dict[str, int] = {"AA": 0, "AE": 0, "AR": 0, "duplicate": 0}
+        self.batches: AdtBatches[Outcome] = AdtBatches(
+            db,
+            stays,
+            actor=actor,
+            clock=clock,
+            alone=self._apply_alone,
+            applied=_applied,
+            workers=batch_workers,
+        )
+
+    async def close(self) -> None:
+        """Stop the batch workers (messages waiting get no ACK: their senders send again)."""
+        await self.batches.close()
 
     # -- entry points -------------------------------------------------------------------
     async def receive(self, raw: bytes) -> bytes:
@@ -174,7 +174,7 @@ class AdtProcessor:
         try:
             async with lock:
                 if fresh is not None and not earlier:
-                    return await self._apply_one(fresh[0], retry_errors=False, command=fresh[1])
+                    return await self.batches.apply(fresh[0], fresh[1])
                 outcome: Outcome | None = None
                 for entry in await inbox.due_with(self.db, patient_key or None, message_id):
                     mine = entry.id == message_id
@@ -208,6 +208,9 @@ class AdtProcessor:
         return done
 
     # -- internals ----------------------------------------------------------------------
+    async def _apply_alone(self, entry: inbox.InboxEntry, command: Command) -> Outcome:
+        return await self._apply_one(entry, retry_errors=False, command=command)
+
     async def _apply_one(
         self, entry: inbox.InboxEntry, *, retry_errors: bool, command: Command | None = None
     ) -> Outcome:
@@ -286,3 +289,7 @@ def _outcome_of(entry: inbox.InboxEntry, fallback: tuple[str, str, str] | None =
         error_id=entry.error_id or (fallback[1] if fallback else None),
         error=entry.error or (fallback[2] if fallback else None),
     )
+
+
+def _applied(message_id: int) -> Outcome:
+    return Outcome(message_id=message_id, ack_code="AA", status=inbox.APPLIED)

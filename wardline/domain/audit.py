@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -106,7 +108,39 @@ FROM head
 RETURNING seq, hash
 """
 ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON))
+# The same append without RETURNING, run for many rows in one round trip (executemany): each
+# execution moves the head, so the rows chain in the order given.
+_APPEND_PG_MANY = text(str(_APPEND_PG.text).rsplit("RETURNING", 1)[0]).bindparams(
+    bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON)
+)
 _HEAD = cast(Table, AuditHead.__table__)
+_DEFERRED: ContextVar[list[dict[str, Any]] | None] = ContextVar("audit_deferred", default=None)
+
+
+@contextmanager
+def deferred_rows() -> Iterator[list[dict[str, Any]]]:
+    """Rows recorded inside the block are kept, in order, instead of written: the caller
+    appends them with :func:`append_rows` in the same transaction (a batch of ADT messages
+    appends its rows in one round trip and holds the chain head only at the end)."""
+    rows: list[dict[str, Any]] = []
+    token = _DEFERRED.set(rows)
+    try:
+        yield rows
+    finally:
+        _DEFERRED.reset(token)
+
+
+async def append_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Append rows kept by :func:`deferred_rows`, in order, in the caller's transaction."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_APPEND_PG_MANY, rows)
+        return
+    for row in rows:
+        await _append_sqlite(session, row)
+
+
 _MOVE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
@@ -146,8 +180,8 @@ class AuditLog:
         subject_type: str,
         subject_id: str | int,
         details: dict[str, Any] | None = None,
-    ) -> AuditEntry:
-        """Append one row in the caller's transaction."""
+    ) -> AuditEntry | None:
+        """Append one row in the caller's transaction (None: kept by :func:`deferred_rows`)."""
         at = self.clock()
         clean = _canonical(details or {})
         content = {
@@ -158,23 +192,32 @@ class AuditLog:
             "subject_id": str(subject_id),
             "details": clean,
         }
-        digest = body_digest(**content)
+        row = {**content, "digest": body_digest(**content)}
+        deferred = _DEFERRED.get()
+        if deferred is not None:
+            deferred.append(row)
+            return None
         if session.get_bind().dialect.name == "postgresql":
-            row = (await session.execute(_APPEND_PG, {**content, "digest": digest})).first()
-            if row is None:
+            appended = (await session.execute(_APPEND_PG, row)).first()
+            if appended is None:
                 raise _no_head()
-            return AuditEntry(seq=row[0], hash=row[1])
-        # SQLite has one writer at a time: the link is computed here.
-        head = (await session.execute(select(_HEAD.c.seq, _HEAD.c.hash))).first()
-        if head is None:
-            raise _no_head()
-        seq, prev = head[0] + 1, head[1]
-        entry = AuditEntry(seq=seq, hash=link_hash(prev, seq, digest))
-        await session.execute(_MOVE_HEAD, {"p_seq": seq, "p_prev": prev, "p_hash": entry.hash})
-        await session.execute(
-            insert(AuditEvent).values(**content, seq=seq, prev_hash=prev, hash=entry.hash)
-        )
-        return entry
+            return AuditEntry(seq=appended[0], hash=appended[1])
+        return await _append_sqlite(session, row)
+
+
+async def _append_sqlite(session: AsyncSession, row: dict[str, Any]) -> AuditEntry:
+    """SQLite has one writer at a time: the link is computed here."""
+    head = (await session.execute(select(_HEAD.c.seq, _HEAD.c.hash))).first()
+    if head is None:
+        raise _no_head()
+    seq, prev = head[0] + 1, head[1]
+    entry = AuditEntry(seq=seq, hash=link_hash(prev, seq, row["digest"]))
+    await session.execute(_MOVE_HEAD, {"p_seq": seq, "p_prev": prev, "p_hash": entry.hash})
+    content = {k: v for k, v in row.items() if k != "digest"}
+    await session.execute(
+        insert(AuditEvent).values(**content, seq=seq, prev_hash=prev, hash=entry.hash)
+    )
+    return entry
 
 
 async def verify_chain(db: Database, batch: int = 1000) -> ChainReport:
