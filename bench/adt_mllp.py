@@ -2,9 +2,11 @@
 
 Each patient goes through A01 (admit), A02 (transfer), A08 (update) and A03 (discharge), so
 beds are freed and reused. Several senders run at once, each waiting for its ACK before the
-next message (as MLLP senders do). Baselines measured in the same run: the same MLLP framing
-answered at once without any database ("mllp floor"), and the same commands applied to the
-domain directly, without MLLP nor inbox ("domain only").
+next message (as MLLP senders do); messages waiting together are group-committed (see
+``ehr_bridge/adt_batches.py``) and the run prints how many batches it made. Baselines
+measured in the same run: the same MLLP framing answered at once without any database
+("mllp floor"), the inbox alone with a domain that accepts everything ("inbox only"), and the
+same commands applied to the domain directly, without MLLP nor inbox ("domain only").
 
     python bench/adt_mllp.py [--patients 250] [--senders 4] [--pg URL] [--json]
 """
@@ -214,11 +216,13 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             # patients of different senders never share a bed pair at the same time
             work = workload(args.patients, beds, "B")
             floor_s, floor_lat, _ = await mllp_floor(work, args.senders)
-            listener = AdtListener(AdtProcessor(db, stays), port=0)
+            processor = AdtProcessor(db, stays)
+            listener = AdtListener(processor, port=0)
             await listener.start()
             try:
                 assert listener.port is not None
                 seconds, latencies, refused = await drive(listener.port, work, args.senders)
+                grouped = processor.batches.batches, processor.batches.split
             finally:
                 await listener.stop()
             inbox_only = AdtListener(AdtProcessor(db, NoDomain()), port=0)
@@ -248,6 +252,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         f"vs domain only: x{result['per_second'] / domain['per_second']:.2f}; "
         f"vs mllp floor: x{result['per_second'] / floor['per_second']:.3f}; non-AA: {refused}"
     )
+    print(f"group commits: {grouped[0]} batches, {grouped[1]} split back into single messages")
     return {
         "bench": "adt_mllp",
         "wardline": result,
@@ -258,6 +263,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         "ratio_to_target": round(ratio_target, 2),
         "ratio_to_domain_only": round(result["per_second"] / domain["per_second"], 3),
         "non_aa": refused,
+        "batches": grouped[0],
+        "batches_split": grouped[1],
     }
 
 

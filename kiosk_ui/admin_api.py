@@ -141,7 +141,7 @@ def register(api: Api) -> None:
                     .outerjoin(Bed, Bed.id == Stay.bed_id)
                     .order_by(Did.number)
                 )
-            ).tuples()
+            ).all()
             dids = [
                 DidOut(
                     number=d.number,
