@@ -48,7 +48,7 @@ _TABLE = cast(Table, InboundMessage.__table__)
 _INSERT = {
     name: insert(_TABLE)
     .on_conflict_do_nothing(index_elements=["sender", "control_id"])
-    .returning(_TABLE.c.id)
+    .returning(_TABLE.c.id, _TABLE.c.sender, _TABLE.c.control_id)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 _SETTLE = (
@@ -82,54 +82,77 @@ def _entry(row: InboundMessage) -> InboxEntry:
     )
 
 
-async def persist(
-    db: Database,
-    *,
-    raw: bytes,
-    sender: str,
-    control_id: str,
-    message_type: str,
-    charset: str,
-    patient_key: str | None,
-    received_at: datetime,
-    settled: tuple[str, str, str, str] | None = None,
-) -> tuple[InboxEntry, bool]:
-    """Store one message; ``(entry, True)`` when new, ``(existing, False)`` for a duplicate
-    (same sender and control id). ``settled`` = (status, ACK code, error id, text) stores a
-    message that needs no processing (rejected, ignored)."""
-    key = control_id or f"unparsed-{uuid.uuid4().hex}"
-    values: dict[str, Any] = {
-        "sender": sender[:128],
-        "control_id": key[:64],
-        "message_type": message_type[:16],
-        "received_at": received_at,
-        "raw": raw,
-        "charset": charset[:32],
-        "patient_key": patient_key[:128] if patient_key else None,
-        "status": settled[0] if settled else RECEIVED,
-        "ack_code": settled[1] if settled else None,
-        "error_id": settled[2][:64] if settled else None,
-        "error": settled[3] if settled else None,
-        "processed_at": received_at if settled else None,
-        "attempts": 0,
-    }
+@dataclass(frozen=True, kw_only=True)
+class NewMessage:
+    """A message as received, to persist. ``settled`` = (status, ACK code, error id, text)
+    stores a message that needs no processing (rejected, ignored)."""
+
+    raw: bytes
+    sender: str
+    control_id: str
+    message_type: str
+    charset: str
+    patient_key: str | None
+    received_at: datetime
+    settled: tuple[str, str, str, str] | None = None
+
+    def values(self) -> dict[str, Any]:
+        key = self.control_id or f"unparsed-{uuid.uuid4().hex}"
+        settled = self.settled
+        return {
+            "sender": self.sender[:128],
+            "control_id": key[:64],
+            "message_type": self.message_type[:16],
+            "received_at": self.received_at,
+            "raw": self.raw,
+            "charset": self.charset[:32],
+            "patient_key": self.patient_key[:128] if self.patient_key else None,
+            "status": settled[0] if settled else RECEIVED,
+            "ack_code": settled[1] if settled else None,
+            "error_id": settled[2][:64] if settled else None,
+            "error": settled[3] if settled else None,
+            "processed_at": self.received_at if settled else None,
+            "attempts": 0,
+        }
+
+
+async def persist(db: Database, **message: Any) -> tuple[InboxEntry, bool]:
+    """Store one message (the fields of :class:`NewMessage`): ``(entry, True)`` when new,
+    ``(existing, False)`` for a duplicate (same sender and control id)."""
+    [result] = await persist_many(db, [NewMessage(**message)])
+    return result
+
+
+async def persist_many(db: Database, messages: list[NewMessage]) -> list[tuple[InboxEntry, bool]]:
+    """Store messages in one autocommitted statement, durable before anything else happens to
+    them; for each, ``(entry, True)`` when new or ``(existing, False)`` for a duplicate (same
+    sender and control id, already stored or earlier in ``messages``)."""
+    values = [message.values() for message in messages]
     async with db.autocommit() as conn:
-        new_id = (await conn.execute(_INSERT[db.dialect], values)).scalar()
-    if new_id is not None:
-        return InboxEntry(
-            id=new_id,
-            **{f: values[f] for f in _ENTRY_FIELDS if f != "id"},
-        ), True
+        rows = (await conn.execute(_INSERT[db.dialect], values)).all()
+    new_ids = {(row.sender, row.control_id): row.id for row in rows}
+    results: list[tuple[InboxEntry, bool]] = []
+    for value in values:
+        key = (value["sender"], value["control_id"])
+        new_id = new_ids.pop(key, None)
+        if new_id is not None:
+            fields = {f: value[f] for f in _ENTRY_FIELDS if f != "id"}
+            results.append((InboxEntry(id=new_id, **fields), True))
+        else:
+            results.append((await _stored(db, *key), False))
+    return results
+
+
+async def _stored(db: Database, sender: str, control_id: str) -> InboxEntry:
     async with db.sessions() as s:
         existing = (
             await s.scalars(
                 select(InboundMessage).where(
-                    InboundMessage.sender == values["sender"],
-                    InboundMessage.control_id == values["control_id"],
+                    InboundMessage.sender == sender, InboundMessage.control_id == control_id
                 )
             )
         ).one()
-        return _entry(existing), False
+        return _entry(existing)
 
 
 async def get(db: Database, message_id: int) -> InboxEntry | None:

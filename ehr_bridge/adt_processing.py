@@ -12,12 +12,14 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import structlog
 
 from ehr_bridge import adt_inbox as inbox
 from ehr_bridge.adt_batches import AdtBatches, StayCommands
 from ehr_bridge.adt_message import Command, parse_adt
+from ehr_bridge.coalescing import Coalescing
 from ehr_bridge.errors import Hl7Error, UnsupportedMessage
 from ehr_bridge.hl7_ack import AckError, build_ack
 from ehr_bridge.hl7_fields import MessageHeader, header_of
@@ -86,8 +88,14 @@ class AdtProcessor:
             workers=batch_workers,
         )
 
+        # messages received together are persisted in one statement
+        self._persisting: Coalescing[inbox.NewMessage, tuple[inbox.InboxEntry, bool]] = Coalescing(
+            partial(inbox.persist_many, db), name="adt-persist"
+        )
+
     async def close(self) -> None:
-        """Stop the batch workers (messages waiting get no ACK: their senders send again)."""
+        """Stop the workers (messages waiting get no ACK: their senders send again)."""
+        await self._persisting.close()
         await self.batches.close()
 
     # -- entry points -------------------------------------------------------------------
@@ -126,15 +134,16 @@ class AdtProcessor:
                 kind = "unsupported" if isinstance(exc, UnsupportedMessage) else "malformed"
                 log.warning("adt.rejected", message_id=entry.id, error_id=exc.error_id, kind=kind)
             return _outcome_of(entry, fallback=(settled[1], exc.error_id, exc.message)), header
-        entry, new = await inbox.persist(
-            self.db,
-            raw=raw,
-            sender=message.header.sender,
-            control_id=message.header.control_id,
-            message_type=_type_of(message.header),
-            charset=message.codec,
-            patient_key=message.patient_key,
-            received_at=now,
+        entry, new = await self._persisting.submit(
+            inbox.NewMessage(
+                raw=raw,
+                sender=message.header.sender,
+                control_id=message.header.control_id,
+                message_type=_type_of(message.header),
+                charset=message.codec,
+                patient_key=message.patient_key,
+                received_at=now,
+            )
         )
         if not new:
             self.counts["duplicate"] += 1
