@@ -80,7 +80,8 @@ class AdtSender:
             try:
                 writer.writeblock(message)
                 await writer.drain()
-                ack: bytes = await asyncio.wait_for(reader.readblock(), timeout)
+                async with asyncio.timeout(timeout):
+                    ack: bytes = await reader.readblock()
             except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 await self.close()
                 raise

@@ -135,7 +135,8 @@ class OutboxWorker:
             except Exception:  # the database may be away: log, wait, try again
                 log.exception("outbox.cycle_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.options.outbox_poll_seconds)
+                async with asyncio.timeout(self.options.outbox_poll_seconds):
+                    await self._wake.wait()
 
     async def deliver_due(self, limit: int = 50) -> int:
         """One pass over the writes whose attempt is due; returns how many were delivered."""

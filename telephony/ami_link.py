@@ -123,7 +123,8 @@ class AmiLink:
         future = self.manager.send_action(action)
         seconds = self.action_timeout if within is None else within
         try:
-            result = await asyncio.wait_for(asyncio.shield(future), seconds)
+            async with asyncio.timeout(seconds):
+                result = await asyncio.shield(future)
         except TimeoutError as exc:
             if self._protocol is not None:
                 self._protocol.expire(action)
@@ -159,7 +160,8 @@ class AmiLink:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         try:
-            await asyncio.wait_for(future, within)
+            async with asyncio.timeout(within):
+                await future
         except TimeoutError as exc:
             raise self.last_error or PbxTimeout("connect", within) from exc
         finally:
@@ -243,10 +245,10 @@ class AmiLink:
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> WholeMessageProtocol:
         try:
-            _, protocol = await asyncio.wait_for(
-                loop.create_connection(WholeMessageProtocol, self.host, self.port),
-                self.action_timeout,
-            )
+            async with asyncio.timeout(self.action_timeout):
+                _, protocol = await loop.create_connection(
+                    WholeMessageProtocol, self.host, self.port
+                )
         except (OSError, TimeoutError) as exc:
             raise PbxUnreachable(
                 f"the PBX at {self.host}:{self.port} is unreachable",
@@ -263,7 +265,8 @@ class AmiLink:
         )
         future = protocol.send(login, as_list=None)
         try:
-            answer = await asyncio.wait_for(asyncio.shield(future), self.action_timeout)
+            async with asyncio.timeout(self.action_timeout):
+                answer = await asyncio.shield(future)
         except TimeoutError as exc:
             protocol.close()
             raise PbxTimeout("Login", self.action_timeout) from exc

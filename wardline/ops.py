@@ -31,7 +31,8 @@ class Readiness:
             try:
                 value = check()
                 if inspect.isawaitable(value):
-                    value = await asyncio.wait_for(value, check_seconds)
+                    async with asyncio.timeout(check_seconds):
+                        value = await value
                 results[name] = value
             except Exception as exc:  # a failing check is a "down" dependency, not a 500
                 results[name] = {"state": "down", "error": type(exc).__name__}
