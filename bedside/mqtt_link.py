@@ -11,7 +11,6 @@ thousands of publishes are pending at once).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import socket
 import ssl
@@ -37,6 +36,22 @@ MessageHandler = Callable[[str, bytes, bool], Awaitable[None]]
 
 def _refused(code: int | ReasonCode) -> bool:
     return code.is_failure if isinstance(code, ReasonCode) else code >= 0x80
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``event``; False when the time ran out.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it returns normally when the task is cancelled
+    just as the wait ends (a PUBACK in, the link up), and the cancel is lost, so a notice
+    sender being stopped runs on and whoever awaits it waits forever. ``asyncio.timeout``
+    lets the cancel through.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 class _Batch:
@@ -121,12 +136,10 @@ class MqttLink:
         self.state = "down"
 
     async def wait_connected(self, within: float = 10.0) -> None:
-        try:
-            await asyncio.wait_for(self._up.wait(), within)
-        except TimeoutError as exc:
+        if not await _wait(self._up, within):
             raise BrokerUnavailable(
                 "mqtt.unavailable", "broker not reachable", broker=self.address.describe()
-            ) from exc
+            )
 
     def health(self) -> dict[str, Any]:
         return {
@@ -280,9 +293,7 @@ class MqttLink:
                     broker=self.address.describe(),
                     pending=len(pending),
                 )
-            try:
-                await asyncio.wait_for(self._up.wait(), remaining)
-            except TimeoutError:
+            if not await _wait(self._up, remaining):
                 continue
             client, lost = self._client, self._lost
             if client is None:
@@ -325,12 +336,10 @@ class MqttLink:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(batch.wake.wait(), remaining)
+                await _wait(batch.wake, remaining)
         except aiomqtt.MqttError:
             # The connection broke under us: let the run loop notice before retrying.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), 1.0)
+            await _wait(lost, 1.0)
         finally:
             self._wakers.discard(batch.wake)
             if batch.outstanding:

@@ -193,3 +193,33 @@ async def test_persistent_session_keeps_events_sent_while_away(
         await wait_until(lambda: got == [b"pressed-while-away"])
     finally:
         await link.stop()
+
+
+async def test_a_cancelled_publish_stops(shared_broker: tuple[str, int], topics: Topics) -> None:
+    """A publisher cancelled at any moment stops, even in the instant its wait has just ended
+    (the link is up, the PUBACK has come in): a lost cancel lets a notice sender run on, and
+    whoever stops it waits forever."""
+    host, port = shared_broker
+    link = MqttLink(BrokerAddress(host, port), client_id=f"svc-{topics.root}")
+    await link.start()
+    try:
+        await link.wait_connected()
+        for turns in range(8):  # cancelled after 0..7 turns of the loop
+            publishing = asyncio.create_task(link.publish(topics.notify("T-1"), b"x"))
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            if publishing.cancel():
+                await asyncio.gather(publishing, return_exceptions=True)
+                assert publishing.cancelled(), f"cancel after {turns} turns was lost"
+        publishing = asyncio.create_task(link.publish(topics.notify("T-1"), b"x"))
+        # Turn by turn (an event would come turns late): until sent, then until the PUBACK is in.
+        async with asyncio.timeout(5):
+            while not link.health()["in_flight"]:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+            while link.health()["in_flight"]:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+        if publishing.cancel():
+            await asyncio.gather(publishing, return_exceptions=True)
+            assert publishing.cancelled(), "cancel as the PUBACK came in was lost"
+    finally:
+        await link.stop()

@@ -206,3 +206,28 @@ async def test_escalation_loop_runs_on_the_injected_clock(service: Service) -> N
             for e in row.escalations
         ]
     assert offsets == [120.0, 300.0]  # escalated on the first tick past each time limit
+
+
+async def test_close_stops_the_notice_sender_wherever_it_is(service: Service) -> None:
+    """close() returns whatever the notice sender is awaiting when asked: it once waited
+    forever when the cancel landed just as the broker's acknowledgement came in."""
+
+    def nurse_calls() -> NurseCalls:
+        return NurseCalls(
+            db=service.db, bus=service.bus, link=service.link, topics=service.topics,
+            clock=service.clock,
+        )  # fmt: skip
+
+    for turns in range(8):  # closed after 0..7 turns of the loop
+        service.clock.advance(60)  # a new press from the TV each time
+        calls = nurse_calls()
+        await calls.raise_from_tv("N1-2-A")  # queues the "received" notice
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        async with asyncio.timeout(5):
+            await calls.close()
+        nurse = nurse_calls()
+        assert await nurse.clear_by_badge("N1-2-A", "BADGE-NINA") is not None
+        await nurse.notices_sent()
+        await nurse.close()
+    assert await service.calls.open_calls("N1") == []
