@@ -65,41 +65,26 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: one transaction, committed when the block ends without error."""
-        if self._write_lock is not None:
-            async with self._write_lock, self._session() as session:
-                yield session
-        else:
-            async with self._session() as session:
-                yield session
-
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            try:
-                async with session.begin():
-                    yield session
-            except DBAPIError as exc:
-                if exc.connection_invalidated or _is_connection_error(exc.orig):
-                    raise StorageError(
-                        "db.unavailable", "the database is unreachable", engine=self.dialect
-                    ) from exc
-                raise
-            except OSError as exc:
-                raise StorageError(
-                    "db.unavailable", "the database is unreachable", engine=self.dialect
-                ) from exc
+        async with self._writing(), self.sessions() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
         """A connection whose every statement commits on its own: one round trip for a
         single write (no BEGIN nor COMMIT), for writes that stand alone."""
+        async with self._writing(), self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """Around a write: SQLite's single writer taken in turn, and a lost connection
+        raised as :class:`StorageError` ``db.unavailable``."""
         try:
             if self._write_lock is not None:
-                async with self._write_lock, self._autocommit() as conn:
-                    yield conn
+                async with self._write_lock:
+                    yield
             else:
-                async with self._autocommit() as conn:
-                    yield conn
+                yield
         except DBAPIError as exc:
             if exc.connection_invalidated or _is_connection_error(exc.orig):
                 raise StorageError(
@@ -110,11 +95,6 @@ class Database:
             raise StorageError(
                 "db.unavailable", "the database is unreachable", engine=self.dialect
             ) from exc
-
-    @asynccontextmanager
-    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def dialect(self) -> str:

@@ -62,28 +62,6 @@ def link_hash(prev_hash: str, seq: int, digest: str) -> str:
     return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode()).hexdigest()
 
 
-def content_hash(
-    *,
-    seq: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    details: dict[str, Any],
-    prev_hash: str,
-) -> str:
-    digest = body_digest(
-        at=at,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        details=details,
-    )
-    return link_hash(prev_hash, seq, digest)
-
-
 # PostgreSQL appends in one statement: moving the chain head (under its row lock, which
 # queues concurrent writers until the holder commits) computes the new row's link and hash,
 # with the same formula as :func:`link_hash`; the row is inserted from the moved head.
@@ -243,16 +221,15 @@ async def verify_chain(db: Database, batch: int = 1000) -> ChainReport:
                     return ChainReport(count, False, expected_seq, "row missing (deleted)")
                 if row.prev_hash != expected_prev:
                     return ChainReport(count, False, row.seq, "link to predecessor broken")
-                actual = content_hash(
-                    seq=row.seq,
+                digest = body_digest(
                     at=row.at,
                     actor=row.actor,
                     action=row.action,
                     subject_type=row.subject_type,
                     subject_id=row.subject_id,
                     details=row.details,
-                    prev_hash=row.prev_hash,
                 )
+                actual = link_hash(row.prev_hash, row.seq, digest)
                 if actual != row.hash:
                     return ChainReport(count, False, row.seq, "content altered")
                 expected_prev = row.hash

@@ -21,7 +21,7 @@ from wardline.db.models import Bed, Did, Patient, Room, Stay, Terminal, Ward
 from wardline.domain.commands import BedLocation, PatientData
 from wardline.domain.errors import no_did_available, unknown_bed
 from wardline.domain.events import BedRef
-from wardline.domain.stay_views import PatientView, StayView
+from wardline.domain.stay_views import PatientView, StayView, patient_view
 
 STAYS = cast(Table, Stay.__table__)
 PATIENTS = cast(Table, Patient.__table__)
@@ -215,7 +215,7 @@ async def bed_with_occupant(s: AsyncSession, where: BedLocation) -> tuple[BedRef
 async def upsert_patient(s: AsyncSession, data: PatientData, now: datetime) -> PatientView:
     statement = UPSERT_PATIENT[s.get_bind().dialect.name]
     row = (await s.execute(statement, patient_params(data, now))).one()
-    return patient_view_of(row)
+    return patient_view(row)
 
 
 async def take_did(s: AsyncSession, stay_id: int, now: datetime) -> str:
@@ -243,22 +243,6 @@ def bed_ref_of(row: Row[Any] | Any) -> BedRef | None:
     )
 
 
-def patient_view_of(row: Row[Any]) -> PatientView:
-    return PatientView(
-        id=row.id,
-        ipp=row.ipp,
-        family_name=row.family_name,
-        given_name=row.given_name,
-        addressed_as=row.addressed_as,
-        birth_date=row.birth_date,
-        sex=row.sex,
-        preferred_language=row.preferred_language,
-        non_disclosure=row.non_disclosure,
-        ins=row.ins,
-        fhir_patient_id=row.fhir_patient_id,
-    )
-
-
 def stay_view_of(
     row: Row[Any], *, patient: PatientView | None = None, bed: BedRef | None = None
 ) -> StayView:
@@ -268,7 +252,7 @@ def stay_view_of(
         stay_id=row.stay_id,
         visit_number=row.stay_visit_number,
         status=row.stay_status,
-        patient=patient or patient_view_of(row),
+        patient=patient or patient_view(row),
         bed=bed or bed_ref_of(row),
         did=row.stay_did,
         barring=row.stay_barring,

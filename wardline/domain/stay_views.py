@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -47,7 +48,8 @@ class StayView:
     fhir_encounter_id: str | None
 
 
-def patient_view(p: Patient) -> PatientView:
+def patient_view(p: Patient | Row[Any]) -> PatientView:
+    """From a patient, or a row holding its columns under their names."""
     return PatientView(
         id=p.id,
         ipp=p.ipp,
