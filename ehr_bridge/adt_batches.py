@@ -6,15 +6,14 @@ audit rows (appended together at the end, so the audit chain head is held only b
 their settlements commit together, and their ACKs go out after that commit. A batch the domain
 refuses in part (an AE), or that fails in any way, is rolled back whole and its messages are
 applied again one by one, each in its own transaction, exactly as without batching. Messages
-of one patient never share a batch: the processor applies them one after the other.
+of one patient never share a batch: the processor applies them one after the other; batches
+run one at a time, in the order their messages came.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehr_bridge import adt_inbox as inbox
 from ehr_bridge.adt_message import Command
+from ehr_bridge.coalescing import Coalescing
 from wardline.db.engine import Database
 from wardline.domain.audit import append_rows, deferred_rows
 from wardline.domain.commands import Actor
@@ -44,11 +44,10 @@ class StayCommands(Protocol):
     def publish(self, events: list[DomainEvent]) -> None: ...
 
 
-@dataclass(kw_only=True)
-class _Waiting(Generic[T]):
+@dataclass(frozen=True, kw_only=True)
+class _Waiting:
     entry: inbox.InboxEntry
     command: Command
-    done: asyncio.Future[T] = field(repr=False)
 
 
 class AdtBatches(Generic[T]):
@@ -64,58 +63,24 @@ class AdtBatches(Generic[T]):
         clock: Callable[[], datetime],
         alone: Callable[[inbox.InboxEntry, Command], Awaitable[T]],
         applied: Callable[[int], T],
-        workers: int = 2,
         max_batch: int = 32,
     ) -> None:
         self.db, self.stays, self.actor, self.clock = db, stays, actor, clock
         self._alone, self._applied = alone, applied
-        self._workers_wanted, self.max_batch = max(1, workers), max(1, max_batch)
-        self._queue: asyncio.Queue[_Waiting[T]] = asyncio.Queue()
-        self._workers: set[asyncio.Task[None]] = set()
+        self._waiting: Coalescing[_Waiting, T] = Coalescing(
+            self._run, name="adt-batches", max_items=max_batch
+        )
         self.batches = 0
         self.split = 0
 
     async def apply(self, entry: inbox.InboxEntry, command: Command) -> T:
         """Apply one persisted message with whatever else is waiting."""
-        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Waiting(entry=entry, command=command, done=done))
-        self._start_workers()
-        return await done
+        return await self._waiting.submit(_Waiting(entry=entry, command=command))
 
     async def close(self) -> None:
-        workers, self._workers = list(self._workers), set()
-        for task in workers:
-            task.cancel()
-        for task in workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        while not self._queue.empty():
-            self._queue.get_nowait().done.cancel()
+        await self._waiting.close()
 
-    def _start_workers(self) -> None:
-        while len(self._workers) < self._workers_wanted:
-            task = asyncio.get_running_loop().create_task(self._work(), name="adt-batches")
-            self._workers.add(task)
-            task.add_done_callback(self._worker_done)
-
-    def _worker_done(self, task: asyncio.Task[None]) -> None:
-        self._workers.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("adt.batch_worker_failed", error=type(task.exception()).__name__)
-
-    async def _work(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._run(batch)
-            except asyncio.CancelledError:
-                for waiting in batch:
-                    waiting.done.cancel()
-                raise
-
-    async def _run(self, batch: list[_Waiting[T]]) -> None:
+    async def _run(self, batch: list[_Waiting]) -> list[T | Exception]:
         if len(batch) > 1:
             try:
                 events = await self._together(batch)
@@ -127,18 +92,16 @@ class AdtBatches(Generic[T]):
                 self.stays.publish(events)
                 for waiting in batch:
                     log.info("adt.applied", message_id=waiting.entry.id)
-                    _resolve(waiting, self._applied(waiting.entry.id))
-                return
+                return [self._applied(waiting.entry.id) for waiting in batch]
+        outcomes: list[T | Exception] = []
         for waiting in batch:
             try:
-                outcome = await self._alone(waiting.entry, waiting.command)
+                outcomes.append(await self._alone(waiting.entry, waiting.command))
             except Exception as exc:
-                if not waiting.done.done():
-                    waiting.done.set_exception(exc)
-            else:
-                _resolve(waiting, outcome)
+                outcomes.append(exc)
+        return outcomes
 
-    async def _together(self, batch: list[_Waiting[T]]) -> list[DomainEvent]:
+    async def _together(self, batch: list[_Waiting]) -> list[DomainEvent]:
         events: list[DomainEvent] = []
         async with self.db.session() as s:
             with deferred_rows() as rows:
@@ -149,8 +112,3 @@ class AdtBatches(Generic[T]):
             ids = [waiting.entry.id for waiting in batch]
             await inbox.settle_applied_in(s, ids, at=self.clock())
         return events
-
-
-def _resolve(waiting: _Waiting[T], outcome: T) -> None:
-    if not waiting.done.done():
-        waiting.done.set_result(outcome)

@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 import structlog
 
@@ -69,7 +68,6 @@ class AdtProcessor:
         actor: Actor = SYSTEM_ADT,
         clock: Callable[[], datetime] = utcnow,
         bus: EventBus | None = None,
-        batch_workers: int = 2,
     ) -> None:
         self.db, self.stays, self.actor, self.clock = db, stays, actor, clock
         self.bus = bus
@@ -85,12 +83,11 @@ class AdtProcessor:
             clock=clock,
             alone=self._apply_alone,
             applied=_applied,
-            workers=batch_workers,
         )
 
         # messages received together are persisted in one statement
         self._persisting: Coalescing[inbox.NewMessage, tuple[inbox.InboxEntry, bool]] = Coalescing(
-            partial(inbox.persist_many, db), name="adt-persist"
+            self._persist_all, name="adt-persist"
         )
 
     async def close(self) -> None:
@@ -217,6 +214,11 @@ class AdtProcessor:
         return done
 
     # -- internals ----------------------------------------------------------------------
+    async def _persist_all(
+        self, messages: list[inbox.NewMessage]
+    ) -> list[tuple[inbox.InboxEntry, bool] | Exception]:
+        return [*await inbox.persist_many(self.db, messages)]
+
     async def _apply_alone(self, entry: inbox.InboxEntry, command: Command) -> Outcome:
         return await self._apply_one(entry, retry_errors=False, command=command)
 

@@ -1,8 +1,9 @@
 """Calls made while one is running, gathered into the next: one round trip for many callers.
 
 ``submit(item)`` waits for the result of ``handler([... item ...])``; while the handler runs,
-new items wait and go together into the next call. When the handler fails, every caller of
-that call gets its exception.
+new items wait and go together into the next call. One call runs at a time, in the order the
+items came. When the handler fails, every caller of that call gets its exception; a handler
+may also fail one caller alone by giving an exception as that caller's result.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ O = TypeVar("O")  # noqa: E741
 
 class Coalescing(Generic[I, O]):
     def __init__(
-        self, handler: Callable[[list[I]], Awaitable[list[O]]], *, name: str, max_items: int = 64
+        self,
+        handler: Callable[[list[I]], Awaitable[list[O | Exception]]],
+        *,
+        name: str,
+        max_items: int = 64,
     ) -> None:
         self._handler, self.name, self.max_items = handler, name, max(1, max_items)
         self._queue: asyncio.Queue[tuple[I, asyncio.Future[O]]] = asyncio.Queue()
@@ -65,5 +70,9 @@ class Coalescing(Generic[I, O]):
                         done.set_exception(exc)
                 continue
             for (_, done), result in zip(waiting, results, strict=True):
-                if not done.done():
+                if done.done():
+                    continue
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                else:
                     done.set_result(result)

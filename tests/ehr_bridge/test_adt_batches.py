@@ -61,7 +61,7 @@ async def ward(db: Database, tmp_path: Path) -> AsyncIterator[Ward]:
 
     hospital.bus.subscribe(StayAdmitted, record, name="test-recorder")
     await hospital.bus.start()
-    processor = GatedProcessor(hospital.db, hospital.stays, batch_workers=1)
+    processor = GatedProcessor(hospital.db, hospital.stays)
     listener = AdtListener(processor, port=0)
     await listener.start()
     try:
