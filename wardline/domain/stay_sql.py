@@ -8,6 +8,7 @@ read models of :mod:`wardline.domain.stay_views`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -80,10 +81,39 @@ _BED_WITH_OCCUPANT = (
     .outerjoin(Terminal, Terminal.bed_id == Bed.id)
     .outerjoin(_occupant, and_(_occupant.bed_id == Bed.id, _occupant.status == "active"))
 )
-BED_BY_LABEL = _BED_WITH_OCCUPANT.where(Bed.label == bindparam("label"))
-BED_BY_CODES = _BED_WITH_OCCUPANT.where(
+_BY_LABEL = Bed.label == bindparam("label")
+_BY_CODES = and_(
     Ward.code == bindparam("ward"), Room.code == bindparam("room"), Bed.code == bindparam("bed")
 )
+BED_BY_LABEL = _BED_WITH_OCCUPANT.where(_BY_LABEL)
+BED_BY_CODES = _BED_WITH_OCCUPANT.where(_BY_CODES)
+
+# An admission's checks in the same round trip: the stay already holding its visit number,
+# and the visit of the patient's active stay (the patient by IPP, before any write).
+_same_visit = aliased(Stay, name="same_visit")
+_patients_stay = aliased(Stay, name="patients_stay")
+_known = aliased(Patient, name="known")
+_CHECKS = (
+    select(_same_visit.status)
+    .where(_same_visit.visit_number == bindparam("visit"))
+    .scalar_subquery()
+    .label("visit_status"),
+    select(_same_visit.bed_id)
+    .where(_same_visit.visit_number == bindparam("visit"))
+    .scalar_subquery()
+    .label("visit_bed_id"),
+    select(_patients_stay.visit_number)
+    .join(_known, _known.id == _patients_stay.patient_id)
+    .where(
+        _known.ipp == bindparam("ipp"),
+        _known.ipp_authority == bindparam("authority"),
+        _patients_stay.status == "active",
+    )
+    .scalar_subquery()
+    .label("patient_active_visit"),
+)
+ADMISSION_BY_LABEL = BED_BY_LABEL.add_columns(*_CHECKS)
+ADMISSION_BY_CODES = BED_BY_CODES.add_columns(*_CHECKS)
 
 # -- stays with their patient and bed ----------------------------------------------------
 _STAY_FULL = (
@@ -98,12 +128,6 @@ _STAY_FULL = (
 STAY_BY_VISIT = _STAY_FULL.where(Stay.visit_number == bindparam("visit"))
 ACTIVE_STAY_OF_PATIENT = _STAY_FULL.where(
     Stay.patient_id == bindparam("patient_id"), Stay.status == "active"
-)
-STAY_CLASHES = select(Stay.id, Stay.visit_number, Stay.status, Stay.bed_id).where(
-    or_(
-        Stay.visit_number == bindparam("visit"),
-        and_(Stay.status == "active", Stay.patient_id == bindparam("patient_id")),
-    )
 )
 INSERT_STAY = STAYS.insert().returning(*_STAY_COLUMNS)
 SET_DID = update(STAYS).where(STAYS.c.id == bindparam("p_stay_id")).values(did=bindparam("p_did"))
@@ -142,6 +166,27 @@ TAKE_DID = (
 )
 RELEASE_DID = (
     update(DIDS)
+    .where(DIDS.c.number == bindparam("p_number"))
+    .values(
+        state="quarantine",
+        released_at=bindparam("p_released_at"),
+        quarantine_until=bindparam("p_quarantine_until"),
+    )
+)
+
+
+# PostgreSQL runs a pair of writes in one statement (a data-modifying WITH): the DID taken and
+# given to the stay; the stay ended and its DID quarantined. SQLite runs them one by one.
+_taken = TAKE_DID.cte("taken")
+TAKE_AND_SET_DID_PG = (
+    update(STAYS)
+    .where(STAYS.c.id == bindparam("p_stay_id"))
+    .values(did=select(_taken.c.number).scalar_subquery())
+    .returning(STAYS.c.did)
+)
+END_AND_RELEASE_PG = (
+    update(DIDS)
+    .add_cte(END.cte("ended"))
     .where(DIDS.c.number == bindparam("p_number"))
     .values(
         state="quarantine",
@@ -195,21 +240,57 @@ def patient_params(data: PatientData, now: datetime) -> dict[str, Any]:
 
 
 # -- running them ------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class AdmissionChecks:
+    bed: BedRef
+    occupant_id: int | None
+    visit_status: str | None
+    """The status of the stay already holding the visit number (None: no such stay)."""
+    visit_bed_id: int | None
+    patient_active_visit: str | None
+    """The visit number of the patient's active stay (None: not admitted)."""
+
+
 async def bed_with_occupant(s: AsyncSession, where: BedLocation) -> tuple[BedRef, int | None]:
     """The inventory bed a source names (by label or ward/room/bed codes), and the id of the
     active stay on it, if any."""
+    row = await _bed_row(s, where, (BED_BY_LABEL, BED_BY_CODES), {})
+    ref = bed_ref_of(row)
+    assert ref is not None
+    return ref, row.occupant_id
+
+
+async def admission_checks(
+    s: AsyncSession, where: BedLocation, visit: str, patient: PatientData
+) -> AdmissionChecks:
+    """The bed, its occupant and what could refuse the admission, in one round trip."""
+    params = {"visit": visit, "ipp": patient.ipp, "authority": patient.ipp_authority}
+    row = await _bed_row(s, where, (ADMISSION_BY_LABEL, ADMISSION_BY_CODES), params)
+    ref = bed_ref_of(row)
+    assert ref is not None
+    return AdmissionChecks(
+        bed=ref,
+        occupant_id=row.occupant_id,
+        visit_status=row.visit_status,
+        visit_bed_id=row.visit_bed_id,
+        patient_active_visit=row.patient_active_visit,
+    )
+
+
+async def _bed_row(
+    s: AsyncSession, where: BedLocation, statements: tuple[Any, Any], params: dict[str, Any]
+) -> Row[Any]:
+    by_label, by_codes = statements
     if where.label:
-        row = (await s.execute(BED_BY_LABEL, {"label": where.label})).first()
+        row = (await s.execute(by_label, {**params, "label": where.label})).first()
     elif where.ward and where.room and where.bed:
-        params = {"ward": where.ward, "room": where.room, "bed": where.bed}
-        row = (await s.execute(BED_BY_CODES, params)).first()
+        codes = {"ward": where.ward, "room": where.room, "bed": where.bed}
+        row = (await s.execute(by_codes, {**params, **codes})).first()
     else:
         raise unknown_bed(where.describe() or "(none)")
     if row is None:
         raise unknown_bed(where.describe())
-    ref = bed_ref_of(row)
-    assert ref is not None
-    return ref, row.occupant_id
+    return row
 
 
 async def upsert_patient(s: AsyncSession, data: PatientData, now: datetime) -> PatientView:
@@ -219,11 +300,38 @@ async def upsert_patient(s: AsyncSession, data: PatientData, now: datetime) -> P
 
 
 async def take_did(s: AsyncSession, stay_id: int, now: datetime) -> str:
-    number = (await s.execute(TAKE_DID, {"p_stay_id": stay_id, "now": now})).scalar()
+    """Give the lowest available DID to the stay (quarantined ones once expired)."""
+    params = {"p_stay_id": stay_id, "now": now}
+    if s.get_bind().dialect.name == "postgresql":
+        number = (await s.execute(TAKE_AND_SET_DID_PG, params)).scalar()
+        if number is None:
+            raise no_did_available()  # the stay's DID was set to NULL: rolled back
+        return str(number)
+    number = (await s.execute(TAKE_DID, params)).scalar()
     if number is None:
         raise no_did_available()
     await s.execute(SET_DID, {"p_stay_id": stay_id, "p_did": number})
     return str(number)
+
+
+async def end_stay(
+    s: AsyncSession,
+    stay_id: int,
+    did: str | None,
+    *,
+    status: str,
+    at: datetime,
+    quarantine_until: datetime,
+) -> None:
+    """End an active stay and put its DID into quarantine."""
+    ended = {"p_stay_id": stay_id, "p_new_status": status, "p_ended_at": at}
+    released = {"p_number": did, "p_released_at": at, "p_quarantine_until": quarantine_until}
+    if s.get_bind().dialect.name == "postgresql":
+        await s.execute(END_AND_RELEASE_PG, {**ended, **released})
+        return
+    await s.execute(END, ended)
+    if did is not None:
+        await s.execute(RELEASE_DID, released)
 
 
 async def full_stay(s: AsyncSession, statement: Any, **params: Any) -> StayView | None:

@@ -112,15 +112,10 @@ class Stays:
     async def admit(self, cmd: c.Admit, actor: c.Actor) -> StayView:
         async with self._unit() as s:
             now = cmd.at or self.clock()
-            bed, occupant = await sql.bed_with_occupant(s, cmd.location)
-            # Bringing the patient up to date first gives the id the checks need; a refusal
-            # below rolls it back with everything else.
-            patient = await sql.upsert_patient(s, cmd.patient, self.clock())
-            clashes = {"visit": cmd.visit_number, "patient_id": patient.id}
-            others = (await s.execute(sql.STAY_CLASHES, clashes)).all()
-            existing = next((o for o in others if o.visit_number == cmd.visit_number), None)
-            if existing is not None:
-                if existing.status == "active" and existing.bed_id == bed.bed_id:
+            checks = await sql.admission_checks(s, cmd.location, cmd.visit_number, cmd.patient)
+            bed = checks.bed
+            if checks.visit_status is not None:
+                if checks.visit_status == "active" and checks.visit_bed_id == bed.bed_id:
                     # the same admission again
                     same = await sql.full_stay(s, sql.STAY_BY_VISIT, visit=cmd.visit_number)
                     assert same is not None
@@ -130,10 +125,11 @@ class Stays:
                     "a stay with this visit number already exists",
                     visit_number=cmd.visit_number,
                 )
-            if occupant is not None:
+            if checks.occupant_id is not None:
                 raise bed_occupied(bed.label)
-            if others:
-                raise patient_already_admitted(others[0].visit_number)
+            if checks.patient_active_visit is not None:
+                raise patient_already_admitted(checks.patient_active_visit)
+            patient = await sql.upsert_patient(s, cmd.patient, self.clock())
             row = (
                 await s.execute(
                     sql.INSERT_STAY,
@@ -331,15 +327,10 @@ class Stays:
             if view.status != "active":
                 raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
             now = at or self.clock()
-            ended = {"p_stay_id": view.stay_id, "p_new_status": status, "p_ended_at": now}
-            await s.execute(sql.END, ended)
-            if view.did is not None:
-                released = {
-                    "p_number": view.did,
-                    "p_released_at": now,
-                    "p_quarantine_until": now + self.quarantine,
-                }
-                await s.execute(sql.RELEASE_DID, released)
+            until = now + self.quarantine
+            await sql.end_stay(
+                s, view.stay_id, view.did, status=status, at=now, quarantine_until=until
+            )
             action = "stay.discharge" if status == "discharged" else "stay.admit_cancelled"
             await self._audit_stay(s, actor, action, view.stay_id, visit, did=view.did)
             view = replace(view, status=status, ended_at=now)
