@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -126,6 +126,17 @@ _STAY_FULL = (
     .outerjoin(Terminal, Terminal.bed_id == Bed.id)
 )
 STAY_BY_VISIT = _STAY_FULL.where(Stay.visit_number == bindparam("visit"))
+
+
+def _with_target(bed_statement: Any) -> Any:
+    """A stay by visit number with the bed it is to move to (``target_*``) and its occupant."""
+    target = bed_statement.subquery("target")
+    columns = [column.label(f"target_{column.name}") for column in target.c]
+    return STAY_BY_VISIT.add_columns(*columns).outerjoin(target, true())
+
+
+STAY_AND_TARGET_BY_LABEL = _with_target(BED_BY_LABEL)
+STAY_AND_TARGET_BY_CODES = _with_target(BED_BY_CODES)
 ACTIVE_STAY_OF_PATIENT = _STAY_FULL.where(
     Stay.patient_id == bindparam("patient_id"), Stay.status == "active"
 )
@@ -291,6 +302,34 @@ async def _bed_row(
     if row is None:
         raise unknown_bed(where.describe())
     return row
+
+
+async def stay_and_target(
+    s: AsyncSession, visit: str, where: BedLocation
+) -> tuple[StayView | None, BedRef | None, int | None]:
+    """A stay (None: unknown), the bed it is to move to (None: unknown) and the id of the
+    active stay on that bed, in one round trip."""
+    if where.label:
+        params: dict[str, Any] = {"visit": visit, "label": where.label}
+        statement = STAY_AND_TARGET_BY_LABEL
+    elif where.ward and where.room and where.bed:
+        params = {"visit": visit, "ward": where.ward, "room": where.room, "bed": where.bed}
+        statement = STAY_AND_TARGET_BY_CODES
+    else:
+        return await full_stay(s, STAY_BY_VISIT, visit=visit), None, None
+    row = (await s.execute(statement, params)).first()
+    if row is None:
+        return None, None, None
+    target = None
+    if row.target_bed_id is not None:
+        target = BedRef(
+            bed_id=row.target_bed_id,
+            label=row.target_bed_label,
+            extension=row.target_bed_extension,
+            ward_code=row.target_ward_code,
+            terminal_id=row.target_terminal_id,
+        )
+    return stay_view_of(row), target, row.target_occupant_id
 
 
 async def upsert_patient(s: AsyncSession, data: PatientData, now: datetime) -> PatientView:

@@ -26,7 +26,13 @@ from wardline.domain import dids
 from wardline.domain import events as ev
 from wardline.domain import stay_sql as sql
 from wardline.domain.audit import AuditLog
-from wardline.domain.errors import Conflict, bed_occupied, patient_already_admitted, unknown_stay
+from wardline.domain.errors import (
+    Conflict,
+    bed_occupied,
+    patient_already_admitted,
+    unknown_bed,
+    unknown_stay,
+)
 from wardline.domain.patients import find_patient, upsert_patient
 from wardline.domain.stay_views import (
     StayView,
@@ -53,6 +59,14 @@ Command = (
 def _ids(stay: Stay) -> dict[str, Any]:
     """The identifiers every stay event carries."""
     return {"stay_id": stay.id, "visit_number": stay.visit_number, "patient_id": stay.patient_id}
+
+
+def _active(view: StayView | None, visit: str) -> StayView:
+    if view is None:
+        raise unknown_stay(visit)
+    if view.status != "active":
+        raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
+    return view
 
 
 def _view_ids(view: StayView) -> dict[str, Any]:
@@ -153,8 +167,10 @@ class Stays:
 
     async def transfer(self, cmd: c.Transfer, actor: c.Actor) -> StayView:
         async with self._unit() as s:
-            view = await self._active_view(s, cmd.visit_number)
-            target, occupant = await sql.bed_with_occupant(s, cmd.location)
+            found, target, occupant = await sql.stay_and_target(s, cmd.visit_number, cmd.location)
+            view = _active(found, cmd.visit_number)
+            if target is None:
+                raise unknown_bed(cmd.location.describe() or "(none)")
             old = view.bed
             if old is not None and old.bed_id == target.bed_id:
                 return view
@@ -353,14 +369,6 @@ class Stays:
             to_bed=new,
             did=stay.did,
         )
-
-    async def _active_view(self, s: AsyncSession, visit: str) -> StayView:
-        view = await sql.full_stay(s, sql.STAY_BY_VISIT, visit=visit)
-        if view is None:
-            raise unknown_stay(visit)
-        if view.status != "active":
-            raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
-        return view
 
     async def _audit_stay(
         self,
