@@ -2,8 +2,9 @@
 
 ``submit(item)`` waits for the result of ``handler([... item ...])``; while the handler runs,
 new items wait and go together into the next call. ``workers`` calls run at a time (one by
-default: in the order the items came). When the handler fails, every caller of that call gets its exception; a handler
-may also fail one caller alone by giving an exception as that caller's result.
+default: in the order the items came). When the handler fails, every caller of that call gets
+its exception; a handler may also fail one caller alone by giving an exception as that
+caller's result.
 """
 
 from __future__ import annotations
