@@ -7,37 +7,56 @@ caller who still has the number of a discharged patient never reaches the next o
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wardline.db.models import Did
 from wardline.domain.errors import no_did_available
 
+DIDS = cast(Table, Did.__table__)
+
+# The lowest available number: free, or quarantined and the quarantine over. Rows another
+# transaction is taking are skipped (PostgreSQL; SQLite has one writer).
+_AVAILABLE = (
+    select(DIDS.c.number)
+    .where(
+        or_(
+            DIDS.c.state == "free",
+            and_(DIDS.c.state == "quarantine", DIDS.c.quarantine_until <= bindparam("now")),
+        )
+    )
+    .order_by(DIDS.c.number)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+TAKE = (
+    update(DIDS)
+    .where(DIDS.c.number == _AVAILABLE)
+    .values(
+        state="assigned", stay_id=bindparam("p_stay_id"), released_at=None, quarantine_until=None
+    )
+    .returning(DIDS.c.number)
+)
+RELEASE = (
+    update(DIDS)
+    .where(DIDS.c.number == bindparam("p_number"))
+    .values(
+        state="quarantine",
+        released_at=bindparam("p_released_at"),
+        quarantine_until=bindparam("p_quarantine_until"),
+    )
+)
+
 
 async def assign(session: AsyncSession, stay_id: int, now: datetime) -> str:
     """Give the lowest available number to ``stay_id``; quarantined numbers only once expired."""
-    query = (
-        select(Did)
-        .where(
-            or_(
-                Did.state == "free",
-                (Did.state == "quarantine") & (Did.quarantine_until <= now),
-            )
-        )
-        .order_by(Did.number)
-        .limit(1)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    did = (await session.scalars(query)).first()
-    if did is None:
+    number = (await session.execute(TAKE, {"p_stay_id": stay_id, "now": now})).scalar()
+    if number is None:
         raise no_did_available()
-    did.state = "assigned"
-    did.stay_id = stay_id
-    did.released_at = None
-    did.quarantine_until = None
-    return did.number
+    return str(number)
 
 
 async def reclaim(session: AsyncSession, number: str, stay_id: int) -> bool:
@@ -57,12 +76,11 @@ async def release(
     """Put a number into quarantine; it stays linked to its last stay for a possible reclaim."""
     if number is None:
         return
-    did = await session.get(Did, number)
-    if did is None:
-        return
-    did.state = "quarantine"
-    did.released_at = now
-    did.quarantine_until = now + quarantine
+    await session.execute(RELEASE, release_params(number, now, now + quarantine))
+
+
+def release_params(number: str | None, now: datetime, until: datetime) -> dict[str, Any]:
+    return {"p_number": number, "p_released_at": now, "p_quarantine_until": until}
 
 
 async def state_of(session: AsyncSession, number: str) -> Did | None:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, func, or_, select, true, update
+from sqlalchemy import Row, Table, and_, bindparam, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from wardline.db.models import Bed, Did, Patient, Room, Stay, Terminal, Ward
+from wardline.db.models import Bed, Patient, Room, Stay, Terminal, Ward
+from wardline.domain import dids
 from wardline.domain.commands import BedLocation, PatientData
 from wardline.domain.errors import no_did_available, unknown_bed
 from wardline.domain.events import BedRef
@@ -26,7 +27,6 @@ from wardline.domain.stay_views import PatientView, StayView, patient_view
 
 STAYS = cast(Table, Stay.__table__)
 PATIENTS = cast(Table, Patient.__table__)
-DIDS = cast(Table, Did.__table__)
 
 _BED_COLUMNS = (
     Bed.id.label("bed_id"),
@@ -153,58 +153,16 @@ END = (
     .values(status=bindparam("p_new_status"), ended_at=bindparam("p_ended_at"))
 )
 
-# -- DIDs ----------------------------------------------------------------------------------
-_AVAILABLE = (
-    select(DIDS.c.number)
-    .where(
-        or_(
-            DIDS.c.state == "free",
-            and_(DIDS.c.state == "quarantine", DIDS.c.quarantine_until <= bindparam("now")),
-        )
-    )
-    .order_by(DIDS.c.number)
-    .limit(1)
-    .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer
-    .scalar_subquery()
-)
-TAKE_DID = (
-    update(DIDS)
-    .where(DIDS.c.number == _AVAILABLE)
-    .values(
-        state="assigned", stay_id=bindparam("p_stay_id"), released_at=None, quarantine_until=None
-    )
-    .returning(DIDS.c.number)
-)
-RELEASE_DID = (
-    update(DIDS)
-    .where(DIDS.c.number == bindparam("p_number"))
-    .values(
-        state="quarantine",
-        released_at=bindparam("p_released_at"),
-        quarantine_until=bindparam("p_quarantine_until"),
-    )
-)
-
-
 # PostgreSQL runs a pair of writes in one statement (a data-modifying WITH): the DID taken and
 # given to the stay; the stay ended and its DID quarantined. SQLite runs them one by one.
-_taken = TAKE_DID.cte("taken")
+_taken = dids.TAKE.cte("taken")
 TAKE_AND_SET_DID_PG = (
     update(STAYS)
     .where(STAYS.c.id == bindparam("p_stay_id"))
     .values(did=select(_taken.c.number).scalar_subquery())
     .returning(STAYS.c.did)
 )
-END_AND_RELEASE_PG = (
-    update(DIDS)
-    .add_cte(END.cte("ended"))
-    .where(DIDS.c.number == bindparam("p_number"))
-    .values(
-        state="quarantine",
-        released_at=bindparam("p_released_at"),
-        quarantine_until=bindparam("p_quarantine_until"),
-    )
-)
+END_AND_RELEASE_PG = dids.RELEASE.add_cte(END.cte("ended"))
 
 
 # -- patients: insert or bring up to date, one statement -----------------------------------
@@ -262,21 +220,18 @@ class AdmissionChecks:
     """The visit number of the patient's active stay (None: not admitted)."""
 
 
-async def bed_with_occupant(s: AsyncSession, where: BedLocation) -> tuple[BedRef, int | None]:
-    """The inventory bed a source names (by label or ward/room/bed codes), and the id of the
-    active stay on it, if any."""
-    row = await _bed_row(s, where, (BED_BY_LABEL, BED_BY_CODES), {})
-    ref = bed_ref_of(row)
-    assert ref is not None
-    return ref, row.occupant_id
-
-
 async def admission_checks(
     s: AsyncSession, where: BedLocation, visit: str, patient: PatientData
 ) -> AdmissionChecks:
     """The bed, its occupant and what could refuse the admission, in one round trip."""
-    params = {"visit": visit, "ipp": patient.ipp, "authority": patient.ipp_authority}
-    row = await _bed_row(s, where, (ADMISSION_BY_LABEL, ADMISSION_BY_CODES), params)
+    located = _located(where, ADMISSION_BY_LABEL, ADMISSION_BY_CODES)
+    if located is None:
+        raise unknown_bed(where.describe() or "(none)")
+    statement, params = located
+    params.update(visit=visit, ipp=patient.ipp, authority=patient.ipp_authority)
+    row = (await s.execute(statement, params)).first()
+    if row is None:
+        raise unknown_bed(where.describe())
     ref = bed_ref_of(row)
     assert ref is not None
     return AdmissionChecks(
@@ -288,20 +243,14 @@ async def admission_checks(
     )
 
 
-async def _bed_row(
-    s: AsyncSession, where: BedLocation, statements: tuple[Any, Any], params: dict[str, Any]
-) -> Row[Any]:
-    by_label, by_codes = statements
+def _located(where: BedLocation, by_label: Any, by_codes: Any) -> tuple[Any, dict[str, Any]] | None:
+    """The statement that finds the bed a source names (by label, or by ward/room/bed
+    codes) and its parameters; None when it names no bed."""
     if where.label:
-        row = (await s.execute(by_label, {**params, "label": where.label})).first()
-    elif where.ward and where.room and where.bed:
-        codes = {"ward": where.ward, "room": where.room, "bed": where.bed}
-        row = (await s.execute(by_codes, {**params, **codes})).first()
-    else:
-        raise unknown_bed(where.describe() or "(none)")
-    if row is None:
-        raise unknown_bed(where.describe())
-    return row
+        return by_label, {"label": where.label}
+    if where.ward and where.room and where.bed:
+        return by_codes, {"ward": where.ward, "room": where.room, "bed": where.bed}
+    return None
 
 
 async def stay_and_target(
@@ -309,15 +258,11 @@ async def stay_and_target(
 ) -> tuple[StayView | None, BedRef | None, int | None]:
     """A stay (None: unknown), the bed it is to move to (None: unknown) and the id of the
     active stay on that bed, in one round trip."""
-    if where.label:
-        params: dict[str, Any] = {"visit": visit, "label": where.label}
-        statement = STAY_AND_TARGET_BY_LABEL
-    elif where.ward and where.room and where.bed:
-        params = {"visit": visit, "ward": where.ward, "room": where.room, "bed": where.bed}
-        statement = STAY_AND_TARGET_BY_CODES
-    else:
+    located = _located(where, STAY_AND_TARGET_BY_LABEL, STAY_AND_TARGET_BY_CODES)
+    if located is None:  # no bed named: the stay alone, so that an unknown stay is told first
         return await full_stay(s, STAY_BY_VISIT, visit=visit), None, None
-    row = (await s.execute(statement, params)).first()
+    statement, params = located
+    row = (await s.execute(statement, {**params, "visit": visit})).first()
     if row is None:
         return None, None, None
     target = None
@@ -346,11 +291,9 @@ async def take_did(s: AsyncSession, stay_id: int, now: datetime) -> str:
         if number is None:
             raise no_did_available()  # the stay's DID was set to NULL: rolled back
         return str(number)
-    number = (await s.execute(TAKE_DID, params)).scalar()
-    if number is None:
-        raise no_did_available()
+    number = await dids.assign(s, stay_id, now)
     await s.execute(SET_DID, {"p_stay_id": stay_id, "p_did": number})
-    return str(number)
+    return number
 
 
 async def end_stay(
@@ -364,13 +307,13 @@ async def end_stay(
 ) -> None:
     """End an active stay and put its DID into quarantine."""
     ended = {"p_stay_id": stay_id, "p_new_status": status, "p_ended_at": at}
-    released = {"p_number": did, "p_released_at": at, "p_quarantine_until": quarantine_until}
+    released = dids.release_params(did, at, quarantine_until)
     if s.get_bind().dialect.name == "postgresql":
         await s.execute(END_AND_RELEASE_PG, {**ended, **released})
         return
     await s.execute(END, ended)
     if did is not None:
-        await s.execute(RELEASE_DID, released)
+        await s.execute(dids.RELEASE, released)
 
 
 async def full_stay(s: AsyncSession, statement: Any, **params: Any) -> StayView | None:

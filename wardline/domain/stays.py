@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,17 +56,21 @@ Command = (
 )
 
 
+_S = TypeVar("_S", Stay, StayView)
+
+
 def _ids(stay: Stay) -> dict[str, Any]:
     """The identifiers every stay event carries."""
     return {"stay_id": stay.id, "visit_number": stay.visit_number, "patient_id": stay.patient_id}
 
 
-def _active(view: StayView | None, visit: str) -> StayView:
-    if view is None:
+def _active(found: _S | None, visit: str) -> _S:
+    """The stay (a model or a read model) if it exists and is active; refused otherwise."""
+    if found is None:
         raise unknown_stay(visit)
-    if view.status != "active":
+    if found.status != "active":
         raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
-    return view
+    return found
 
 
 def _view_ids(view: StayView) -> dict[str, Any]:
@@ -386,12 +390,7 @@ class Stays:
         return (await s.scalars(select(Stay).where(Stay.visit_number == visit))).first()
 
     async def _active(self, s: AsyncSession, visit: str) -> Stay:
-        stay = await self._by_visit(s, visit)
-        if stay is None:
-            raise unknown_stay(visit)
-        if stay.status != "active":
-            raise Conflict("stay.not_active", "the stay is not active", visit_number=visit)
-        return stay
+        return _active(await self._by_visit(s, visit), visit)
 
     async def _active_of_patient(self, s: AsyncSession, patient_id: int) -> Stay | None:
         query = select(Stay).where(Stay.patient_id == patient_id, Stay.status == "active")
@@ -405,8 +404,7 @@ class Stays:
     async def _audit(
         self, s: AsyncSession, actor: c.Actor, action: str, stay: Stay, **details: Any
     ) -> None:
-        details["visit_number"] = stay.visit_number
-        await self._audit_subject(s, actor, action, "stay", stay.id, details)
+        await self._audit_stay(s, actor, action, stay.id, stay.visit_number, **details)
 
     async def _audit_subject(
         self,
