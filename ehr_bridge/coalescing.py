@@ -1,8 +1,8 @@
 """Calls made while one is running, gathered into the next: one round trip for many callers.
 
 ``submit(item)`` waits for the result of ``handler([... item ...])``; while the handler runs,
-new items wait and go together into the next call. ``workers`` calls run at a time (one by
-default: in the order the items came). When the handler fails, every caller of that call gets
+new items wait and go together into the next call. One call runs at a time, in the order the
+items came. When the handler fails, every caller of that call gets
 its exception; a handler may also fail one caller alone by giving an exception as that
 caller's result.
 """
@@ -28,36 +28,32 @@ class Coalescing(Generic[I, O]):
         *,
         name: str,
         max_items: int = 64,
-        workers: int = 1,
     ) -> None:
         self._handler, self.name, self.max_items = handler, name, max(1, max_items)
         self._queue: asyncio.Queue[tuple[I, asyncio.Future[O]]] = asyncio.Queue()
-        self._wanted = max(1, workers)
-        self._workers: set[asyncio.Task[None]] = set()
+        self._worker: asyncio.Task[None] | None = None
 
     async def submit(self, item: I) -> O:
         done: asyncio.Future[O] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((item, done))
-        while len(self._workers) < self._wanted:
-            worker = asyncio.get_running_loop().create_task(self._work(), name=self.name)
-            self._workers.add(worker)
-            worker.add_done_callback(self._worker_done)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work(), name=self.name)
+            self._worker.add_done_callback(self._worker_done)
         return await done
 
     async def close(self) -> None:
-        workers, self._workers = list(self._workers), set()
-        for worker in workers:
+        worker, self._worker = self._worker, None
+        if worker is not None:
             worker.cancel()
-        for worker in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         while not self._queue.empty():
             self._queue.get_nowait()[1].cancel()
 
     def _worker_done(self, task: asyncio.Task[None]) -> None:
-        self._workers.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("coalescing.worker_failed", name=self.name, error=type(task.exception()))
+            error = type(task.exception()).__name__
+            log.error("coalescing.worker_failed", name=self.name, error=error)
 
     async def _work(self) -> None:
         while True:

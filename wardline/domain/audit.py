@@ -65,8 +65,7 @@ def link_hash(prev_hash: str, seq: int, digest: str) -> str:
 # PostgreSQL appends in one statement: moving the chain head (under its row lock, which
 # queues concurrent writers until the holder commits) computes the new row's link and hash,
 # with the same formula as :func:`link_hash`; the row is inserted from the moved head.
-_APPEND_PG = text(
-    """
+_APPEND_SQL = """
 WITH head AS (
     UPDATE audit_head
        SET prev_hash = hash,
@@ -83,14 +82,12 @@ SELECT head.seq, CAST(:at AS TIMESTAMP WITH TIME ZONE), CAST(:actor AS VARCHAR),
        CAST(:action AS VARCHAR), CAST(:subject_type AS VARCHAR), CAST(:subject_id AS VARCHAR),
        CAST(:details AS JSON), head.prev_hash, head.hash
 FROM head
-RETURNING seq, hash
 """
-).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON))
+_TYPED = (bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON))
+_APPEND_PG = text(_APPEND_SQL + "RETURNING seq, hash").bindparams(*_TYPED)
 # The same append without RETURNING, run for many rows in one round trip (executemany): each
 # execution moves the head, so the rows chain in the order given.
-_APPEND_PG_MANY = text(str(_APPEND_PG.text).rsplit("RETURNING", 1)[0]).bindparams(
-    bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON)
-)
+_APPEND_PG_MANY = text(_APPEND_SQL).bindparams(*_TYPED)
 _HEAD = cast(Table, AuditHead.__table__)
 _DEFERRED: ContextVar[list[dict[str, Any]] | None] = ContextVar("audit_deferred", default=None)
 
