@@ -163,6 +163,7 @@ def configure_logging(
         "asyncio",
         "aiosqlite",
         "alembic.runtime.plugins",
+        "alembic.runtime.migration",  # two lines at every start; migrations say what they did
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

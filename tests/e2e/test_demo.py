@@ -190,6 +190,7 @@ async def test_demo_keeps_its_data_and_guards_its_directory(tmp_path: Path) -> N
                 await again.wait()
 
 
+@pytest.mark.browser
 async def test_banner_links_open_what_they_name(tmp_path: Path) -> None:
     from tests.web.browser import launch_chromium
 
