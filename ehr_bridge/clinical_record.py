@@ -14,6 +14,7 @@ from ehr_bridge import outbox
 from ehr_bridge.bedside_record import BedsideRecords
 from ehr_bridge.config import EhrOptions
 from ehr_bridge.errors import EhrError, WrongPatient
+from ehr_bridge.identity import IdentityToBeChecked
 from ehr_bridge.med_schedule import Ward, schedule_for_day
 from ehr_bridge.models import EhrOutbox
 from wardline.db.base import utcnow
@@ -21,6 +22,7 @@ from wardline.db.engine import Database
 from wardline.domain.clinical_record_port import (
     AdministrationInput,
     BedsideRecord,
+    IdentityAlert,
     MedicationOrder,
     OutboxItem,
     RecordedAdministration,
@@ -45,6 +47,7 @@ class EhrClinicalRecord:
     ) -> None:
         self.db, self.records, self.audit, self.options = db, records, audit, options
         self.worker, self.clock = worker, clock
+        records.on_identity_problem = self._audit_identity
         self.ward = Ward(
             timezone=ZoneInfo(options.ward_timezone),
             tolerance=timedelta(minutes=options.dose_window_minutes),
@@ -137,8 +140,23 @@ class EhrClinicalRecord:
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         return await outbox.items(self.db, visit_number)
 
+    def identity_alerts(self) -> list[IdentityAlert]:
+        return sorted(self.records.alerts.values(), key=lambda a: a.since)
+
     # -- internals ------------------------------------------------------------------------
+    async def _audit_identity(self, stay: StayView, exc: IdentityToBeChecked) -> None:
+        async with self.db.session() as s:
+            await self.audit(
+                s,
+                "system",
+                "ehr.identity_to_be_checked",
+                "stay",
+                stay.visit_number,
+                {"reason": exc.reason, "bed": stay.bed.label if stay.bed else None},
+            )
+
     def _subject(self, stay: StayView) -> bw.Subject:
+        self.records.require_identity(stay.visit_number)  # nothing written to a doubtful record
         known = self.records.subjects.get(stay.visit_number)
         return bw.Subject(
             ipp=stay.patient.ipp,
