@@ -168,7 +168,7 @@ async def test_cli_context_prints_json(
     capsys.readouterr()
     assert await cmd_context(argparse.Namespace(bed="CARDIO-101-A"), settings) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["patient"]["family_name"] == "MARTIN"
+    assert printed["banner"]["family_name"] == "MARTIN"
     assert printed["stale"] is False
 
 
