@@ -39,9 +39,9 @@ def register_cli(subparsers: Any) -> None:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from ehr_bridge.fhir_sandbox import SandboxAuth, sandbox_app
-    from ehr_bridge.fhir_sandbox_store import SandboxStore
-    from ehr_bridge.fhir_seed import example_bed_locations, seed_example
+    from ehr_bridge.sandbox.seed import example_bed_locations, seed_example
+    from ehr_bridge.sandbox.server import SandboxAuth, sandbox_app
+    from ehr_bridge.sandbox.store import SandboxStore
 
     if not 0 <= args.port <= 65535:
         print("wardline: error: --port must be between 0 and 65535", file=sys.stderr)
@@ -60,9 +60,9 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo_adt(args: argparse.Namespace, settings: Settings) -> int:
-    from ehr_bridge.demo_feed import send_admissions
     from ehr_bridge.errors import EhrError
-    from ehr_bridge.fhir_seed import example_patients
+    from ehr_bridge.sandbox.demo_feed import send_admissions
+    from ehr_bridge.sandbox.seed import example_patients
 
     host, port = args.host or settings.mllp_host, args.port or settings.mllp_port
     try:

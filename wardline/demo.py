@@ -156,8 +156,8 @@ async def _prepare_database(settings: Settings, inventory: Path) -> None:
 @asynccontextmanager
 async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
     """Start every part; stop them in reverse order when the block ends."""
-    from ehr_bridge.fhir_sandbox import RunningSandbox
-    from ehr_bridge.fhir_sandbox_store import SandboxStore
+    from ehr_bridge.sandbox.server import RunningSandbox
+    from ehr_bridge.sandbox.store import SandboxStore
     from telephony.pbx_simulator import PbxSimulator
     from wardline.app import build_app
     from wardline.example_hospital import dump, generate
