@@ -360,5 +360,5 @@ async def test_outbox_on_postgresql(tmp_path: Any) -> None:
             await h.db.dispose()
             await sandbox.stop()
     assert store.created["MedicationAdministration"] == 1 and store.created["Observation"] == 1
-    [panel] = store.all("Observation")
+    [panel] = [o for o in store.all("Observation") if o["code"]["coding"][0]["code"] == "85354-9"]
     assert [c["code"]["coding"][0]["code"] for c in panel["component"]] == ["8480-6", "8462-4"]
