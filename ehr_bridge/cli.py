@@ -39,6 +39,7 @@ def register_cli(subparsers: Any) -> None:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
+    from ehr_bridge.sandbox.corpus import load_corpus
     from ehr_bridge.sandbox.seed import example_bed_locations, seed_example
     from ehr_bridge.sandbox.server import SandboxAuth, sandbox_app
     from ehr_bridge.sandbox.store import SandboxStore
@@ -48,6 +49,7 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     store = SandboxStore()
     patients = seed_example(store, example_bed_locations(args.beds))
+    load_corpus(store)
     print(f"FHIR sandbox on http://{args.host}:{args.port} ({patients} patients)", flush=True)
     web.run_app(
         sandbox_app(store, SandboxAuth(token=args.token)),
