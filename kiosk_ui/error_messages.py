@@ -44,6 +44,7 @@ MESSAGES: dict[str, str] = {
     "bedside.reason_text_needed": "Say why in words.",
     "bedside.partial_reason_needed": "Say why only part of the dose was given.",
     "bedside.outside_window": "This is outside the dose's time window: give a reason.",
+    "vitals.blood_pressure_half": "A blood pressure has its systolic and diastolic values.",
     "bedside.nurse_signed_out": "Tap your badge and type your PIN.",
     "bedside.no_stay": "No patient in this bed.",
 }

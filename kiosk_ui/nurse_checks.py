@@ -291,4 +291,8 @@ def check_vitals(entry: VitalsIn) -> dict[str, float]:
                 f"{kind} {value:g} is outside {low:g}-{high:g}: check the measurement.",
                 kind=kind,
             )
+    if len({"systolic", "diastolic"} & set(entry.values)) == 1:
+        raise InvalidInput(
+            "vitals.blood_pressure_half", "A blood pressure has its systolic and diastolic values."
+        )
     return dict(entry.values)
