@@ -38,7 +38,8 @@ MESSAGES: dict[str, str] = {
     "bedside.dose_too_high": "A partial dose is less than the ordered {ordered}.",
     "bedside.confirm_dose": "This order has no machine-readable dose: check the dose "
     "against the order's text ({text}) and confirm.",
-    "bedside.order_unclear": "This order has no dose: to clarify with the prescriber.",
+    "bedside.order_unclear": "This order is to clarify with the prescriber.",
+    "bedside.order_suspended": "This order is suspended.",
     "bedside.wrong_route": "The ordered route is {ordered}.",
     "bedside.reason_needed": "Say why the dose was not given.",
     "bedside.reason_text_needed": "Say why in words.",

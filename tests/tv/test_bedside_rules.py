@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from kiosk_ui.dose_check import DoseMismatch, OrderedDose, check_dose
+from kiosk_ui.dose_check import DoseMismatch, check_dose
 from kiosk_ui.meals import Restrictions, offered, order_day, ordering_open
 from kiosk_ui.nurse_checks import (
     AdministrationIn,
@@ -23,8 +23,10 @@ from kiosk_ui.tv_options import DEFAULT_MENU, TvOptions
 from wardline.domain.clinical_record_port import (
     Allergy,
     BedsideRecord,
+    DoseQuantity,
     GivenDose,
     MedicationOrder,
+    OrderedDose,
     PatientBanner,
     ScheduledDose,
 )
@@ -145,8 +147,12 @@ def test_outside_the_window_needs_a_reason() -> None:
     check_rights(entry(late_reason="patient was in radiology"), RECORD, SCHEDULE, late)
 
 
-MG_500 = OrderedDose(low=Decimal(500), high=Decimal(500), unit="mg", label="500 mg")
-U_4_8 = OrderedDose(low=Decimal(4), high=Decimal(8), unit="[iU]", label="4-8 U")
+MG_500 = OrderedDose(quantity=DoseQuantity(value=Decimal(500), unit="mg"))
+U_4_8 = OrderedDose(
+    low=DoseQuantity(value=Decimal(4), unit="[iU]", unit_text="UI"),
+    high=DoseQuantity(value=Decimal(8), unit="[iU]", unit_text="UI"),
+)
+UP_TO_2 = OrderedDose(high=DoseQuantity(value=Decimal(2), unit="{tbl}", unit_text="comprimés"))
 
 
 @pytest.mark.parametrize(
@@ -177,6 +183,7 @@ def test_a_dose_within_the_ordered_quantity_or_range_passes(
         ("9", "[iU]", U_4_8, "bedside.wrong_dose"),
         ("3.9", "[iU]", U_4_8, "bedside.wrong_dose"),
         ("6", "mg", U_4_8, "bedside.wrong_unit"),
+        ("3", "{tbl}", UP_TO_2, "bedside.wrong_dose"),
     ],
 )
 def test_a_dose_outside_the_order_or_in_another_unit_is_refused(
@@ -185,6 +192,41 @@ def test_a_dose_outside_the_order_or_in_another_unit_is_refused(
     with pytest.raises(DoseMismatch) as refused:
         check_dose(GivenDose(value=Decimal(value), unit=unit), ordered, partial=False)
     assert refused.value.error_id == error
+
+
+def test_the_nurse_reads_the_ordered_dose_and_the_refusal_says_it() -> None:
+    with pytest.raises(DoseMismatch) as refused:
+        check_dose(GivenDose(value=Decimal(9), unit="[iU]"), U_4_8, partial=False)
+    assert refused.value.details == {"ordered": "4-8 UI", "given": "9 [iU]"}
+
+
+def test_a_structured_order_is_checked_on_quantities_without_a_confirmation() -> None:
+    order = replace(ORDER, ordered_dose=MG_500, dose="500 mg")
+    record = replace(RECORD, orders=(order,))
+    ok = entry(dose_value="0.5", dose_unit="g", dose_confirmed=False)
+    checked = check_rights(ok, record, SCHEDULE, DUE)
+    assert checked.dose_confirmed_text is None  # nothing typed against a text
+    with pytest.raises(RightsRefused) as refused:
+        check_rights(entry(dose_value="5", dose_unit="mg"), record, SCHEDULE, DUE)
+    assert refused.value.error_id == "bedside.wrong_dose"
+    assert refused.value.details == {"ordered": "500 mg", "given": "5 mg"}
+
+
+def test_suspended_and_unclear_orders_and_doses_without_a_time_are_refused() -> None:
+    for order, error in (
+        (replace(ORDER, status="on_hold"), "bedside.order_suspended"),
+        (replace(ORDER, to_clarify=True), "bedside.order_unclear"),
+    ):
+        with pytest.raises(RightsRefused) as refused:
+            check_rights(entry(), replace(RECORD, orders=(order,)), SCHEDULE, DUE)
+        assert refused.value.error_id == error
+    with pytest.raises(RightsRefused) as untimed:
+        check_rights(entry(due_at=None), RECORD, SCHEDULE, DUE)
+    assert untimed.value.error_id == "bedside.unknown_dose"
+    as_needed = replace(ORDER, as_needed=True)
+    check_rights(
+        entry(due_at=None, late_reason="douleur"), replace(RECORD, orders=(as_needed,)), [], DUE
+    )
 
 
 def test_a_partial_dose_is_less_than_ordered_and_more_than_nothing() -> None:
