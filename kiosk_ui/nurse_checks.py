@@ -249,7 +249,9 @@ def check_rights(
         raise RightsRefused(
             "bedside.wrong_route", f"The ordered route is {order.route}.", ordered=order.route
         )
-    inside = dose is not None and dose.window_start <= now <= dose.window_end
+    inside = order.as_needed or (  # "if needed": no due time, no window
+        dose is not None and dose.window_start <= now <= dose.window_end
+    )
     if not inside and not entry.late_reason.strip():
         raise RightsRefused(
             "bedside.outside_window",

@@ -224,9 +224,7 @@ def test_suspended_and_unclear_orders_and_doses_without_a_time_are_refused() -> 
         check_rights(entry(due_at=None), RECORD, SCHEDULE, DUE)
     assert untimed.value.error_id == "bedside.unknown_dose"
     as_needed = replace(ORDER, as_needed=True)
-    check_rights(
-        entry(due_at=None, late_reason="douleur"), replace(RECORD, orders=(as_needed,)), [], DUE
-    )
+    check_rights(entry(due_at=None), replace(RECORD, orders=(as_needed,)), [], DUE)
 
 
 def test_a_partial_dose_is_less_than_ordered_and_more_than_nothing() -> None:
