@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from bedside.context import phone_state
 from bedside.options import ChannelEntry
-from kiosk_ui import bedside_pages, tv_meals
+from kiosk_ui import bedside_pages, tv_clock, tv_meals
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.auth import current_user
 from kiosk_ui.i18n import LANGUAGES
@@ -102,6 +102,7 @@ def register(app: web.Application, edge: WebEdge) -> None:
     app.router.add_post("/tv/enroll", enroll_post)
     edge.js_messages.update(JS_MESSAGES)
     api_routes(edge.api)
+    tv_clock.api_routes(edge.api)
     edge.feed.add_topic(tv_topic())
     tv_meals.register(app, edge)
     bedside_pages.register(app, edge)
@@ -198,6 +199,9 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         outside_prefix=options.outside_line_prefix,
         idle_seconds=request.app[k.SETTINGS].nurse_idle_signout_seconds,
         now=request.app[k.CLOCK]().isoformat(),
+        clock=tv_clock.clock_text(
+            request.app[k.CLOCK](), await request.app[k.WARD_TIME].of_ward(place.ward_code), lang
+        ),
         meals=await tv_meals.meals_view(request, stay, lang) if stay else None,
     )
     response = aiohttp_jinja2.render_template("tv.html.j2", request, context)
