@@ -23,12 +23,13 @@ from bedside.options import ChannelEntry
 from kiosk_ui import bedside_pages, tv_meals
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.auth import current_user
+from kiosk_ui.bedside_session import patient_side
 from kiosk_ui.i18n import LANGUAGES
 from kiosk_ui.models import SurveyAnswer
 from kiosk_ui.pages import base_context, remember_language
 from kiosk_ui.security import CSP
 from kiosk_ui.state import WebEdge
-from kiosk_ui.terminal_auth import TerminalPlace, enroll, require_terminal
+from kiosk_ui.terminal_auth import TerminalPlace, enroll
 from kiosk_ui.tv_feed import tv_topic
 from kiosk_ui.tv_options import TvOptions, channel_lineup
 from telephony.models import CallRecord
@@ -178,7 +179,7 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
     user = await current_user(request)
     if user is None:
         raise web.HTTPSeeOther("/tv/enroll")
-    place = await require_terminal(request)
+    place = await patient_side(request, "page")
     stay = await stay_of(request, place)
     tv = context_of(place, stay, request.app[k.SETTINGS].default_language)
     session = await get_session(request)
@@ -259,7 +260,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_context(call: ApiCall) -> TvContext:
-        place = await require_terminal(call.request)
+        place = await patient_side(call.request)
         stay = await stay_of(call.request, place)
         return context_of(place, stay, call.request.app[k.SETTINGS].default_language)
 
@@ -272,7 +273,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_calls(call: ApiCall) -> CallsOut:
-        place = await require_terminal(call.request)
+        place = await patient_side(call.request)
         stay = await stay_of(call.request, place)
         return CallsOut(calls=await calls_of(call.request, place, stay) if stay else [])
 
@@ -285,7 +286,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_nurse_call(call: ApiCall) -> NurseCallOut:
-        place = await require_terminal(call.request)
+        place = await patient_side(call.request)
         if k.NURSE_CALLS not in call.request.app:
             raise NotFound("nurse_call.unavailable", "the nurse call service is not running")
         view = await call.request.app[k.NURSE_CALLS].raise_from_tv(place.bed_label)
@@ -302,7 +303,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_survey(call: ApiCall) -> None:
-        place = await require_terminal(call.request)
+        place = await patient_side(call.request)
         answers = call.body(SurveyIn).answers
         if any(not 1 <= v <= 5 for v in answers.values()) or not answers:
             raise InvalidInput("survey.range", "answers go from 1 to 5")
@@ -320,6 +321,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_language(call: ApiCall) -> None:
+        await patient_side(call.request)
         lang = call.body(LanguageIn).lang
         if lang not in LANGUAGES:
             raise InvalidInput("lang.unknown", "unknown language", lang=lang)
