@@ -39,15 +39,17 @@ def register_cli(subparsers: Any) -> None:
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from ehr_bridge.fhir_sandbox import SandboxAuth, sandbox_app
-    from ehr_bridge.fhir_sandbox_store import SandboxStore
-    from ehr_bridge.fhir_seed import example_bed_locations, seed_example
+    from ehr_bridge.sandbox.corpus import load_corpus
+    from ehr_bridge.sandbox.seed import example_bed_locations, seed_example
+    from ehr_bridge.sandbox.server import SandboxAuth, sandbox_app
+    from ehr_bridge.sandbox.store import SandboxStore
 
     if not 0 <= args.port <= 65535:
         print("wardline: error: --port must be between 0 and 65535", file=sys.stderr)
         return 2
     store = SandboxStore()
     patients = seed_example(store, example_bed_locations(args.beds))
+    load_corpus(store)
     print(f"FHIR sandbox on http://{args.host}:{args.port} ({patients} patients)", flush=True)
     web.run_app(
         sandbox_app(store, SandboxAuth(token=args.token)),
@@ -60,9 +62,9 @@ def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo_adt(args: argparse.Namespace, settings: Settings) -> int:
-    from ehr_bridge.demo_feed import send_admissions
     from ehr_bridge.errors import EhrError
-    from ehr_bridge.fhir_seed import example_patients
+    from ehr_bridge.sandbox.demo_feed import send_admissions
+    from ehr_bridge.sandbox.seed import example_patients
 
     host, port = args.host or settings.mllp_host, args.port or settings.mllp_port
     try:

@@ -139,6 +139,7 @@ async def _fhir_context(app: web.Application) -> AsyncIterator[None]:
             options,
             worker=worker,
             clock=app[k.CLOCK],
+            ward_time=app[k.WARD_TIME],
         )
         task = asyncio.create_task(worker.run(), name="ehr:outbox")
         task.add_done_callback(_log_end)

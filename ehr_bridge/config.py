@@ -34,6 +34,10 @@ class EhrOptions(BaseSettings):
         default="urn:wardline:bedside-write",
         description="Identifier system of bedside writes (conditional create key).",
     )
+    rpps_system: str = Field(
+        default="urn:oid:1.2.250.1.71.4.2.1",
+        description="Identifier system of a nurse's RPPS-based national id (value 8+RPPS).",
+    )
     outbox_retry_base_seconds: float = Field(default=2.0, gt=0)
     outbox_retry_max_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)

@@ -89,6 +89,7 @@ def register(api: Api) -> None:
                     ward_code=u.ward_code,
                     language=u.language,
                     active=u.active,
+                    rpps=u.rpps,
                 )
                 for u in users
             ]
@@ -114,6 +115,7 @@ def register(api: Api) -> None:
             password=body.password,
             ward_code=body.ward_code,
             language=body.language,
+            rpps=body.rpps,
         )
         return StaffOut(
             username=u.username,
@@ -122,6 +124,7 @@ def register(api: Api) -> None:
             ward_code=u.ward_code,
             language=u.language,
             active=u.active,
+            rpps=u.rpps,
         )
 
     @api.route(

@@ -19,8 +19,10 @@ from kiosk_ui.state import WebEdge
 from kiosk_ui.terminal_auth import TerminalPlace, require_terminal
 from wardline import appkeys as k
 from wardline.domain.clinical_record_port import AdministrationInput, VitalsInput
+from wardline.domain.commands import Actor
 from wardline.domain.errors import Conflict, PermissionDenied
 from wardline.domain.stay_views import StayView
+from wardline.errors import WardlineError
 
 JS_MESSAGES = {
     "Signed out",
@@ -72,6 +74,18 @@ async def stay_at(request: web.Request, place: TerminalPlace) -> StayView:
     if stay is None:
         raise Conflict("bedside.no_stay", "no patient in this bed")
     return stay
+
+
+async def _refused(
+    request: web.Request, actor: Actor, place: TerminalPlace, error_id: str, order: str
+) -> None:
+    await _audit(
+        request,
+        actor.name,
+        "bedside.administration_refused",
+        place,
+        {"error": error_id, "order": order},
+    )
 
 
 def api_routes(api: Api) -> None:
@@ -137,16 +151,18 @@ def api_routes(api: Api) -> None:
         record = await port.record_for_stay(stay)
         schedule = await port.medication_schedule(stay)
         outbox = await port.outbox_state(stay.visit_number)
+        zone = await call.request.app[k.WARD_TIME].of_ward(place.ward_code)
         await _audit(
             call.request, actor.name, "bedside.record_view", place, {"visit": stay.visit_number}
         )
-        return record_out(record, schedule, outbox)
+        return record_out(record, schedule, outbox, zone)
 
     @api.route(
         "POST",
         "/tv/nurse/administrations",
         roles=("terminal",),
-        summary="Record an administration (five rights checked)",
+        summary="Record an administration, or a dose not given (five rights checked, one "
+        "record per dose)",
         body=AdministrationIn,
         response=WriteOut,
         status=201,
@@ -162,26 +178,29 @@ def api_routes(api: Api) -> None:
             nurse_checks.check_wristband(body, stay)
             record = await port.record_for_stay(stay)
             schedule = await port.medication_schedule(stay)
-            nurse_checks.check_rights(body, record, schedule, now)
-        except nurse_checks.RightsRefused as exc:
-            await _audit(
-                call.request,
-                actor.name,
-                "bedside.administration_refused",
-                place,
-                {"error": exc.error_id, "order": body.order_id},
+            checked = nurse_checks.check_rights(body, record, schedule, now)
+            entry = AdministrationInput(
+                order_id=body.order_id,
+                due_at=body.due_at,
+                given=body.given,
+                at=now,
+                reason=checked.reason,
+                reason_text=body.reason_text.strip() or None,
+                dose=checked.dose,
+                partial=body.partial and body.given,
+                dose_confirmed_text=checked.dose_confirmed_text,
+                late_reason=body.late_reason.strip() or None,
+                scanned_patient_id=body.wristband.strip(),
+                scanned_medication=body.medication_code.strip(),
             )
+            receipt = await port.record_administration(stay, entry, actor)
+        except (nurse_checks.RightsRefused, nurse_checks.DoseAlreadyRecorded) as exc:
+            await _refused(call.request, actor, place, exc.error_id, body.order_id)
             raise
-        entry = AdministrationInput(
-            order_id=body.order_id,
-            due_at=body.due_at,
-            given=body.given,
-            at=now,
-            reason=body.reason or None,
-            scanned_patient_id=body.wristband.strip(),
-            scanned_medication=body.medication_code.strip(),
-        )
-        receipt = await port.record_administration(stay, entry, actor)
+        except WardlineError as exc:
+            if exc.error_id == "ehr.dose_already_recorded":
+                await _refused(call.request, actor, place, exc.error_id, body.order_id)
+            raise
         return WriteOut(business_ids=list(receipt.business_ids), state=receipt.state)
 
     @api.route(

@@ -82,6 +82,7 @@ async def open_nurse_session(request: web.Request, place: TerminalPlace, staff: 
                 token_hash=_digest(token),
                 username=staff.username,
                 display_name=staff.display_name,
+                rpps=staff.rpps,
                 started_at=now,
                 last_input_at=now,
             )
@@ -107,7 +108,12 @@ async def signed_in_nurse(request: web.Request) -> tuple[TerminalPlace, Actor]:
         mine = row is not None and hmac.compare_digest(row.token_hash, _digest(token))
         if row is not None and mine and now - row.last_input_at <= idle:
             row.last_input_at = now
-            return place, Actor(name=row.username, roles=frozenset({"nurse"}))
+            return place, Actor(
+                name=row.username,
+                roles=frozenset({"nurse"}),
+                display_name=row.display_name,
+                rpps=row.rpps,
+            )
     if row is not None and mine:
         await end_nurse_session(request, place, "idle")
         raise nurse_signed_out("idle")

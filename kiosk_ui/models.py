@@ -50,5 +50,6 @@ class BedsideNurseSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     username: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(200))
+    rpps: Mapped[str | None] = mapped_column(String(11))
     started_at: Mapped[datetime]
     last_input_at: Mapped[datetime]

@@ -156,8 +156,9 @@ async def _prepare_database(settings: Settings, inventory: Path) -> None:
 @asynccontextmanager
 async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
     """Start every part; stop them in reverse order when the block ends."""
-    from ehr_bridge.fhir_sandbox import RunningSandbox
-    from ehr_bridge.fhir_sandbox_store import SandboxStore
+    from ehr_bridge.sandbox.corpus import load_corpus
+    from ehr_bridge.sandbox.server import RunningSandbox
+    from ehr_bridge.sandbox.store import SandboxStore
     from telephony.pbx_simulator import PbxSimulator
     from wardline.app import build_app
     from wardline.example_hospital import dump, generate
@@ -180,7 +181,9 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
         else:
             mqtt_url = options.mqtt_url
             broker_port = int(mqtt_url.rsplit(":", 1)[1])
-        sandbox = RunningSandbox(SandboxStore())
+        store = SandboxStore()
+        load_corpus(store)  # the corpus of real-EHR-shaped records, served beside the demo's
+        sandbox = RunningSandbox(store)
         await sandbox.start()
         stack.push_async_callback(sandbox.stop)
         pbx = _simulator(PbxSimulator, inventory)

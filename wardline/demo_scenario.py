@@ -128,7 +128,7 @@ class Scenario:
 
     async def admit(self, bed: DemoBed | None = None) -> None:
         from ehr_bridge.adt_builder import AdtPatient
-        from ehr_bridge.fhir_seed import seed_patient
+        from ehr_bridge.sandbox.seed import seed_patient
 
         free = self.free_beds()
         if not free:

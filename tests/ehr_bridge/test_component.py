@@ -16,9 +16,9 @@ from sqlalchemy import select
 from ehr_bridge.adt_message import parse_adt
 from ehr_bridge.cli import cmd_context, cmd_demo_adt, cmd_sandbox, register_cli
 from ehr_bridge.component import ADT_FEED, CLINICAL_RECORD, EHR, setup
-from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import example_bed_locations, seed_example, seed_patient
+from ehr_bridge.sandbox.seed import example_bed_locations, seed_example, seed_patient
+from ehr_bridge.sandbox.server import RunningSandbox, SandboxAuth
+from ehr_bridge.sandbox.store import SandboxStore
 from tests.ehr_bridge.messages import adt
 from tests.ehr_bridge.mllp_client import Sender, ack_code
 from wardline import appkeys as k

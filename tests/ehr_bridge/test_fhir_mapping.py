@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from ehr_bridge import fhir_mapping as fm
 from ehr_bridge.errors import FhirRefused
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import seed_patient
+from ehr_bridge.sandbox.seed import seed_patient
+from ehr_bridge.sandbox.store import SandboxStore
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from ehr_bridge.fhir_sandbox import RunningSandbox
 from ehr_bridge.models import EhrOutbox
+from ehr_bridge.sandbox.server import RunningSandbox
 from tests.conftest import Hospital
 from tests.services import wait_until
 from tests.tv.conftest import BADGE, IPP, PIN, Serve, TvLab, open_lab

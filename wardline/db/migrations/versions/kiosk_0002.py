@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=False),
+        sa.Column("rpps", sa.String(length=11), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_input_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ehr_bridge.fhir_sandbox_store import Resource, SandboxStore
+from ehr_bridge.sandbox.store import Resource, SandboxStore
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
