@@ -290,5 +290,8 @@ def check_vitals(entry: VitalsIn) -> dict[str, float]:
                 "vitals.implausible",
                 f"{kind} {value:g} is outside {low:g}-{high:g}: check the measurement.",
                 kind=kind,
+                value=value,
+                low=low,
+                high=high,
             )
     return dict(entry.values)

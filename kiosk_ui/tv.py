@@ -9,6 +9,7 @@ stay, the nurse call and the survey. Clinical data appear only once a nurse sign
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from kiosk_ui import bedside_pages, tv_meals
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.auth import current_user
 from kiosk_ui.bedside_session import patient_side
+from kiosk_ui.error_messages import AT_THE_BED, for_people, page_refusals
 from kiosk_ui.i18n import LANGUAGES
 from kiosk_ui.models import SurveyAnswer
 from kiosk_ui.pages import base_context, remember_language
@@ -201,6 +203,7 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         now=request.app[k.CLOCK]().isoformat(),
         meals=await tv_meals.meals_view(request, stay, lang) if stay else None,
     )
+    context["js_refusals"] = json.dumps(page_refusals(context["_"], AT_THE_BED), ensure_ascii=False)
     response = aiohttp_jinja2.render_template("tv.html.j2", request, context)
     response.headers["Content-Security-Policy"] = tv_policy(context["channels"])
     return response
@@ -219,7 +222,7 @@ def _origin(url: str) -> str:
 
 async def enroll_page(request: web.Request, error: WardlineError | None = None) -> web.Response:
     context = await base_context(request, await current_user(request))
-    context["error"] = error
+    context["error"] = None if error is None else for_people(error, context["_"])
     response = aiohttp_jinja2.render_template("tv_enroll.html.j2", request, context)
     if error is not None:
         response.set_status(401)
