@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from telephony.ami_link import AmiLink, Backoff
-from telephony.pbx_session import PbxSession
-from telephony.pbx_simulator import PbxSimulator
+from telephony.ami.link import AmiLink, Backoff
+from telephony.calls.session import PbxSession
+from telephony.simulator.server import PbxSimulator
 from tests.telephony.real_pbx import AMI_SECRET, RealPbx, asterisk_binary, skip_reason
 from wardline.domain.events import DomainEvent
 

@@ -19,9 +19,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telephony.ami_frames import AmiMessage, FrameDecoder
-from telephony.asterisk_config import AsteriskSettings, Passwords, render
-from telephony.asterisk_config_plan import PbxPlan, plan_from_file
+from telephony.ami.frames import AmiMessage, FrameDecoder
+from telephony.config.files import AsteriskSettings, Passwords, render
+from telephony.config.plan import PbxPlan, plan_from_file
 from tests.conftest import EXAMPLE_HOSPITAL
 from wardline.domain.inventory_file import read_inventory
 
