@@ -20,7 +20,7 @@ import structlog
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from telephony.call_records import UnitOfWork
+from telephony.calls.records import UnitOfWork
 from wardline.db.models import Ward
 from wardline.domain.nurse_call_events import (
     NurseCallEscalated,

@@ -160,7 +160,7 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
     from ehr_bridge.sandbox.corpus import IPP_SYSTEM, VISIT_SYSTEM, load_corpus
     from ehr_bridge.sandbox.server import RunningSandbox
     from ehr_bridge.sandbox.store import SandboxStore
-    from telephony.pbx_simulator import PbxSimulator
+    from telephony.simulator.server import PbxSimulator
     from wardline.app import build_app
     from wardline.example_hospital import dump, generate
 

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from telephony.calls.session import PbxSession
 from telephony.nurse_call_ring import NurseCallRinger
-from telephony.pbx_session import PbxSession
-from telephony.pbx_simulator import PbxSimulator
+from telephony.simulator.server import PbxSimulator
 from tests.conftest import EXAMPLE_HOSPITAL, Hospital
 from tests.services import wait_until
 from tests.telephony.conftest import Lab, make_link

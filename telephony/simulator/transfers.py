@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from telephony.sim_features import leave_queue
-from telephony.sim_model import SimChannel, bridge_headers, channel_headers
+from telephony.simulator.features import leave_queue
+from telephony.simulator.model import SimChannel, bridge_headers, channel_headers
 
 if TYPE_CHECKING:
-    from telephony.sim_pbx import SimPbx
+    from telephony.simulator.pbx import SimPbx
 
 
 def hold(pbx: SimPbx, ch: SimChannel, on: bool) -> None:

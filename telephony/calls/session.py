@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
-from telephony.ami_link import AmiLink, Backoff, LinkState
-from telephony.call_resync import apply_snapshot, fetch_snapshot
-from telephony.call_state import CallState
-from telephony.pbx_actions import PbxActions
+from telephony.ami.link import AmiLink, Backoff, LinkState
+from telephony.calls.actions import PbxActions
+from telephony.calls.resync import apply_snapshot, fetch_snapshot
+from telephony.calls.state import CallState
 from wardline.domain.call_events import PbxConnectionChanged
 from wardline.domain.events import DomainEvent
 from wardline.settings import Settings

@@ -1,6 +1,6 @@
 """The list actions the simulator answers (``EventList: start``, items, ``...Complete``):
 CoreShowChannels, DeviceStateList, ExtensionStateList, QueueStatus, PJSIPShowContacts,
-ParkedCalls. Importing this module registers them in :data:`telephony.sim_actions.ACTIONS`.
+ParkedCalls. Importing this module registers them in :data:`telephony.simulator.actions.ACTIONS`.
 """
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from telephony import sim_features as features
-from telephony.ami_frames import AmiMessage
-from telephony.sim_actions import action
-from telephony.sim_model import Headers, channel_headers, duration
+from telephony.ami.frames import AmiMessage
+from telephony.simulator import features as features
+from telephony.simulator.actions import action
+from telephony.simulator.model import Headers, channel_headers, duration
 
 if TYPE_CHECKING:
-    from telephony.pbx_simulator import AmiSession
+    from telephony.simulator.server import AmiSession
 
 
 @action("CoreShowChannels")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from telephony.ami_frames import AmiMessage
-from telephony.call_model import Call, ParkedCall, QueueCaller, clean, now, phone_of_channel
+from telephony.ami.frames import AmiMessage
+from telephony.calls.model import Call, ParkedCall, QueueCaller, clean, now, phone_of_channel
 from wardline.domain.call_events import (
     CallParked,
     CallQueued,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from telephony.bed_lines import BedLines
-from telephony.pbx_session import LinkTuning, PbxSession
+from telephony.calls.session import LinkTuning, PbxSession
+from telephony.lines.bed_lines import BedLines
 from wardline.bus import EventBus
 from wardline.domain.commands import Actor
 from wardline.domain.events import DomainEvent

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 import structlog
 
-from telephony.ami_frames import AmiMessage
-from telephony.ami_protocol import PbxAction, PbxManager, WholeMessageProtocol
+from telephony.ami.frames import AmiMessage
+from telephony.ami.protocol import PbxAction, PbxManager, WholeMessageProtocol
 from telephony.errors import (
     PbxActionFailed,
     PbxError,

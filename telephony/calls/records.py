@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from telephony.models import CallRecord
+from telephony.calls.models import CallRecord
 from wardline.db.models import Bed, Stay
 from wardline.domain.call_events import CallEnded
 

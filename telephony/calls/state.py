@@ -4,7 +4,7 @@
 :mod:`wardline.domain.call_events` through ``publish``. A call is the set of channels sharing
 a Linkedid; when its last channel hangs up it is published as ``CallEnded`` and forgotten
 (channels, queue entry, parking, claim: nothing stays in memory). After a reconnect,
-:mod:`telephony.call_resync` replaces the whole picture and publishes the differences.
+:mod:`telephony.calls.resync` replaces the whole picture and publishes the differences.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import replace
 
 import structlog
 
-from telephony.ami_frames import AmiMessage
-from telephony.call_features import CallFeatures
-from telephony.call_model import (
+from telephony.ami.frames import AmiMessage
+from telephony.calls.features import CallFeatures
+from telephony.calls.model import (
     DEVICE_STATES,
     DIAL_DISPOSITIONS,
     HANGUP_CAUSES,

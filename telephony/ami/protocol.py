@@ -5,7 +5,7 @@ list completion, the wire format of actions); four of its habits are replaced he
 
 - it decodes each TCP read on its own: :class:`WholeMessageProtocol` (given to the Manager
   through its ``protocol_factory`` extension point) feeds bytes to the pure
-  :class:`~telephony.ami_frames.FrameDecoder` and handles whole messages only;
+  :class:`~telephony.ami.frames.FrameDecoder` and handles whole messages only;
 - it runs handlers inline, so an exception can close the transport: every message is handled
   inside a guard, and :class:`PbxManager.dispatch` isolates each handler;
 - it re-sends pending actions after a reconnect: pending actions fail at once with
@@ -27,7 +27,7 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.manager import Manager
 
-from telephony.ami_frames import AmiMessage, FrameDecoder
+from telephony.ami.frames import AmiMessage, FrameDecoder
 from telephony.errors import PbxUnreachable
 
 log = structlog.get_logger(__name__)
@@ -149,7 +149,7 @@ class WholeMessageProtocol(AMIProtocol):  # type: ignore[misc]
 class PbxManager(Manager):  # type: ignore[misc]
     """panoramisk's Manager without its own connect/reconnect loop and without re-sending.
 
-    :class:`telephony.ami_link.AmiLink` drives the connection; this class keeps the
+    :class:`telephony.ami.link.AmiLink` drives the connection; this class keeps the
     registration of event handlers (fnmatch patterns, as in panoramisk) and isolates them.
     """
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from telephony.astdb_keys import ACTIVE, DND, ON, bed_key, did_key
-from telephony.sim_model import SimChannel
+from telephony.lines.astdb_keys import ACTIVE, DND, ON, bed_key, did_key
+from telephony.simulator.model import SimChannel
 
 if TYPE_CHECKING:
-    from telephony.sim_pbx import SimPbx
+    from telephony.simulator.pbx import SimPbx
 
 
 def can_ring(pbx: SimPbx, ext: str | None) -> bool:

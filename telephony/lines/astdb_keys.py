@@ -1,5 +1,5 @@
 """The AstDB families and keys the dialplan reads, in one place (the simulator, the nurse-call
-ring, the demo and the bed-line writer ``telephony/line_keys.py`` use these; the generated
+ring, the demo and the bed-line writer ``telephony/lines/keys.py`` use these; the generated
 dialplan in ``asterisk_conf`` reads the same).
 
 - ``bed/<extension>/active``: ``1`` when the bed's line is open (a stay is active);

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from sqlalchemy import func, or_, select
 
-from telephony.line_keys import LineFacts
+from telephony.lines.keys import LineFacts
 from wardline.db.engine import Database
 from wardline.db.models import Bed, Patient, Stay
 

@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from telephony.sim_model import (
+from telephony.simulator.model import (
     PARKING_BRIDGE,
     Headers,
     SimChannel,
@@ -16,7 +16,7 @@ from telephony.sim_model import (
 )
 
 if TYPE_CHECKING:
-    from telephony.sim_pbx import SimPbx
+    from telephony.simulator.pbx import SimPbx
 
 
 # --- queue ------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def before_hangup(pbx: SimPbx, ch: SimChannel) -> None:
                 "ParkedCallGiveUp",
                 [*channel_headers(ch, "Parkee"), *_park_fields(pbx, space, _parker, _at)],
             )
-    from telephony.sim_transfers import cancel_consult, complete_attended
+    from telephony.simulator.transfers import cancel_consult, complete_attended
 
     if ch.uniqueid in pbx.consults:
         complete_attended(pbx, ch)

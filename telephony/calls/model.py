@@ -1,5 +1,5 @@
 """The in-memory picture of the PBX: channels, calls (grouped by Linkedid), bridges, queue
-callers, parked calls and phones. Plain data, no I/O; :mod:`telephony.call_state` moves it."""
+callers, parked calls and phones. Plain data, no I/O; :mod:`telephony.calls.state` moves it."""
 
 from __future__ import annotations
 

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from telephony import sim_lists  # noqa: F401  (registers the list actions)
-from telephony.ami_frames import AmiMessage, FrameDecoder
-from telephony.astdb_keys import ACTIVE, DID_FAMILY, DND, ON, bed_key, did_key
-from telephony.sim_actions import ACTIONS
-from telephony.sim_inventory import SimInventory
-from telephony.sim_model import Headers
-from telephony.sim_pbx import SimPbx
+from telephony.ami.frames import AmiMessage, FrameDecoder
+from telephony.lines.astdb_keys import ACTIVE, DID_FAMILY, DND, ON, bed_key, did_key
+from telephony.simulator import lists as sim_lists  # noqa: F401  (registers the list actions)
+from telephony.simulator.actions import ACTIONS
+from telephony.simulator.inventory import SimInventory
+from telephony.simulator.model import Headers
+from telephony.simulator.pbx import SimPbx
 from wardline.domain.inventory_file import InventoryFile, read_inventory
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ class PbxSimulator:
         self.pbx.hangup_channel(leg)
 
     def hold(self, ext: str, on: bool = True) -> None:
-        from telephony.sim_transfers import hold
+        from telephony.simulator.transfers import hold
 
         channel = self.pbx.phone_channel(ext)
         if channel is None:
@@ -225,12 +225,12 @@ class PbxSimulator:
         hold(self.pbx, channel, on)
 
     def register(self, ext: str) -> None:
-        from telephony.sim_features import register_phone
+        from telephony.simulator.features import register_phone
 
         register_phone(self.pbx, ext)
 
     def unregister(self, ext: str) -> None:
-        from telephony.sim_features import unregister_phone
+        from telephony.simulator.features import unregister_phone
 
         unregister_phone(self.pbx, ext)
 

@@ -6,7 +6,7 @@ Dialplan (context ``hospital``): a bed calls out only when AstDB ``bed/<ext>/act
 ``1``, otherwise it is hung up with cause 21; the switchboard number and queue extension
 (``9``, ``8000``) join the queue (its operators, ringall); parking spaces pick up a parked
 call; a ward's nurse-call extension rings its nurse station; a known phone is dialled; a call
-from outside to any other number is a direct number (DID, see :mod:`telephony.sim_dialplan`);
+from outside to any other number is a direct number (DID, see :mod:`telephony.simulator.dialplan`);
 anything else is hung up with cause 1.
 """
 
@@ -17,9 +17,9 @@ import itertools
 import time
 from collections.abc import Callable
 
-from telephony.astdb_keys import ACTIVE, ON, bed_key
-from telephony.sim_inventory import SimInventory
-from telephony.sim_model import (
+from telephony.lines.astdb_keys import ACTIVE, ON, bed_key
+from telephony.simulator.inventory import SimInventory
+from telephony.simulator.model import (
     CAUSES,
     PARKING_BRIDGE,
     Headers,
@@ -139,7 +139,7 @@ class SimPbx:
 
     def external_call(self, to: str, caller: str, name: str = "") -> str:
         """A call from outside (the trunk) to ``to``; returns the call id."""
-        from telephony.sim_dialplan import route_from_trunk
+        from telephony.simulator.dialplan import route_from_trunk
 
         ch = self._new_channel(None, "trunk", (caller, name), to, state=4)
         route_from_trunk(self, ch, to)
@@ -152,7 +152,7 @@ class SimPbx:
         elif exten in self.inventory.parking_spaces:
             self._retrieve(ch, exten)
         elif exten in self.inventory.nurse_calls:
-            from telephony.sim_dialplan import ring_nurse_station
+            from telephony.simulator.dialplan import ring_nurse_station
 
             ring_nurse_station(self, ch, exten)
         elif exten in self.phones:
@@ -191,7 +191,7 @@ class SimPbx:
             raise LookupError(f"{ext} is not ringing")
         self._set_state(ch, 6)
         if ch.originate is not None:  # the phone an Originate rang: now it dials
-            from telephony.sim_dialplan import originate_answered
+            from telephony.simulator.dialplan import originate_answered
 
             exten = ch.originate[2]
             originate_answered(self, ch)
@@ -211,7 +211,7 @@ class SimPbx:
         )
         self._set_state(caller, 6)
         if caller.originate is not None:
-            from telephony.sim_dialplan import originate_answered
+            from telephony.simulator.dialplan import originate_answered
 
             originate_answered(self, caller)
         if ch.consult_of is not None:
@@ -271,7 +271,7 @@ class SimPbx:
         it gets no HangupRequest), as in the captures."""
         if ch.uniqueid not in self.channels:
             return
-        from telephony.sim_features import before_hangup
+        from telephony.simulator.features import before_hangup
 
         before_hangup(self, ch)
         peer = self.channels.get(ch.peer or "") if ch.bridge is None else None
@@ -329,16 +329,16 @@ class SimPbx:
 
     # --- queue and parking live in sim_features ---------------------------------------------
     def _enter_queue(self, ch: SimChannel) -> None:
-        from telephony.sim_features import enter_queue
+        from telephony.simulator.features import enter_queue
 
         enter_queue(self, ch)
 
     def _agent_answers(self, ch: SimChannel) -> None:
-        from telephony.sim_features import agent_answers
+        from telephony.simulator.features import agent_answers
 
         agent_answers(self, ch)
 
     def _retrieve(self, ch: SimChannel, space: str) -> None:
-        from telephony.sim_features import retrieve
+        from telephony.simulator.features import retrieve
 
         retrieve(self, ch, space)

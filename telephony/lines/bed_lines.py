@@ -17,8 +17,7 @@ from typing import Any
 
 import structlog
 
-from telephony.bed_lines_reads import active_lines, bed_count
-from telephony.line_keys import (
+from telephony.lines.keys import (
     BED_FAMILY,
     DID_FAMILY,
     LineFacts,
@@ -27,6 +26,7 @@ from telephony.line_keys import (
     owned,
     split_key,
 )
+from telephony.lines.reads import active_lines, bed_count
 from wardline.bus import EventBus
 from wardline.db.engine import Database
 from wardline.domain import events as ev

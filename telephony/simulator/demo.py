@@ -15,8 +15,8 @@ import random
 
 import structlog
 
-from telephony.astdb_keys import ACTIVE, ON, bed_key
-from telephony.pbx_simulator import PbxSimulator
+from telephony.lines.astdb_keys import ACTIVE, ON, bed_key
+from telephony.simulator.server import PbxSimulator
 
 log = structlog.get_logger(__name__)
 

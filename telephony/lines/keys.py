@@ -14,8 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from telephony.astdb_keys import BED_FAMILY as BED_FAMILY
-from telephony.astdb_keys import DID_FAMILY as DID_FAMILY
+from telephony.lines.astdb_keys import BED_FAMILY as BED_FAMILY
+from telephony.lines.astdb_keys import DID_FAMILY as DID_FAMILY
 
 BED_KEYS = ("active", "barring", "dnd", "cidname")
 BARRING_LEVELS = ("internal", "local", "national", "international")

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from telephony.asterisk_config import AsteriskSettings, Passwords, render, write_config
-from telephony.asterisk_config_plan import PbxPlan, plan_from_database, plan_from_file
+from telephony.config.files import AsteriskSettings, Passwords, render, write_config
+from telephony.config.plan import PbxPlan, plan_from_database, plan_from_file
 from wardline.domain.inventory_file import read_inventory
 from wardline.errors import StorageError
 from wardline.settings import Settings

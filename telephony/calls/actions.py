@@ -16,9 +16,9 @@ import uuid
 
 import structlog
 
-from telephony.ami_link import AmiLink
-from telephony.call_model import Call, Channel
-from telephony.call_state import CallState
+from telephony.ami.link import AmiLink
+from telephony.calls.model import Call, Channel
+from telephony.calls.state import CallState
 from telephony.errors import PbxActionFailed, PbxTimeout, UnknownCall
 from wardline.domain.call_events import CallTransferred
 from wardline.domain.switchboard_port import SwitchboardSnapshot

@@ -12,9 +12,9 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from telephony.ami_frames import AmiMessage
-from telephony.ami_link import AmiLink
-from telephony.call_model import (
+from telephony.ami.frames import AmiMessage
+from telephony.ami.link import AmiLink
+from telephony.calls.model import (
     DEVICE_STATES,
     Call,
     Channel,
@@ -25,7 +25,7 @@ from telephony.call_model import (
     now,
     phone_of_device,
 )
-from telephony.call_state import CallState
+from telephony.calls.state import CallState
 from telephony.errors import PbxActionFailed
 from wardline.domain.call_events import (
     CallAnswered,

@@ -6,14 +6,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from telephony import sim_features as features
-from telephony import sim_transfers as transfers
-from telephony.ami_frames import AmiMessage
-from telephony.sim_model import Headers
+from telephony.ami.frames import AmiMessage
+from telephony.simulator import features as features
+from telephony.simulator import transfers as transfers
+from telephony.simulator.model import Headers
 
 if TYPE_CHECKING:
-    from telephony.pbx_simulator import AmiSession
-    from telephony.sim_model import SimChannel
+    from telephony.simulator.model import SimChannel
+    from telephony.simulator.server import AmiSession
 
 Handler = Callable[["AmiSession", AmiMessage], None]
 ACTIONS: dict[str, Handler] = {}
@@ -85,7 +85,7 @@ def originate(session: AmiSession, a: AmiMessage) -> None:
     tech, _, ext = a.get("Channel").partition("/")
     exten = a.get("Exten") or a.get("Application")
     if tech == "Local":
-        from telephony.sim_dialplan import originate_local
+        from telephony.simulator.dialplan import originate_local
 
         caller = _caller_id(a.get("CallerID"), ext.partition("@")[0], "")
         target = ext.partition("@")[0]

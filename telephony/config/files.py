@@ -22,7 +22,7 @@ import jinja2
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from telephony.asterisk_config_plan import AsteriskConfigRefused, PbxPlan
+from telephony.config.plan import AsteriskConfigRefused, PbxPlan
 
 FILES = (
     "pjsip.conf",
