@@ -48,6 +48,7 @@ def setup(app: web.Application) -> None:
     bus.subscribe(CallEnded, writer, name="telephony.call_records")
     ringer = NurseCallRinger(session.link, bus.publish)
     app[NURSE_CALL_RING] = ringer
+    app[k.NURSE_CALL_RINGS] = ringer
     bus.subscribe(NurseCallRinger.EVENTS, ringer, name="telephony.nurse_call_ring")
     session.link.subscribe(ringer.on_frame)
     bed_lines = BedLines(session.actions, app[k.DATABASE])

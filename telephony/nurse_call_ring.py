@@ -185,7 +185,7 @@ class NurseCallRinger:
                 continue
             leg = self.book.new_leg(call.want.call_id, phone)
             try:
-                await self._link.send(self._originate(call.want, leg))
+                await self._link.send(self._originate(call.want, leg), as_list=False)
             except PbxError as exc:
                 self.book.forget(leg.ring_id)
                 failed.append(phone)
@@ -349,6 +349,10 @@ class NurseCallRinger:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def ring_state(self, call_id: int) -> str | None:
+        call = self.calls.get(call_id)
+        return call.reported if call is not None else None
 
     def readiness(self) -> dict[str, int]:
         live = sum(1 for leg in self.book.legs.values() if leg.live)

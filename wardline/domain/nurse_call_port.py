@@ -45,3 +45,11 @@ class NurseCallPort(Protocol):
     async def open_calls(self, ward_code: str) -> list[NurseCallView]:
         """Calls of the ward not cleared yet, oldest first."""
         ...
+
+
+class NurseCallRingPort(Protocol):
+    """What telephony tells of a nurse call's ring (for the console's snapshot)."""
+
+    def ring_state(self, call_id: int) -> str | None:
+        """``ringing``, ``failed:<reason>``, or None (not ringing, or not known)."""
+        ...
