@@ -50,7 +50,7 @@ class RingPlanner:
             rows = await session.execute(
                 select(Ward.code, Ward.nurse_station_extension).where(Ward.code.in_(named))
             )
-            stations = {code: ext for code, ext in rows.tuples()}
+            stations = {code: ext for code, ext in rows}
         station = place.nurse_station_extension
         phones = phones_at_level(station, escalation, call.level, policy, stations.get)
         return NurseCallRingWanted(
