@@ -18,10 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from telephony.bed_lines import BedLines
-from telephony.call_records import CallRecordWriter
+from telephony.calls.records import CallRecordWriter
+from telephony.calls.session import PbxSession
+from telephony.lines.bed_lines import BedLines
 from telephony.nurse_call_ring import NurseCallRinger
-from telephony.pbx_session import PbxSession
 from wardline import appkeys as k
 from wardline.domain.call_events import CallEnded
 from wardline.domain.lines import Lines

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from telephony.ami_frames import AmiMessage
+from telephony.ami.frames import AmiMessage
 
 ANSWERED_EVENT = "WardlineNurseCallAnswered"
 """The ``UserEvent`` the ring's dialplan sends when a phone answers (``wl-nurse-answered``)."""

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import structlog
 from pydantic import BaseModel, Field
 
-from telephony.ami_frames import AmiMessage
+from telephony.ami.frames import AmiMessage
 from telephony.errors import PbxActionFailed, PbxError
 from telephony.nurse_call_legs import RingBook, RingLeg, answered_call
 from wardline.domain.call_events import PbxConnectionChanged
@@ -63,7 +63,7 @@ class NurseCallRingSettings(BaseModel):
 
 
 class RingLink(Protocol):
-    """What the ringer needs of the AMI link (:class:`telephony.ami_link.AmiLink`)."""
+    """What the ringer needs of the AMI link (:class:`telephony.ami.link.AmiLink`)."""
 
     async def send(
         self, fields: dict[str, str | list[str]], *, within: float | None = None,

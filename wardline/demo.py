@@ -158,7 +158,7 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
     """Start every part; stop them in reverse order when the block ends."""
     from ehr_bridge.fhir_sandbox import RunningSandbox
     from ehr_bridge.fhir_sandbox_store import SandboxStore
-    from telephony.pbx_simulator import PbxSimulator
+    from telephony.simulator.server import PbxSimulator
     from wardline.app import build_app
     from wardline.example_hospital import dump, generate
 

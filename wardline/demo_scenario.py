@@ -200,7 +200,7 @@ class Scenario:
 
 
 async def run_scenario(demo: DemoHospital, tick: float, seed: int | None) -> None:
-    from telephony.sim_demo import DemoCalls
+    from telephony.simulator.demo import DemoCalls
 
     rng = random.Random(seed)
     scenario = Scenario(demo, rng)

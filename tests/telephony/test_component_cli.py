@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from telephony.calls.models import CallRecord
 from telephony.cli import cmd_snapshot, register_cli
 from telephony.component import SWITCHBOARD, TELEPHONY, setup
 from telephony.errors import PbxLoginRefused, PbxUnreachable
-from telephony.models import CallRecord
-from telephony.pbx_simulator import PbxSimulator
+from telephony.simulator.server import PbxSimulator
 from tests.services import wait_until
 from wardline import appkeys as k
 from wardline.app import build_app

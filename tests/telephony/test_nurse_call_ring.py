@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from telephony.calls.session import PbxSession
 from telephony.nurse_call_ring import NurseCallRinger
-from telephony.pbx_session import PbxSession
-from telephony.pbx_simulator import PbxSimulator
-from telephony.sim_model import Headers
+from telephony.simulator.model import Headers
+from telephony.simulator.server import PbxSimulator
 from tests.conftest import EXAMPLE_HOSPITAL
 from tests.services import wait_until
 from tests.telephony.conftest import make_link
