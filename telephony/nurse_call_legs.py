@@ -5,7 +5,9 @@ Each ring of one phone is a *leg*: an ``Originate`` of ``Local/<phone>@wl-nurse-
 known before the PBX creates it, and every channel of the ring shares it as ``Linkedid`` (the
 Local channels and the phone's channel the dialplan's ``Dial`` creates). A leg is *ringing*
 once one of its channels is ``Ringing``, *answered* once the phone's channel is ``Up``, and
-*ended* when its Local channel hangs up. Other calls' channels are never looked at.
+*ended* when its Local channel hangs up (or the ``OriginateResponse`` of its ``ActionID``,
+the ring id too, says it failed: the PBX could not even create it). Other calls' channels
+are never looked at.
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ class RingBook:
     def on_frame(self, frame: AmiMessage) -> tuple[RingLeg, LegChange] | None:
         """Apply one AMI event; return the leg it changed and how (None: not one of ours)."""
         name = frame.name
+        if name == "OriginateResponse":  # ActionID: the ring id (set on the Originate)
+            failed = self.legs.get(frame.get("ActionID"))
+            if failed is None or frame.get("Response") != "Failure" or failed.ended:
+                return None
+            failed.ended = True  # never created, or gone before anyone answered
+            return failed, "ended"
         if name not in {"Newchannel", "Newstate", "Hangup"}:
             return None
         leg = self.legs.get(frame.get("Linkedid")) or self.legs.get(frame.get("Uniqueid"))

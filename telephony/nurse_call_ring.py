@@ -52,6 +52,7 @@ from wardline.domain.nurse_call_events import (
 )
 
 log = structlog.get_logger(__name__)
+RETRY_MAX = 2.0
 _UNSAFE = re.compile(r"[^\w .'()/-]", re.UNICODE)
 
 
@@ -78,6 +79,16 @@ class RingingCall:
     task: asyncio.Task[None] | None = None
     reported: str | None = None  # ringing / failed: what the console was told last
     fresh: set[str] = field(default_factory=set)  # phones to ring at once (new, or lost)
+    tried: dict[str, float] = field(default_factory=dict)  # phone -> last attempt (clock)
+    failing: dict[str, int] = field(default_factory=dict)  # phone -> failures in a row
+
+    def wait_after(self, phone: str) -> float:
+        """Seconds between two rings of ``phone``: the re-ring interval, or a short backoff
+        after a failure (0.5 s doubling up to 2 s), so that a PBX still booting (it takes
+        AMI logins before its dialplan and phones are loaded) is tried again soon."""
+        failures = self.failing.get(phone, 0)
+        reissue = float(self.want.reissue_seconds)
+        return min(reissue, RETRY_MAX, 0.5 * 2 ** min(failures - 1, 8)) if failures else reissue
 
 
 def _display(text: str) -> str:
@@ -135,6 +146,7 @@ class NurseCallRinger:
             self._spawn(self._hangup_id(ring_id), f"nurse-ring:doomed:{ring_id}")
         for call in self.calls.values():
             call.fresh |= set(call.want.phones)  # whatever rang before the outage is gone
+            call.failing.clear()
             call.wake.set()
 
     def stop(self, call_id: int, keep: RingLeg | None = None) -> None:
@@ -167,14 +179,14 @@ class NurseCallRinger:
 
     def _next_round(self, call: RingingCall) -> float:
         """Seconds until the first phone is due for its next ring."""
-        newest: dict[str, float] = {p: 0.0 for p in call.want.phones}
-        for leg in self.book.of_call(call.want.call_id):
-            if leg.live and leg.phone in newest:
-                newest[leg.phone] = max(newest[leg.phone], leg.placed_at)
-        if not newest:
+        due: list[float] = []
+        for phone in call.want.phones:
+            legs = [g for g in self.book.of_call(call.want.call_id) if g.live and g.phone == phone]
+            newest = max((g.placed_at for g in legs), default=call.tried.get(phone, 0.0))
+            due.append(newest + call.wait_after(phone))
+        if not due:
             return float(call.want.reissue_seconds)
-        due = min(newest.values()) + call.want.reissue_seconds
-        return max(0.0, due - self.book.clock())
+        return max(0.0, min(due) - self.book.clock())
 
     async def _ring(self, call: RingingCall, force: set[str]) -> None:
         """Place a leg for each phone that is forced (new, or after an outage), has none
@@ -184,14 +196,16 @@ class NurseCallRinger:
             if phone not in force and not self._due(call, phone):
                 continue
             leg = self.book.new_leg(call.want.call_id, phone)
+            call.tried[phone] = leg.placed_at
             try:
                 await self._link.send(self._originate(call.want, leg), as_list=False)
             except PbxError as exc:
                 self.book.forget(leg.ring_id)
                 failed.append(phone)
+                call.failing[phone] = call.failing.get(phone, 0) + 1
                 log.warning(
                     "nurse_call.ring_failed", nurse_call=leg.call_id, phone=phone,
-                    error=exc.error_id,
+                    error=exc.error_id, reason=exc.details.get("reason"),
                 )  # fmt: skip
                 continue
             self.placed += 1
@@ -200,9 +214,10 @@ class NurseCallRinger:
             self._report_failure(call, tuple(failed), "pbx_unreachable")
 
     def _due(self, call: RingingCall, phone: str) -> bool:
+        """The phone's newest leg (or last attempt) is ``reissue_seconds`` old."""
         legs = [g for g in self.book.of_call(call.want.call_id) if g.live and g.phone == phone]
-        newest = max((g.placed_at for g in legs), default=0.0)
-        return self.book.clock() - newest >= call.want.reissue_seconds - 0.05
+        newest = max((g.placed_at for g in legs), default=call.tried.get(phone, 0.0))
+        return self.book.clock() - newest >= call.wait_after(phone) - 0.05
 
     def _originate(self, want: NurseCallRingWanted, leg: RingLeg) -> dict[str, str | list[str]]:
         s = self.settings
@@ -225,6 +240,7 @@ class NurseCallRinger:
             "Priority": "1",
             "Async": "true",
             "ChannelId": leg.ring_id,
+            "ActionID": leg.ring_id,
             "Timeout": str((want.dial_limit_seconds + 5) * 1000),
             "CallerID": f'"{name}" <{number}>' if number else name,
             "Variable": variables,
@@ -259,6 +275,7 @@ class NurseCallRinger:
         leg, what = change
         call = self.calls.get(leg.call_id)
         if what == "ringing" and call is not None:
+            call.failing.pop(leg.phone, None)
             self._retire_older(leg)
             if call.reported != "ringing":
                 call.reported = "ringing"
@@ -281,7 +298,9 @@ class NurseCallRinger:
                     call.fresh.add(leg.phone)
                     call.wake.set()
                 else:
+                    call.failing[leg.phone] = call.failing.get(leg.phone, 0) + 1
                     self._report_failure(call, (leg.phone,), "phone_unavailable")
+                    call.wake.set()  # the next attempt after the failure's backoff
 
     def _retire_older(self, leg: RingLeg) -> None:
         for other in self.book.of_call(leg.call_id):
