@@ -66,12 +66,11 @@ def field(msg: hl7.Message, seg: str, fld: int, rep: int = 1, comp: int = 1, sub
     if not value:
         return ""
     text = str(value)
-    if msg.esc not in text:
-        return text.strip()
-    unescaped = str(msg.unescape(text))
-    if control_character(unescaped) is not None:  # written as an escape sequence (\X00\)
+    if msg.esc in text:
+        text = str(msg.unescape(text))
+    if _CONTROL.search(text) is not None:  # written as an escape sequence (\X00\)
         raise MalformedMessage("hl7.control_character", f"{seg}-{fld} holds a control character")
-    return unescaped.strip()
+    return text.strip()
 
 
 def has_segment(msg: hl7.Message, seg: str) -> bool:
