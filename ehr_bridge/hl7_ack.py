@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
 from ehr_bridge.hl7_fields import MessageHeader
@@ -57,6 +57,22 @@ def _escape(value: str, header: MessageHeader) -> str:
     return _CONTROL.sub(lambda m: f"{escape}X{ord(m.group()):02X}{escape}", out)
 
 
+def _usable_delimiters(header: MessageHeader) -> MessageHeader:
+    """The header, or with the standard delimiters (``|^~\\&``) when its own cannot delimit
+    an answer (a garbled MSH-1/MSH-2: letters, repeats, missing characters)."""
+    sep, enc = header.field_separator, header.encoding_characters
+    chars = sep + enc
+    usable = (
+        len(sep) == 1
+        and len(enc) in (4, 5)
+        and len(set(chars)) == len(chars)
+        and not any(c.isalnum() or c.isspace() or not c.isprintable() for c in chars)
+    )
+    if usable:
+        return header
+    return replace(header, field_separator="|", encoding_characters="^~\\&")
+
+
 def build_ack(
     header: MessageHeader | None,
     code: str,
@@ -68,7 +84,7 @@ def build_ack(
 ) -> str:
     """The ACK text (segments separated by CR) answering ``header``'s message. MSH-7 is
     ``now`` in ``zone`` with its offset; what is echoed from the message is escaped."""
-    h = header or MessageHeader()
+    h = _usable_delimiters(header or MessageHeader())
     sep = h.field_separator
     stamp = hl7_stamp(now or datetime.now(UTC), zone)
     ack_id = control_id or uuid.uuid4().hex[:20]
