@@ -57,7 +57,7 @@ async def test_terminal_confined_to_its_own_topics(
     topics = Topics()
     received: list[str] = []
 
-    async def on_message(topic: str, payload: bytes, retained_flag: bool) -> None:
+    def on_message(topic: str, payload: bytes, retained_flag: bool) -> None:
         received.append(topic)
 
     link = MqttLink(
