@@ -229,9 +229,7 @@ class BedsideContext:
         """What the terminal would be told, without the time of composition."""
         if stay is None:
             return b""
-        return compose_context(
-            stay, place, now=EPOCH, default_language=self._language
-        ).to_bytes()
+        return compose_context(stay, place, now=EPOCH, default_language=self._language).to_bytes()
 
     def _context_message(self, place: BedPlace, stay: StayFacts | None) -> tuple[str, bytes, bool]:
         assert place.terminal_id is not None

@@ -80,7 +80,6 @@ class BedsideEdge:
         self.incoming_calls.subscribe(bus)
         self._sleep = sleep
         self._tasks: set[asyncio.Task[None]] = set()
-        self.synced = False
         self.synced_connection = 0  # the connection whose retained state is rebuilt
         self.resyncs = 0
         self._resync_wanted = asyncio.Event()
@@ -119,8 +118,12 @@ class BedsideEdge:
             log.exception("bedside.flush_seen_failed")
         await self.link.stop()
 
+    @property
+    def synced(self) -> bool:
+        """Connected, and the retained state rebuilt on this very connection."""
+        return self.link.state == "up" and self.synced_connection == self.link.connections
+
     def _connected(self, connection: int) -> None:
-        self.synced = False
         self._resync_wanted.set()
 
     async def _sync_after_connections(self) -> None:
@@ -151,7 +154,6 @@ class BedsideEdge:
             self.resyncs += 1
             if not self._resync_wanted.is_set() and self.link.connections == connection:
                 self.synced_connection = connection
-                self.synced = self.link.state == "up"
 
     def health(self) -> dict[str, Any]:
         report = self.link.health()
