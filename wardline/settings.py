@@ -89,7 +89,12 @@ class Settings(BaseSettings):
         description="Broker URL `mqtt://user:password@host:port` (`mqtts://` for TLS).",
     )
     mqtt_enabled: bool = Field(default=True, description="Connect to the broker at start-up.")
-    mqtt_client_id: str = Field(default="wardline-service", description="MQTT client id.")
+    mqtt_client_id: str | None = Field(
+        default=None,
+        description="MQTT client id; default the user name of `WARDLINE_MQTT_URL`, else "
+        "`wardline-service`. Each instance of the service needs its own account (the generated "
+        "broker configuration binds the client id to the account).",
+    )
     terminal_offline_alert_seconds: float = Field(
         default=300.0, gt=0, description="Offline time after which a terminal raises an alert."
     )
