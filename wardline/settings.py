@@ -193,10 +193,13 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
+        problems = [
+            f"WARDLINE_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"])
         raise ConfigError(
-            "config.invalid", f"invalid setting {field}: {first['msg']}", field=field
+            "config.invalid", "invalid setting " + "; ".join(problems), field=field
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config.toml", f"settings file {path} is not valid TOML: {exc}") from exc
