@@ -135,7 +135,7 @@ class Scenario:
         scenario's patients again, and their records are seeded into the FHIR sandbox, which
         keeps nothing between runs."""
         from ehr_bridge.adt_builder import AdtPatient
-        from ehr_bridge.fhir_seed import seed_patient
+        from ehr_bridge.sandbox.seed import seed_patient
 
         by_label = {b.label: b for b in self.beds}
         async with self.demo.app[k.DATABASE].sessions() as s:
