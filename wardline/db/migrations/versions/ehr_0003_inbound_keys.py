@@ -1,7 +1,7 @@
 """EHR bridge: ADT control ids kept whole (MSH-10 up to 199), patient keys whole, movement time
 
-Revision ID: ehr_0002
-Revises: ehr_0001
+Revision ID: ehr_0003
+Revises: ehr_0002
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "ehr_0002"
-down_revision: str | Sequence[str] | None = "ehr_0001"
+revision: str = "ehr_0003"
+down_revision: str | Sequence[str] | None = "ehr_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
