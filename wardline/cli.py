@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--with-pin", action="store_true", help="also ask for a bedside PIN")
     add.add_argument("--badge", help="badge id (stored only as a keyed hash)")
+    add.add_argument("--rpps", help="RPPS number of a health professional (11 digits)")
     add.set_defaults(handler=cmd_user_add)
 
     demo = sub.add_parser(
@@ -325,6 +326,7 @@ async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
             badge=args.badge,
             ward_code=args.ward,
             language=args.language,
+            rpps=args.rpps,
         )
     finally:
         await db.dispose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -170,9 +171,10 @@ async def start_demo(
 ) -> AsyncIterator[DemoHospital]:
     """Start every part; stop them in reverse order when the block ends. ``directory`` is
     the data directory already claimed by the caller (else it is claimed here)."""
-    from ehr_bridge.fhir_sandbox import RunningSandbox
-    from ehr_bridge.fhir_sandbox_store import SandboxStore
-    from telephony.pbx_simulator import PbxSimulator
+    from ehr_bridge.sandbox.corpus import IPP_SYSTEM, VISIT_SYSTEM, load_corpus
+    from ehr_bridge.sandbox.server import RunningSandbox
+    from ehr_bridge.sandbox.store import SandboxStore
+    from telephony.simulator.server import PbxSimulator
     from wardline.app import build_app
     from wardline.example_hospital import dump, generate
 
@@ -195,7 +197,12 @@ async def start_demo(
         else:
             mqtt_url = options.mqtt_url
             broker_port = int(mqtt_url.rsplit(":", 1)[1])
-        sandbox = RunningSandbox(SandboxStore())
+        # The demo is the sandbox's hospital: its IPP and visit systems.
+        os.environ.setdefault("WARDLINE_EHR_IPP_SYSTEM", IPP_SYSTEM)
+        os.environ.setdefault("WARDLINE_EHR_VISIT_SYSTEM", VISIT_SYSTEM)
+        store = SandboxStore()
+        load_corpus(store)  # the corpus of real-EHR-shaped records, served beside the demo's
+        sandbox = RunningSandbox(store)
         await sandbox.start()
         stack.push_async_callback(sandbox.stop)
         pbx = _simulator(PbxSimulator, inventory)

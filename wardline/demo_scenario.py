@@ -135,7 +135,7 @@ class Scenario:
         scenario's patients again, and their records are seeded into the FHIR sandbox, which
         keeps nothing between runs."""
         from ehr_bridge.adt_builder import AdtPatient
-        from ehr_bridge.fhir_seed import seed_patient
+        from ehr_bridge.sandbox.seed import seed_patient
 
         by_label = {b.label: b for b in self.beds}
         async with self.demo.app[k.DATABASE].sessions() as s:
@@ -181,7 +181,7 @@ class Scenario:
 
     async def admit(self, bed: DemoBed | None = None) -> None:
         from ehr_bridge.adt_builder import AdtPatient
-        from ehr_bridge.fhir_seed import seed_patient
+        from ehr_bridge.sandbox.seed import seed_patient
 
         free = self.free_beds()
         if not free:
@@ -253,7 +253,7 @@ class Scenario:
 
 
 async def run_scenario(demo: DemoHospital, tick: float, seed: int | None) -> None:
-    from telephony.sim_demo import DemoCalls
+    from telephony.simulator.demo import DemoCalls
 
     rng = random.Random(seed)
     scenario = Scenario(demo, rng)

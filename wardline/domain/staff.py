@@ -54,12 +54,24 @@ class StaffView:
     ward_code: str | None
     language: str
     active: bool
+    rpps: str | None = None
+    """RPPS number (11 digits) of a health professional, when the account has one."""
 
 
 def _view(u: StaffUser) -> StaffView:
     return StaffView(
-        u.id, u.username, u.display_name, u.role_set, u.ward_code, u.language, u.active
+        u.id, u.username, u.display_name, u.role_set, u.ward_code, u.language, u.active, u.rpps
     )
+
+
+def check_rpps(rpps: str | None) -> str | None:
+    """An RPPS number has 11 digits; spaces typed around or inside are dropped."""
+    if rpps is None or not rpps.strip():
+        return None
+    digits = "".join(rpps.split())
+    if not (digits.isdigit() and len(digits) == 11):
+        raise InvalidInput("staff.rpps", "an RPPS number has 11 digits")
+    return digits
 
 
 class StaffDirectory:
@@ -80,7 +92,9 @@ class StaffDirectory:
         badge: str | None = None,
         ward_code: str | None = None,
         language: str = "fr",
+        rpps: str | None = None,
     ) -> StaffView:
+        rpps = check_rpps(rpps)
         unknown = roles - ROLES
         if not roles or unknown:
             raise InvalidInput(
@@ -107,6 +121,8 @@ class StaffDirectory:
                 and (await s.scalars(select(StaffUser).where(StaffUser.badge_hash == bh))).first()
             ):
                 raise Conflict("staff.badge_taken", "this badge belongs to another user")
+            if rpps and (await s.scalars(select(StaffUser).where(StaffUser.rpps == rpps))).first():
+                raise Conflict("staff.rpps_taken", "this RPPS number belongs to another user")
             user = StaffUser(
                 username=username,
                 display_name=display_name,
@@ -116,6 +132,7 @@ class StaffDirectory:
                 badge_hash=bh,
                 ward_code=ward_code,
                 language=language,
+                rpps=rpps,
             )
             s.add(user)
             await s.flush()
@@ -125,7 +142,7 @@ class StaffDirectory:
                 "staff.add",
                 "staff_user",
                 user.id,
-                {"username": username, "roles": sorted(roles)},
+                {"username": username, "roles": sorted(roles), "rpps": bool(rpps)},
             )
             return _view(user)
 
