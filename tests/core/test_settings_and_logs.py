@@ -37,7 +37,7 @@ def test_bad_settings_are_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("WARDLINE_HTTP_PORT", "not-a-port")
     with pytest.raises(ConfigError) as err:
         load_settings()
-    assert err.value.error_id == "config.invalid" and "http_port" in err.value.message
+    assert err.value.error_id == "config.invalid" and "WARDLINE_HTTP_PORT" in err.value.message
     monkeypatch.delenv("WARDLINE_HTTP_PORT")
     monkeypatch.setenv("WARDLINE_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError) as err2:

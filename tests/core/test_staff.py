@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from tests.conftest import FakeClock
 from wardline.db.engine import Database
-from wardline.db.models import StaffUser
+from wardline.db.models import Site, StaffUser, Ward
 from wardline.domain.audit import AuditLog
 from wardline.domain.commands import SYSTEM_ADMIN_CLI
 from wardline.domain.errors import Conflict, InvalidInput, PermissionDenied
@@ -15,6 +15,11 @@ from wardline.domain.staff import MAX_FAILURES, StaffDirectory
 
 
 async def directory(db: Database, clock: FakeClock) -> StaffDirectory:
+    async with db.session() as s:  # a nurse's ward must exist in the inventory
+        site = Site(code="NORD", name="Site Nord")
+        s.add(site)
+        await s.flush()
+        s.add(Ward(site_id=site.id, code="CARDIO", name="Cardiologie"))
     staff = StaffDirectory(db, AuditLog(clock=clock), clock=clock)
     await staff.add_user(
         SYSTEM_ADMIN_CLI,
