@@ -184,7 +184,7 @@ def test_every_command_says_what_it_does_and_reads() -> None:
         has_actions = command._subparsers is not None
         assert has_actions or "WARDLINE_" in text or "Settings read" in text, command.prog
         for action in command._actions:
-            if action.option_strings and action.dest != "help" or (
+            if (action.option_strings and action.dest != "help") or (
                 not action.option_strings and not has_actions
             ):
                 assert action.help, f"{command.prog}: {action.dest} has no help"
