@@ -104,7 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("username", help="the sign-in name")
     add.add_argument("--name", required=True, help="display name")
     add.add_argument(
-        "--role", action="append", required=True, choices=["nurse", "switchboard", "admin"]
+        "--role",
+        action="append",
+        required=True,
+        choices=["nurse", "switchboard", "admin"],
+        help="a role of the account (repeat for several)",
     )
     add.add_argument("--ward", help="the nurse's ward code (must exist in the inventory)")
     add.add_argument(
@@ -125,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole hospital on embedded defaults (simulators, SQLite, amqtt)",
         description="Run a synthetic hospital on one machine: SQLite and the log in the data "
         "directory, an in-process MQTT broker, the PBX simulator, the FHIR sandbox, the MLLP "
-        "listener and the web pages; prints where to click. Kept between runs.",
+        "listener and the web pages; prints where to click. Kept between runs. Reads only "
+        "WARDLINE_LOG_LEVEL: everything else is embedded.",
     )
     demo.add_argument("--host", default="127.0.0.1", help="web address (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
@@ -152,7 +157,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _edge_registrars():
         register(sub)
+    _say_what_each_reads(parser)
     return parser
+
+
+# The settings each edge command reads, said in its help (the core commands say it in theirs).
+SETTINGS_READ = {
+    "terminal": "WARDLINE_DATABASE_URL (credential); WARDLINE_MQTT_URL and "
+    "WARDLINE_BEDSIDE_* (simulate)",
+    "asterisk-config": "WARDLINE_DATABASE_URL (unless --inventory), WARDLINE_ASTERISK_*",
+    "mosquitto-config": "WARDLINE_DATABASE_URL (unless --no-inventory), WARDLINE_MQTT_URL, "
+    "WARDLINE_BEDSIDE_*",
+    "ehr": "WARDLINE_DATABASE_URL, WARDLINE_FHIR_*, WARDLINE_EHR_* (context); "
+    "WARDLINE_MLLP_HOST and WARDLINE_MLLP_PORT (demo-adt)",
+    "pbx": "WARDLINE_AMI_HOST, WARDLINE_AMI_PORT, WARDLINE_AMI_USERNAME, WARDLINE_AMI_SECRET",
+    "line": "WARDLINE_DATABASE_URL, WARDLINE_AMI_*",
+}
+
+
+def _say_what_each_reads(parser: argparse.ArgumentParser) -> None:
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        choices = getattr(action, "choices", None) or {}
+        for name, command in choices.items():
+            reads = SETTINGS_READ.get(name)
+            if reads is None:
+                continue
+            for each in [command, *_children(command)]:
+                if not each.epilog:
+                    each.epilog = f"Settings read: {reads}."
+
+
+def _children(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for child in (getattr(action, "choices", None) or {}).values():
+            found.extend([child, *_children(child)])
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
