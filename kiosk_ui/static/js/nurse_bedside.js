@@ -128,11 +128,14 @@ function identityToBeChecked() {
   banner.append(line);
   document.getElementById("schedule").textContent = "";
   adminForm.hidden = true;
+  document.getElementById("vitals-form").hidden = true;
 }
 
 export async function refresh() {
   try {
-    render(await call("GET", "/tv/nurse/record"));
+    const record = await call("GET", "/tv/nurse/record");
+    document.getElementById("vitals-form").hidden = false;
+    render(record);
   } catch (err) {
     if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
     else if (err.id === "ehr.identity_to_be_checked") identityToBeChecked();
