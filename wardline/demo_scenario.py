@@ -116,13 +116,16 @@ class Scenario:
         taken = {a.bed.label for a in self.admitted.values()}
         return [b for b in self.beds if b.label not in taken]
 
-    async def adt(self, trigger: str, visit: str, bed: DemoBed | None) -> str:
+    async def adt(
+        self, trigger: str, visit: str, bed: DemoBed | None, charset: str = "8859/1"
+    ) -> str:
         from ehr_bridge.adt_builder import AdtBed, adt_message
 
         patient = self.admitted[visit].patient
         where = AdtBed(ward=bed.ward, room=bed.room, bed=bed.bed) if bed else None
         control = f"DEMO{next(self.counter):08d}"
-        code = await self.sender.send(adt_message(trigger, patient, where, control))
+        message = adt_message(trigger, patient, where, control, charset=charset)
+        code = await self.sender.send(message)
         log.info("demo.adt", trigger=trigger, visit_number=visit, ack=code)
         return code
 
@@ -163,6 +166,29 @@ class Scenario:
         self.admitted[patient.visit_number] = Admitted(patient, bed)
         if await self.adt("A01", patient.visit_number, bed) != "AA":
             del self.admitted[patient.visit_number]
+
+    async def admit_corpus(self) -> None:
+        """The corpus's patients (records written as real EHRs write them: coded allergies,
+        every dosage form, a homonym, an Encounter filed on another patient, a duplicate
+        record) in the first free beds, in UTF-8 (their names are not all Latin-1)."""
+        from ehr_bridge.adt_builder import AdtPatient
+        from ehr_bridge.sandbox.corpus import CORPUS_PATIENTS
+
+        for p in CORPUS_PATIENTS.values():
+            free = self.free_beds()
+            if not free:
+                return
+            patient = AdtPatient(
+                ipp=p.ipp,
+                family=p.family,
+                given=p.given,
+                birth_date=p.birth_date,
+                sex=p.sex,
+                visit_number=p.visit_number,
+            )
+            self.admitted[p.visit_number] = Admitted(patient, free[0])
+            if await self.adt("A01", p.visit_number, free[0], "UNICODE UTF-8") != "AA":
+                del self.admitted[p.visit_number]
 
     async def transfer(self) -> None:
         free = self.free_beds()
@@ -216,6 +242,7 @@ async def _drive(scenario: Scenario, calls: Any, tick: float) -> None:
     rng = scenario.rng
     scenario.beds = await demo_beds(scenario.demo)
     await scenario.admit(scenario.beds[0])  # the TV of T-CARDIO-101-A greets someone
+    await scenario.admit_corpus()
     for _ in range(min(30, len(scenario.beds) // 3)):
         await scenario.admit()
     pending: set[asyncio.Task[None]] = set()
