@@ -144,6 +144,7 @@ async def _fhir_context(app: web.Application) -> AsyncIterator[None]:
             options,
             worker=worker,
             clock=app[k.CLOCK],
+            ward_time=app[k.WARD_TIME],
         )
         task = asyncio.create_task(worker.run(), name="ehr:outbox")
         task.add_done_callback(_log_end)
@@ -184,6 +185,8 @@ def _new_processor(app: web.Application, bridge: EhrBridge) -> AdtProcessor:
         app[k.STAYS],
         default_charset=app[k.SETTINGS].hl7_default_charset,
         ward_aliases=bridge.options.ward_aliases,
+        zones=bridge.options.local_zones(),
+        ignored_events=bridge.options.hl7_ignored_events,
         clock=app[k.CLOCK],
         bus=app[k.BUS],
     )

@@ -92,6 +92,7 @@ def register(api: Api) -> None:
                     ward_code=u.ward_code,
                     language=u.language,
                     active=u.active,
+                    rpps=u.rpps,
                 )
                 for u in users
             ]
@@ -117,6 +118,7 @@ def register(api: Api) -> None:
             password=body.password,
             ward_code=body.ward_code,
             language=body.language,
+            rpps=body.rpps,
         )
         return StaffOut(
             username=u.username,
@@ -125,6 +127,7 @@ def register(api: Api) -> None:
             ward_code=u.ward_code,
             language=u.language,
             active=u.active,
+            rpps=u.rpps,
         )
 
     @api.route(

@@ -64,7 +64,8 @@ def orders_out(record: BedsideRecord) -> NurseOrdersOut:
 
 
 def api_routes(api: Api) -> None:
-    from kiosk_ui.bedside_pages import _audit, signed_in_nurse, stay_at
+    from kiosk_ui.bedside_pages import _audit, stay_at
+    from kiosk_ui.bedside_session import signed_in_nurse
 
     @api.route(
         "GET",

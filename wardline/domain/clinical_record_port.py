@@ -206,16 +206,39 @@ class IdentityAlert:
     since: datetime
 
 
+NotGivenReason = Literal["refused", "absent", "held", "vomited", "other"]
+NOT_GIVEN_REASONS: tuple[NotGivenReason, ...] = ("refused", "absent", "held", "vomited", "other")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GivenDose:
+    """The quantity the nurse gave: a value and its UCUM unit code (``mg``, ``mL``...)."""
+
+    value: Decimal
+    unit: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class AdministrationInput:
-    """What the nurse records at the bed: a dose given, or not given with its reason."""
+    """What the nurse records at the bed: a dose given (whole or partial), or not given
+    with its reason. ``(order_id, due_at)`` names the dose: one record per dose."""
 
     order_id: str
     due_at: datetime | None
     given: bool
     at: datetime
-    reason: str | None = None
-    """Why not given (code of the reason: patient refused, absent, nil by mouth...)."""
+    reason: NotGivenReason | None = None
+    """Why not given, or why only part of the dose was given."""
+    reason_text: str | None = None
+    """The nurse's words: required for ``other``, kept with any reason."""
+    dose: GivenDose | None = None
+    partial: bool = False
+    """Only part of the ordered dose was given (``dose`` says how much, ``reason`` why)."""
+    dose_confirmed_text: str | None = None
+    """The order's dose text the nurse checked a typed dose against, when the order has no
+    machine-readable dose."""
+    late_reason: str | None = None
+    """Why the dose is given outside its window."""
     scanned_patient_id: str | None = None
     scanned_medication: str | None = None
 
