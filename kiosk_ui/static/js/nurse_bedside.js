@@ -137,11 +137,25 @@ function choose(dose) {
   document.getElementById("wristband").focus();
 }
 
+function identityToBeChecked() {
+  // The EHR record does not match the admission: nothing clinical is shown (server's rule).
+  const banner = document.getElementById("banner");
+  banner.textContent = "";
+  const line = document.createElement("p");
+  line.className = "identity-check";
+  line.setAttribute("role", "alert");
+  line.textContent = t("Identity to be checked: nothing clinical is shown or recorded for this patient. Ask the admissions office to check the identity in the EHR.");
+  banner.append(line);
+  document.getElementById("schedule").textContent = "";
+  adminForm.hidden = true;
+}
+
 export async function refresh() {
   try {
     render(await call("GET", "/tv/nurse/record"));
   } catch (err) {
     if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
+    else if (err.id === "ehr.identity_to_be_checked") identityToBeChecked();
     else announce(err.message, "error");
   }
 }
