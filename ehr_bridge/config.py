@@ -13,7 +13,6 @@ class EhrOptions(BaseSettings):
         default_factory=dict,
         description="HL7 point of care (PV1-3.1, e.g. UF code) to inventory ward code, JSON.",
     )
-    ward_timezone: str = Field(default="Europe/Paris", description="Time zone of the wards.")
     dose_window_minutes: float = Field(
         default=60.0, gt=0, description="Minutes either side of a due dose it may be given."
     )
