@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from ehr_bridge.sandbox.server import RunningSandbox
+from tests.conftest import Hospital
 from tests.services import wait_until
-from tests.tv.conftest import BADGE, IPP, PASSWORD, PIN, TOKEN, TvLab
+from tests.tv.conftest import BADGE, IPP, PASSWORD, PIN, TOKEN, Serve, TvLab, open_lab
 from tests.web.conftest import Browser
 from wardline import appkeys as k
 from wardline.domain.commands import SYSTEM_ADMIN_CLI
@@ -179,3 +182,47 @@ async def test_credentials_refused_are_503_and_the_reason_is_in_the_admin_outbox
     # The server's own reason, for the admin (the nurse read a message in her language).
     assert "missing or invalid bearer token" in await last_error()
     assert administrations(tvlab) == []
+
+
+async def test_vital_signs_with_a_blood_pressure_panel(tvlab: TvLab) -> None:
+    tv = await nurse_at_the_bed(tvlab)
+    half = await tv.call("POST", "/api/v1/tv/nurse/vitals", {"values": {"systolic": 120}})
+    assert half.status == 422
+    assert (await half.json())["message"].startswith("Une pression artérielle a ses valeurs")
+    before = len(tvlab.sandbox.store.all("Observation"))
+    values = {"systolic": 121, "diastolic": 79, "respiratory_rate": 16}
+    reply = await tv.call("POST", "/api/v1/tv/nurse/vitals", {"values": values})
+    assert reply.status == 201
+    assert len((await reply.json())["business_ids"]) == 2
+    await wait_until(lambda: len(tvlab.sandbox.store.all("Observation")) == before + 2, timeout=10)
+    codes = {
+        o["code"]["coding"][0]["code"]: o
+        for o in tvlab.sandbox.store.all("Observation")
+        if o.get("identifier")
+    }
+    assert [c["valueQuantity"]["value"] for c in codes["85354-9"]["component"]] == [121, 79]
+    assert codes["9279-1"]["valueQuantity"]["code"] == "/min"
+
+
+async def test_a_site_in_another_zone_gets_its_own_time(
+    hospital: Hospital, tmp_path: Path, sandbox: RunningSandbox, serve_app: Serve
+) -> None:
+    """A site of the group in French Guiana (UTC-3, no DST): its TV clock and its schedule
+    are in its own zone, whatever the default."""
+    lab = await open_lab(
+        hospital, tmp_path, sandbox, serve_app, site_timezones={"NORD": "America/Cayenne"}
+    )
+    try:
+        tv = await nurse_at_the_bed(lab)
+        clock = await tv.json("GET", "/api/v1/tv/clock")
+        assert clock["zone"] == "America/Cayenne"
+        assert clock["text"] == "dimanche 22 novembre 04:10"  # 07:10 UTC
+        record = await tv.json("GET", "/api/v1/tv/nurse/record")
+        assert record["zone"] == "America/Cayenne"
+        paracetamol = [d for d in record["schedule"] if d["order_id"] == "mr-100001-0"]
+        assert [d["due_local"] for d in paracetamol] == ["00:00", "06:00", "12:00", "18:00"]
+        first = datetime.fromisoformat(paracetamol[0]["due_at"])
+        assert first == datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    finally:
+        for b in lab.browsers:
+            await b.close()
