@@ -130,7 +130,8 @@ class EhrClinicalRecord:
                 select(EhrOutbox.resource).where(
                     EhrOutbox.visit_number == visit_number,
                     EhrOutbox.kind == "administration",
-                    EhrOutbox.state != outbox.FAILED,
+                    # A write the EHR refused for good still happened at the bed: the dose
+                    # shows as recorded (never "due" again), its refusal in the writes list.
                     EhrOutbox.created_at >= since,
                 )
             )

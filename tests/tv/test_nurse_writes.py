@@ -226,3 +226,22 @@ async def test_a_site_in_another_zone_gets_its_own_time(
     finally:
         for b in lab.browsers:
             await b.close()
+
+
+async def test_a_dose_whose_write_the_ehr_refused_is_never_shown_due_again(tvlab: TvLab) -> None:
+    tv = await nurse_at_the_bed(tvlab)
+    due = await dose(tv, BISOPROLOL)
+    del tvlab.sandbox.store.resources["MedicationRequest"][BISOPROLOL]  # the order is gone
+    reply = await tv.call("POST", "/api/v1/tv/nurse/administrations", administration(due))
+    assert reply.status == 201
+    for _ in range(200):
+        record = await tv.json("GET", "/api/v1/tv/nurse/record")
+        if any(w["state"] == "failed" for w in record["writes"]):
+            break
+        await asyncio.sleep(0.05)
+    [failed] = [w for w in record["writes"] if w["state"] == "failed"]
+    assert "is not on the server" in (failed["last_error"] or "")
+    shown = next(d for d in record["schedule"] if d["order_id"] == BISOPROLOL)
+    assert shown["state"] == "given"
+    again = await tv.call("POST", "/api/v1/tv/nurse/administrations", administration(due))
+    assert again.status == 409
