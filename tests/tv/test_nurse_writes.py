@@ -19,6 +19,7 @@ from tests.web.conftest import Browser
 from wardline import appkeys as k
 from wardline.domain.commands import SYSTEM_ADMIN_CLI
 
+UCUM = "http://unitsofmeasure.org"
 BISOPROLOL = "mr-100001-1"  # 08:00 in Paris; the lab's clock is 08:10 in Paris
 
 
@@ -245,3 +246,42 @@ async def test_a_dose_whose_write_the_ehr_refused_is_never_shown_due_again(tvlab
     assert shown["state"] == "given"
     again = await tv.call("POST", "/api/v1/tv/nurse/administrations", administration(due))
     assert again.status == 409
+
+
+async def test_a_structured_dose_is_checked_on_value_and_unit(tvlab: TvLab) -> None:
+    order = tvlab.sandbox.store.get("MedicationRequest", BISOPROLOL)
+    assert order is not None
+    order["dosageInstruction"][0]["doseAndRate"] = [
+        {"doseQuantity": {"value": 5, "unit": "mg", "system": UCUM, "code": "mg"}}
+    ]
+    tv = await nurse_at_the_bed(tvlab)
+    due = await dose(tv, BISOPROLOL)
+    assert (due["dose_value"], due["dose_unit"], due["dose_ordered"]) == ("5", "mg", "5 mg")
+    for value, unit, error in (
+        ("50", "mg", "bedside.wrong_dose"),
+        ("5", "mL", "bedside.wrong_unit"),
+    ):
+        reply = await tv.call(
+            "POST",
+            "/api/v1/tv/nurse/administrations",
+            administration(due, dose_value=value, dose_unit=unit, dose_confirmed=False),
+        )
+        assert reply.status == 422
+        refusal = await reply.json()
+        assert refusal["error"] == error
+    assert refusal["message"] == "L'unité mL ne peut pas être comparée aux 5 mg prescrits."
+    reply = await tv.call(
+        "POST",
+        "/api/v1/tv/nurse/administrations",
+        administration(due, dose_value="0.005", dose_unit="g", dose_confirmed=False),
+    )
+    assert reply.status == 201, await reply.text()
+    await wait_until(lambda: len(administrations(tvlab)) == 1, timeout=10)
+    [written] = administrations(tvlab)
+    assert written["dosage"]["dose"] == {
+        "value": 0.005,
+        "unit": "g",
+        "system": UCUM,
+        "code": "g",
+    }
+    assert "text" not in written["dosage"]  # nothing was confirmed against a text
