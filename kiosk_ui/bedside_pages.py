@@ -6,14 +6,14 @@ and in the page; a new badge signs the previous nurse out. Every view and write 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
-from aiohttp_session import get_session
 from pydantic import BaseModel, Field
 
 from kiosk_ui import nurse_checks
 from kiosk_ui.api import Api, ApiCall
+from kiosk_ui.bedside_session import end_nurse_session, open_nurse_session, signed_in_nurse
 from kiosk_ui.nurse_checks import AdministrationIn, NurseRecordOut, VitalsIn, record_out
 from kiosk_ui.state import WebEdge
 from kiosk_ui.terminal_auth import TerminalPlace, require_terminal
@@ -24,7 +24,6 @@ from wardline.domain.errors import Conflict, PermissionDenied
 from wardline.domain.stay_views import StayView
 from wardline.errors import WardlineError
 
-NURSE_KEY = "bedside_nurse"
 JS_MESSAGES = {
     "Signed out",
     "Recorded: waiting for the EHR",
@@ -44,6 +43,10 @@ JS_MESSAGES = {
 class BadgeIn(BaseModel):
     badge: str = Field(min_length=4, max_length=128)
     pin: str = Field(min_length=4, max_length=8)
+
+
+class SignoutIn(BaseModel):
+    by: Literal["signout", "back", "home", "patient", "idle", "page"] = "signout"
 
 
 class NurseOut(BaseModel):
@@ -66,29 +69,6 @@ async def _audit(
 ) -> None:
     async with request.app[k.DATABASE].session() as s:
         await request.app[k.AUDIT].record(s, actor, action, "bed", place.bed_label, details)
-
-
-async def signed_in_nurse(request: web.Request) -> tuple[TerminalPlace, Actor]:
-    """The nurse signed in at this terminal, not idle for too long (else signed out)."""
-    place = await require_terminal(request)
-    session = await get_session(request)
-    nurse = session.get(NURSE_KEY)
-    now = request.app[k.CLOCK]().timestamp()
-    if not isinstance(nurse, dict):
-        raise PermissionDenied("bedside.nurse_signed_out", "tap your badge and type your PIN")
-    idle = request.app[k.SETTINGS].nurse_idle_signout_seconds
-    if now - float(nurse["last"]) > idle:
-        session.pop(NURSE_KEY, None)
-        await _audit(request, str(nurse["username"]), "bedside.nurse_idle_signout", place, {})
-        raise PermissionDenied("bedside.nurse_signed_out", "signed out after a while without input")
-    session[NURSE_KEY] = {**nurse, "last": now}
-    rpps = nurse.get("rpps")
-    return place, Actor(
-        name=str(nurse["username"]),
-        roles=frozenset({"nurse"}),
-        display_name=str(nurse.get("display_name") or nurse["username"]),
-        rpps=str(rpps) if rpps else None,
-    )
 
 
 async def stay_at(request: web.Request, place: TerminalPlace) -> StayView:
@@ -123,28 +103,12 @@ def api_routes(api: Api) -> None:
     async def nurse_signin(call: ApiCall) -> NurseOut:
         request = call.request
         place = await require_terminal(request)
-        session = await get_session(request)
-        previous = session.pop(NURSE_KEY, None)
-        if isinstance(previous, dict):
-            await _audit(
-                request,
-                str(previous["username"]),
-                "bedside.nurse_signout",
-                place,
-                {"by": "next_badge"},
-            )
+        await end_nurse_session(request, place, "next_badge")
         body = call.body(BadgeIn)
         staff = await request.app[k.STAFF].authenticate_badge(body.badge, body.pin)
         if "nurse" not in staff.roles:
             raise PermissionDenied("auth.role", "only nurses sign in at the bed")
-        now = request.app[k.CLOCK]().timestamp()
-        session[NURSE_KEY] = {
-            "username": staff.username,
-            "display_name": staff.display_name,
-            "rpps": staff.rpps,
-            "last": now,
-        }
-        await _audit(request, staff.username, "bedside.nurse_signin", place, {})
+        await open_nurse_session(request, place, staff)
         return NurseOut(
             display_name=staff.display_name,
             idle_seconds=request.app[k.SETTINGS].nurse_idle_signout_seconds,
@@ -154,15 +118,25 @@ def api_routes(api: Api) -> None:
         "POST",
         "/tv/nurse/signout",
         roles=("terminal",),
-        summary="The nurse signs out at the bed",
+        summary="The nurse signs out at the bed, or leaves the staff view (Back, Home, idle)",
+        body=SignoutIn,
         response=None,
         tags=("bedside",),
     )
     async def nurse_signout(call: ApiCall) -> None:
         place = await require_terminal(call.request)
-        nurse = (await get_session(call.request)).pop(NURSE_KEY, None)
-        if isinstance(nurse, dict):
-            await _audit(call.request, str(nurse["username"]), "bedside.nurse_signout", place, {})
+        await end_nurse_session(call.request, place, call.body(SignoutIn).by)
+
+    @api.route(
+        "POST",
+        "/tv/nurse/presence",
+        roles=("terminal",),
+        summary="The nurse is still at the bed (keys pressed): her idle time starts again",
+        response=None,
+        tags=("bedside",),
+    )
+    async def nurse_presence(call: ApiCall) -> None:
+        await signed_in_nurse(call.request)
 
     @api.route(
         "GET",

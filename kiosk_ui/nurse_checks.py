@@ -301,6 +301,9 @@ def check_vitals(entry: VitalsIn) -> dict[str, float]:
                 "vitals.implausible",
                 f"{kind} {value:g} is outside {low:g}-{high:g}: check the measurement.",
                 kind=kind,
+                value=value,
+                low=low,
+                high=high,
             )
     if len({"systolic", "diastolic"} & set(entry.values)) == 1:
         raise InvalidInput(

@@ -1,6 +1,6 @@
 // The nurse at the bed (the TV's "Staff" view): badge + PIN, banner, today's schedule,
 // administrations (five rights checked by the server), vital signs, idle sign-out.
-import { ApiError, announce, t } from "./wardline.js";
+import { ApiError, announce, reach, t } from "./wardline.js";
 
 const body = document.body;
 const idleMs = Number(body.dataset.idle) * 1000;
@@ -16,7 +16,7 @@ async function call(method, path, data) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = document.querySelector('meta[name="csrf-token"]').content;
   if (data !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(`/api/v1${path}`, {
+  const res = await reach(`/api/v1${path}`, {
     method, headers, credentials: "same-origin", body: data === undefined ? undefined : JSON.stringify(data),
   });
   if (res.status === 204) return null;
