@@ -60,8 +60,11 @@ class WriteOut(BaseModel):
 
 
 def register(app: web.Application, edge: WebEdge) -> None:
-    edge.js_messages.update(JS_MESSAGES)
+    from kiosk_ui import bedside_orders
+
+    edge.js_messages.update(JS_MESSAGES | bedside_orders.JS_MESSAGES)
     api_routes(edge.api)
+    bedside_orders.api_routes(edge.api)
 
 
 async def _audit(

@@ -1,6 +1,7 @@
 // The nurse at the bed (the TV's "Staff" view): badge + PIN, banner, today's schedule,
 // administrations (five rights checked by the server), vital signs, idle sign-out.
 import { ApiError, announce, reach, t } from "./wardline.js";
+import { clearOrders, renderOrders } from "./nurse_orders.js";
 
 const body = document.body;
 const idleMs = Number(body.dataset.idle) * 1000;
@@ -36,6 +37,7 @@ function signedOut(message) {
   document.getElementById("writes").textContent = "";
   document.getElementById("banner").textContent = "";
   document.getElementById("schedule").textContent = "";
+  clearOrders();
   if (message) announce(message);
 }
 
@@ -149,11 +151,16 @@ function identityToBeChecked() {
   banner.append(line);
   document.getElementById("schedule").textContent = "";
   adminForm.hidden = true;
+  document.getElementById("vitals-form").hidden = true;
+  clearOrders();
 }
 
 export async function refresh() {
   try {
-    render(await call("GET", "/tv/nurse/record"));
+    const record = await call("GET", "/tv/nurse/record");
+    document.getElementById("vitals-form").hidden = false;
+    render(record);
+    renderOrders(await call("GET", "/tv/nurse/orders"));
   } catch (err) {
     if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
     else if (err.id === "ehr.identity_to_be_checked") identityToBeChecked();
