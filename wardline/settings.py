@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     site_name: str = Field(default="Wardline", description="Hospital name shown on pages.")
     default_language: str = Field(default="fr", description="Default language (fr, en, de).")
     timezone: str = Field(
-        default="Europe/Paris", description="Time zone of the sites (clinical times, TV clock)."
+        default="Europe/Paris",
+        description="Time zone of the sites (clinical times, schedule, TV clock), DST-correct.",
     )
     site_timezones: dict[str, str] = Field(
         default_factory=dict,

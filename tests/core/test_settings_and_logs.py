@@ -97,3 +97,18 @@ def test_bound_context_appears() -> None:
         structlog.get_logger("t").info("call.ringing")
     record = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert record["call_id"] == "c-1" and record["bed"] == "NEURO-301-A"
+
+
+def test_an_unknown_time_zone_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WARDLINE_SITE_TIMEZONES", '{"NORD": "Europe/Paris", "SUD": "Mars/Olympus"}')
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "Mars/Olympus" in err.value.message
+    monkeypatch.setenv("WARDLINE_SITE_TIMEZONES", '{"CAYENNE": "America/Cayenne"}')
+    monkeypatch.setenv("WARDLINE_TIMEZONE", "Europe/Luxembourg")
+    settings = load_settings()
+    assert settings.timezone == "Europe/Luxembourg"
+    assert settings.site_timezones == {"CAYENNE": "America/Cayenne"}

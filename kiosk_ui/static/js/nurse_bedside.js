@@ -125,9 +125,10 @@ function choose(dose) {
   chosen = dose;
   adminForm.hidden = false;
   document.getElementById("admin-title").textContent = `${dose.medication} · ${dose.due_local}`;
-  document.getElementById("order-dose").textContent = dose.dose;
-  const structured = dose.dose_value !== null && dose.dose_value !== undefined;
-  document.getElementById("dose-value").value = structured ? String(Number(dose.dose_value)) : "";
+  const structured = Boolean(dose.dose_ordered);
+  document.getElementById("order-dose").textContent = structured && dose.dose_ordered !== dose.dose
+    ? `${dose.dose} (${dose.dose_ordered})` : dose.dose;
+  document.getElementById("dose-value").value = dose.dose_value == null ? "" : String(Number(dose.dose_value));
   document.getElementById("dose-unit").value = dose.dose_unit ?? "";
   document.getElementById("confirm-row").hidden = structured;
   document.getElementById("route").value = dose.route ?? "";
