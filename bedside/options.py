@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,6 +15,8 @@ class ChannelEntry(BaseModel):
     number: int
     name: str
     url: str | None = None
+    kind: Literal["tv", "radio"] = "tv"
+    """A TV channel (video) or a radio station (sound only, on the TV's radio page)."""
 
 
 DEFAULT_LINEUP = [
@@ -20,6 +24,9 @@ DEFAULT_LINEUP = [
     ChannelEntry(number=2, name="TF1"),
     ChannelEntry(number=3, name="France 2"),
     ChannelEntry(number=4, name="Arte"),
+    ChannelEntry(number=101, name="France Inter", kind="radio"),
+    ChannelEntry(number=102, name="France Musique", kind="radio"),
+    ChannelEntry(number=103, name="RTL", kind="radio"),
 ]
 
 

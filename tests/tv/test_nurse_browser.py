@@ -85,7 +85,10 @@ async def test_nurse_records_an_administration_once_then_idles_out(
         await page.keyboard.type("Bisoprolol 5 mg comprimé")
         await page.keyboard.press("Enter")
         await page.wait_for_selector("#admin-result[data-error='bedside.wrong_patient']")
-        assert "not this bed's patient" in (await page.text_content("#admin-result") or "")
+        # In the page's language (the patient's TV is in French).
+        assert (await page.text_content("#admin-result") or "").startswith(
+            "Ce bracelet n'est pas celui du patient de ce lit"
+        )
         assert await outbox_rows(lab) == 0 and administrations(lab) == 0
 
         # The right patient, medication, dose and route, inside the window.
@@ -93,6 +96,8 @@ async def test_nurse_records_an_administration_once_then_idles_out(
         await page.focus("#med-code")
         await page.keyboard.press("Enter")
         await page.wait_for_selector("#admin-form", state="hidden")
+        # The confirmation stays in sight when the form goes.
+        await page.wait_for_selector("#admin-result[data-kind='ok']", state="visible")
         await page.wait_for_selector("#writes li[data-state='delivered']")  # shown to the nurse
         await wait_until(lambda: administrations(lab) == 1, timeout=10)
         await asyncio.sleep(0.5)
@@ -100,8 +105,11 @@ async def test_nurse_records_an_administration_once_then_idles_out(
         [resource] = lab.sandbox.store.all("MedicationAdministration")
         assert resource["status"] == "completed"
 
-        # No input for the idle time: signed out, the badge form is back.
+        # No input for the idle time: signed out, back to the patient's home, nothing kept.
         await page.wait_for_selector("body[data-nurse='out']", timeout=(IDLE_SECONDS + 4) * 1000)
-        assert await page.is_visible("#badge-form")
+        await page.wait_for_selector("body[data-view='home']")
         assert not await page.is_visible("#nurse-panel")
         assert (await page.text_content("#schedule")) == ""
+        await open_tile(page, "staff")  # the staff tile opens the sign-in form again
+        await page.wait_for_selector("body[data-view='staff'] #badge-form:not([hidden])")
+        assert not await page.is_visible("#nurse-panel")

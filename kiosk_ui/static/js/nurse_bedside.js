@@ -1,5 +1,8 @@
 // The nurse at the bed (the TV's "Staff" view): badge + PIN, banner, today's schedule,
-// administrations (five rights checked by the server), vital signs, idle sign-out.
+// administrations (five rights checked by the server), vital signs.
+// Her session ends when she leaves: sign-out, Back, Home, a tile, idle time, the page hidden.
+// The server ends it too (the patient's side of the TV signs her out whatever this page says);
+// here the clinical content leaves the page at once and the TV returns to the patient's home.
 import { ApiError, announce, reach, t } from "./wardline.js";
 
 const body = document.body;
@@ -8,6 +11,7 @@ const badgeForm = document.getElementById("badge-form");
 const panel = document.getElementById("nurse-panel");
 const adminForm = document.getElementById("admin-form");
 let idleTimer = null;
+let lastPresence = 0;
 let chosen = null;
 const recorded = new Map(); // business id -> what was recorded, until the EHR has it
 
@@ -25,29 +29,88 @@ async function call(method, path, data) {
   return json;
 }
 
-function signedOut(message) {
+function clearResult(id) {
+  const box = document.getElementById(id);
+  box.textContent = "";
+  delete box.dataset.kind;
+  delete box.dataset.error;
+}
+
+function showResult(id, text, kind, error) {
+  const box = document.getElementById(id);
+  box.textContent = text;
+  box.dataset.kind = kind;
+  if (error) box.dataset.error = error;
+  else delete box.dataset.error;
+  box.scrollIntoView({ block: "nearest" });
+}
+
+/** Nothing of the nurse's stays on the page: the clinical content, her messages, her forms. */
+function signedOut() {
   clearTimeout(idleTimer);
   idleTimer = null;
+  chosen = null;
   panel.hidden = true;
   badgeForm.hidden = false;
   adminForm.hidden = true;
   body.dataset.nurse = "out";
   recorded.clear();
-  document.getElementById("writes").textContent = "";
-  document.getElementById("banner").textContent = "";
-  document.getElementById("schedule").textContent = "";
-  if (message) announce(message);
+  for (const id of ["writes", "banner", "schedule", "nurse-name", "admin-title"]) {
+    document.getElementById(id).textContent = "";
+  }
+  for (const form of [badgeForm, adminForm, document.getElementById("vitals-form")]) form.reset();
+  for (const id of ["badge-result", "admin-result", "vitals-result"]) clearResult(id);
+  document.dispatchEvent(new CustomEvent("tv:forget", { detail: { view: "staff" } }));
+}
+
+/** She is gone (idle, or the server says so): the TV returns to the patient's home. */
+function goneHome(by) {
+  const wasIn = body.dataset.nurse === "in";
+  signedOut();
+  if (body.dataset.view === "staff") {
+    document.dispatchEvent(new CustomEvent("tv:go", { detail: { view: "home", by } }));
+  }
+  if (wasIn) announce(t("Signed out"));
+}
+
+async function leave(by) {
+  if (body.dataset.nurse !== "in") return;
+  signedOut();
+  await call("POST", "/tv/nurse/signout", { by }).catch(() => {});
 }
 
 function touch() {
   if (body.dataset.nurse !== "in") return;
   clearTimeout(idleTimer);
   idleTimer = setTimeout(async () => {
-    await call("POST", "/tv/nurse/signout").catch(() => {});
-    signedOut(t("Signed out"));
+    await leave("idle");
+    goneHome("idle");
   }, idleMs);
+  // Her keys count on the server too (at most a few times per idle period).
+  const now = Date.now();
+  if (now - lastPresence > Math.min(30000, idleMs / 3)) {
+    lastPresence = now;
+    call("POST", "/tv/nurse/presence").catch((err) => {
+      if (err.id === "bedside.nurse_signed_out") goneHome("idle");
+    });
+  }
 }
 for (const type of ["keydown", "pointerdown"]) document.addEventListener(type, touch, true);
+
+// Leaving the staff view signs her out: Back, Home, a tile of the patient's.
+document.addEventListener("tv:view", (ev) => {
+  const { view, from, by } = ev.detail;
+  if (from === "staff" && view !== "staff") {
+    const wasIn = body.dataset.nurse === "in";
+    leave(by === "back" || by === "home" ? by : "patient");
+    if (wasIn) announce(t("Signed out"));
+  }
+  if (view === "staff" && from !== "staff") signedOut();
+});
+// A page put away (reload, history, another address) keeps nothing of hers, even in the
+// browser's back-forward cache; brought back from it, the page loads again from the server.
+window.addEventListener("pagehide", () => { if (body.dataset.nurse === "in") leave("page"); signedOut(); });
+window.addEventListener("pageshow", (ev) => { if (ev.persisted) location.reload(); });
 
 function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
 function time(iso) { return new Date(iso).toLocaleTimeString(body.dataset.lang, { hour: "2-digit", minute: "2-digit" }); }
@@ -113,7 +176,7 @@ function choose(dose) {
   document.getElementById("dose").value = dose.dose;
   document.getElementById("route").value = dose.route ?? "";
   for (const id of ["wristband", "med-code", "reason"]) document.getElementById(id).value = "";
-  document.getElementById("admin-result").textContent = "";
+  clearResult("admin-result");
   document.getElementById("wristband").focus();
 }
 
@@ -121,7 +184,7 @@ export async function refresh() {
   try {
     render(await call("GET", "/tv/nurse/record"));
   } catch (err) {
-    if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
+    if (err.id === "bedside.nurse_signed_out") goneHome("idle");
     else announce(err.message, "error");
   }
 }
@@ -132,6 +195,8 @@ badgeForm.addEventListener("submit", async (ev) => {
   const pin = document.getElementById("pin");
   try {
     const nurse = await call("POST", "/tv/nurse/signin", { badge: badge.value, pin: pin.value });
+    clearResult("badge-result"); // no old "wrong PIN" once she is in
+    announce("");
     document.getElementById("nurse-name").textContent = nurse.display_name;
     badgeForm.hidden = true;
     panel.hidden = false;
@@ -140,7 +205,7 @@ badgeForm.addEventListener("submit", async (ev) => {
     await refresh();
     document.querySelector("#schedule button")?.focus();
   } catch (err) {
-    announce(err.message, "error");
+    showResult("badge-result", err.message, "error", err.id);
   } finally {
     pin.value = "";
     badge.value = "";
@@ -148,14 +213,14 @@ badgeForm.addEventListener("submit", async (ev) => {
 });
 
 document.getElementById("nurse-signout").addEventListener("click", async () => {
-  await call("POST", "/tv/nurse/signout").catch(() => {});
-  signedOut(t("Signed out"));
+  await leave("signout");
+  document.dispatchEvent(new CustomEvent("tv:go", { detail: { view: "home", by: "signout" } }));
+  announce(t("Signed out"));
 });
 
 adminForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   if (!chosen) return;
-  const result = document.getElementById("admin-result");
   const value = (id) => document.getElementById(id).value;
   try {
     const receipt = await call("POST", "/tv/nurse/administrations", {
@@ -163,15 +228,12 @@ adminForm.addEventListener("submit", async (ev) => {
       medication_code: value("med-code"), dose: value("dose"), route: value("route"), reason: value("reason"),
     });
     for (const id of receipt.business_ids) recorded.set(id, chosen.medication);
-    result.textContent = t("Recorded: waiting for the EHR");
-    result.dataset.kind = "ok";
-    adminForm.hidden = true;
+    adminForm.hidden = true; // the confirmation is outside the form: it stays in sight
+    showResult("admin-result", t("Recorded: waiting for the EHR"), "ok");
     await refresh();
   } catch (err) {
-    result.textContent = err.message;
-    result.dataset.kind = "error";
-    result.dataset.error = err.id;
-    if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
+    if (err.id === "bedside.nurse_signed_out") goneHome("idle");
+    else showResult("admin-result", err.message, "error", err.id);
   }
 });
 
@@ -181,17 +243,15 @@ document.getElementById("vitals-form").addEventListener("submit", async (ev) => 
   for (const input of ev.target.querySelectorAll("input")) {
     if (input.value.trim()) values[input.name] = Number(input.value.replace(",", "."));
   }
-  const result = document.getElementById("vitals-result");
   try {
     const receipt = await call("POST", "/tv/nurse/vitals", { values });
     for (const id of receipt.business_ids) recorded.set(id, "vitals");
-    result.textContent = t("Recorded: waiting for the EHR");
-    result.dataset.kind = "ok";
     ev.target.reset();
+    showResult("vitals-result", t("Recorded: waiting for the EHR"), "ok");
     await refresh();
   } catch (err) {
-    result.textContent = err.message;
-    result.dataset.kind = "error";
+    if (err.id === "bedside.nurse_signed_out") goneHome("idle");
+    else showResult("vitals-result", err.message, "error", err.id);
   }
 });
 
