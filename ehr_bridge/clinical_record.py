@@ -16,6 +16,7 @@ from ehr_bridge.bedside_record import BedsideRecords
 from ehr_bridge.bedside_recording import BedsideRecording
 from ehr_bridge.config import EhrOptions
 from ehr_bridge.errors import EhrError
+from ehr_bridge.identity import IdentityToBeChecked
 from ehr_bridge.med_schedule import Ward, schedule_for_day
 from ehr_bridge.models import EhrOutbox
 from wardline.db.base import utcnow
@@ -23,6 +24,7 @@ from wardline.db.engine import Database
 from wardline.domain.clinical_record_port import (
     AdministrationInput,
     BedsideRecord,
+    IdentityAlert,
     MedicationOrder,
     OutboxItem,
     RecordedAdministration,
@@ -51,6 +53,7 @@ class EhrClinicalRecord:
         self.worker, self.clock = worker, clock
         self.recording = BedsideRecording(db, audit, options, clock, worker)
         self.ward_time = ward_time
+        records.on_identity_problem = self._audit_identity
         self.ward = Ward(
             timezone=ward_time.default if ward_time else ZoneInfo(options.ward_timezone),
             tolerance=timedelta(minutes=options.dose_window_minutes),
@@ -89,8 +92,23 @@ class EhrClinicalRecord:
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         return await outbox.items(self.db, visit_number)
 
+    def identity_alerts(self) -> list[IdentityAlert]:
+        return sorted(self.records.alerts.values(), key=lambda a: a.since)
+
     # -- internals ------------------------------------------------------------------------
+    async def _audit_identity(self, stay: StayView, exc: IdentityToBeChecked) -> None:
+        async with self.db.session() as s:
+            await self.audit(
+                s,
+                "system",
+                "ehr.identity_to_be_checked",
+                "stay",
+                stay.visit_number,
+                {"reason": exc.reason, "bed": stay.bed.label if stay.bed else None},
+            )
+
     def _subject(self, stay: StayView) -> bw.Subject:
+        self.records.require_identity(stay.visit_number)  # nothing written to a doubtful record
         known = self.records.subjects.get(stay.visit_number)
         return bw.Subject(
             ipp=stay.patient.ipp,

@@ -25,7 +25,8 @@ class EhrOptions(BaseSettings):
     )
     request_timeout: float = Field(default=5.0, gt=0, description="FHIR request timeout (s).")
     ipp_system: str | None = Field(
-        default=None, description="FHIR identifier system of the IPP (None: match any system)."
+        default=None,
+        description="FHIR identifier system of the IPP; required when FHIR is configured.",
     )
     visit_system: str | None = Field(
         default=None, description="FHIR identifier system of visit numbers (None: any)."

@@ -116,6 +116,17 @@ class OutboxOut(BaseModel):
     items: list[OutboxItemOut]
 
 
+class IdentityAlertOut(BaseModel):
+    visit_number: str
+    bed: str | None
+    reason: str
+    since: datetime
+
+
+class IdentityAlertsOut(BaseModel):
+    alerts: list[IdentityAlertOut]
+
+
 class AuditRowOut(BaseModel):
     seq: int
     at: datetime

@@ -35,6 +35,8 @@ JS_MESSAGES = {
     "not_given",
     "Record",
     "The record may be out of date",
+    "Identity to be checked: nothing clinical is shown or recorded for this patient."
+    " Ask the admissions office to check the identity in the EHR.",
 }
 
 

@@ -9,10 +9,9 @@ needs the strength of the product, which the nurse checks on the order's text).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
-from wardline.domain.clinical_record_port import GivenDose
+from wardline.domain.clinical_record_port import DoseQuantity, GivenDose, OrderedDose
 
 # UCUM code -> (kind, factor to the kind's base unit)
 METRIC: dict[str, tuple[str, Decimal]] = {
@@ -35,16 +34,6 @@ METRIC: dict[str, tuple[str, Decimal]] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class OrderedDose:
-    """The ordered dose: ``low == high`` for a single quantity. ``label`` as the order shows it."""
-
-    low: Decimal
-    high: Decimal
-    unit: str
-    label: str
-
-
 class DoseMismatch(Exception):
     def __init__(self, error_id: str, **details: str) -> None:
         super().__init__(error_id)
@@ -63,16 +52,37 @@ def in_unit(dose: GivenDose, unit: str) -> Decimal:
     return dose.value * a[1] / b[1]
 
 
+def label(ordered: OrderedDose) -> str:
+    """The ordered dose as the nurse reads it: ``500 mg``, ``4-8 UI``, ``≤ 2 {tbl}``."""
+
+    def one(q: DoseQuantity) -> str:
+        return f"{q.value.normalize():f} {q.unit_text or q.unit}"
+
+    if ordered.quantity is not None:
+        return one(ordered.quantity)
+    if ordered.low is not None and ordered.high is not None:
+        return f"{ordered.low.value.normalize():f}-{one(ordered.high)}"
+    if ordered.low is not None:
+        return f"≥ {one(ordered.low)}"
+    return f"≤ {one(ordered.high)}" if ordered.high is not None else ""
+
+
 def check_dose(dose: GivenDose, ordered: OrderedDose, *, partial: bool) -> None:
-    """The whole dose within the ordered quantity or range; a partial dose more than zero
-    and less than the ordered (lower) value."""
-    value = in_unit(dose, ordered.unit)
-    given = f"{dose.value.normalize():f} {dose.unit}"
-    if value <= 0:
-        raise DoseMismatch("bedside.wrong_dose", ordered=ordered.label, given=given)
+    """The whole dose within the ordered quantity or range (each bound in its own unit);
+    a partial dose more than zero and less than the ordered (lower) value."""
+    low = ordered.quantity or ordered.low
+    high = ordered.quantity or ordered.high
+    words = {"ordered": label(ordered), "given": f"{dose.value.normalize():f} {dose.unit}"}
+    bound = low or high
+    if bound is None:
+        raise DoseMismatch("bedside.order_unclear")
+    if dose.value <= 0:
+        raise DoseMismatch("bedside.wrong_dose", **words)
+    above_low = low is None or in_unit(dose, low.unit) >= low.value
+    below_high = high is None or in_unit(dose, high.unit) <= high.value
     if partial:
-        if value >= ordered.low:
-            raise DoseMismatch("bedside.dose_too_high", ordered=ordered.label, given=given)
+        if low is None or above_low:
+            raise DoseMismatch("bedside.dose_too_high", **words)
         return
-    if not ordered.low <= value <= ordered.high:
-        raise DoseMismatch("bedside.wrong_dose", ordered=ordered.label, given=given)
+    if not (above_low and below_high):
+        raise DoseMismatch("bedside.wrong_dose", **words)

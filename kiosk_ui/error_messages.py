@@ -43,12 +43,14 @@ MESSAGES: dict[str, str] = {
     "bedside.dose_too_high": "A partial dose is less than the ordered {ordered}.",
     "bedside.confirm_dose": "This order has no machine-readable dose: check the dose "
     "against the order's text ({text}) and confirm.",
-    "bedside.order_unclear": "This order has no dose: to clarify with the prescriber.",
+    "bedside.order_unclear": "This order is to clarify with the prescriber.",
+    "bedside.order_suspended": "This order is suspended.",
     "bedside.wrong_route": "The ordered route is {ordered}.",
     "bedside.reason_needed": "Say why the dose was not given.",
     "bedside.reason_text_needed": "Say why in words.",
     "bedside.partial_reason_needed": "Say why only part of the dose was given.",
     "bedside.outside_window": "This is outside the dose's time window: give a reason.",
+    "vitals.blood_pressure_half": "A blood pressure has its systolic and diastolic values.",
     "bedside.nurse_signed_out": "Tap your badge and type your PIN.",
     "bedside.no_stay": "No patient in this bed.",
     # what the EHR refused for good, or a write that cannot be made (nothing is queued)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from kiosk_ui.dose_check import DoseMismatch, OrderedDose, check_dose
+from kiosk_ui.dose_check import DoseMismatch, check_dose, label
 from wardline.domain.clinical_record_port import (
     NOT_GIVEN_REASONS,
     BedsideRecord,
@@ -94,6 +94,9 @@ class DoseOut(BaseModel):
     dose_value: Decimal | None
     """The ordered quantity (lower bound of a range), when machine-readable."""
     dose_unit: str | None
+    """Its UCUM code."""
+    dose_ordered: str | None
+    """The machine-readable dose as the nurse reads it (``500 mg``, ``4-8 UI``)."""
     route: str | None
     due_at: datetime
     due_local: str
@@ -161,13 +164,15 @@ def record_out(
 def _dose_out(
     d: ScheduledDose, order: MedicationOrder | None, route: str | None, zone: ZoneInfo
 ) -> DoseOut:
-    ordered = ordered_dose(order) if order else None
+    ordered = order.ordered_dose if order else None
+    first = (ordered.quantity or ordered.low or ordered.high) if ordered else None
     return DoseOut(
         order_id=d.order_id,
         medication=d.medication,
         dose=d.dose,
-        dose_value=ordered.low if ordered else None,
-        dose_unit=ordered.unit if ordered else None,
+        dose_value=first.value if first else None,
+        dose_unit=first.unit if first else None,
+        dose_ordered=label(ordered) if ordered else None,
         route=route,
         due_at=d.due_at,
         due_local=local_time(d.due_at, zone),
@@ -178,11 +183,6 @@ def _dose_out(
         recorded_local=local_time(d.recorded_at, zone) if d.recorded_at else None,
         reason=d.reason,
     )
-
-
-def ordered_dose(order: MedicationOrder) -> OrderedDose | None:
-    """The order's machine-readable dose (a quantity or a range with its UCUM unit)."""
-    return None
 
 
 def _same(a: str, b: str) -> bool:
@@ -208,6 +208,14 @@ def check_rights(
     order = next((o for o in record.orders if o.order_id == entry.order_id), None)
     if order is None:
         raise RightsRefused("bedside.unknown_order", "This order is not in the patient's record.")
+    if order.status != "active":
+        raise RightsRefused("bedside.order_suspended", "This order is suspended.")
+    if order.to_clarify:
+        raise RightsRefused(
+            "bedside.order_unclear", "This order is to clarify with the prescriber."
+        )
+    if entry.due_at is None and not order.as_needed:
+        raise RightsRefused("bedside.unknown_dose", "This dose is not in today's schedule.")
     dose = None
     if entry.due_at is not None:
         dose = next(
@@ -241,7 +249,9 @@ def check_rights(
         raise RightsRefused(
             "bedside.wrong_route", f"The ordered route is {order.route}.", ordered=order.route
         )
-    inside = dose is not None and dose.window_start <= now <= dose.window_end
+    inside = order.as_needed or (  # "if needed": no due time, no window
+        dose is not None and dose.window_start <= now <= dose.window_end
+    )
     if not inside and not entry.late_reason.strip():
         raise RightsRefused(
             "bedside.outside_window",
@@ -255,7 +265,7 @@ def _check_dose(entry: AdministrationIn, order: MedicationOrder) -> tuple[GivenD
     if entry.dose_value is None or not entry.dose_unit.strip():
         raise RightsRefused("bedside.dose_needed", "Enter the dose given, with its unit.")
     given = GivenDose(value=entry.dose_value, unit=entry.dose_unit.strip())
-    ordered = ordered_dose(order)
+    ordered = order.ordered_dose
     if ordered is not None:
         try:
             check_dose(given, ordered, partial=entry.partial)
@@ -267,7 +277,7 @@ def _check_dose(entry: AdministrationIn, order: MedicationOrder) -> tuple[GivenD
     text = order.dose.strip()
     if not text:
         raise RightsRefused(
-            "bedside.order_unclear", "This order has no dose: to clarify with the prescriber."
+            "bedside.order_unclear", "This order is to clarify with the prescriber."
         )
     if not entry.dose_confirmed:
         raise RightsRefused(
@@ -294,4 +304,8 @@ def check_vitals(entry: VitalsIn) -> dict[str, float]:
                 low=low,
                 high=high,
             )
+    if len({"systolic", "diastolic"} & set(entry.values)) == 1:
+        raise InvalidInput(
+            "vitals.blood_pressure_half", "A blood pressure has its systolic and diastolic values."
+        )
     return dict(entry.values)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bedside.context import phone_state
 from bedside.options import ChannelEntry
-from kiosk_ui import bedside_pages, tv_meals
+from kiosk_ui import bedside_pages, tv_clock, tv_meals
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.auth import current_user
 from kiosk_ui.bedside_session import patient_side
@@ -105,6 +105,7 @@ def register(app: web.Application, edge: WebEdge) -> None:
     app.router.add_post("/tv/enroll", enroll_post)
     edge.js_messages.update(JS_MESSAGES)
     api_routes(edge.api)
+    tv_clock.api_routes(edge.api)
     edge.feed.add_topic(tv_topic())
     tv_meals.register(app, edge)
     bedside_pages.register(app, edge)
@@ -201,6 +202,9 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         outside_prefix=options.outside_line_prefix,
         idle_seconds=request.app[k.SETTINGS].nurse_idle_signout_seconds,
         now=request.app[k.CLOCK]().isoformat(),
+        clock=tv_clock.clock_text(
+            request.app[k.CLOCK](), await request.app[k.WARD_TIME].of_ward(place.ward_code), lang
+        ),
         meals=await tv_meals.meals_view(request, stay, lang) if stay else None,
     )
     context["js_refusals"] = json.dumps(page_refusals(context["_"], AT_THE_BED), ensure_ascii=False)

@@ -31,6 +31,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_HOSPITAL = ROOT / "examples" / "hospital.yaml"
 
 
+@pytest.fixture(autouse=True)
+def _ehr_ipp_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as the hospital of the sandbox and the corpus: its IPP system is set (it is
+    required once FHIR is configured); a test of its absence unsets it."""
+    from ehr_bridge.sandbox.corpus import IPP_SYSTEM
+
+    monkeypatch.setenv("WARDLINE_EHR_IPP_SYSTEM", IPP_SYSTEM)
+
+
 class FakeClock:
     """A controllable clock (not a protocol double: time is an input of the domain)."""
 

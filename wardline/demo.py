@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import shutil
 import signal
 import socket
@@ -156,7 +157,7 @@ async def _prepare_database(settings: Settings, inventory: Path) -> None:
 @asynccontextmanager
 async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
     """Start every part; stop them in reverse order when the block ends."""
-    from ehr_bridge.sandbox.corpus import load_corpus
+    from ehr_bridge.sandbox.corpus import IPP_SYSTEM, VISIT_SYSTEM, load_corpus
     from ehr_bridge.sandbox.server import RunningSandbox
     from ehr_bridge.sandbox.store import SandboxStore
     from telephony.pbx_simulator import PbxSimulator
@@ -181,6 +182,9 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
         else:
             mqtt_url = options.mqtt_url
             broker_port = int(mqtt_url.rsplit(":", 1)[1])
+        # The demo is the sandbox's hospital: its IPP and visit systems.
+        os.environ.setdefault("WARDLINE_EHR_IPP_SYSTEM", IPP_SYSTEM)
+        os.environ.setdefault("WARDLINE_EHR_VISIT_SYSTEM", VISIT_SYSTEM)
         store = SandboxStore()
         load_corpus(store)  # the corpus of real-EHR-shaped records, served beside the demo's
         sandbox = RunningSandbox(store)

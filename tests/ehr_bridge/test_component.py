@@ -168,7 +168,7 @@ async def test_cli_context_prints_json(
     capsys.readouterr()
     assert await cmd_context(argparse.Namespace(bed="CARDIO-101-A"), settings) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["patient"]["family_name"] == "MARTIN"
+    assert printed["banner"]["family_name"] == "MARTIN"
     assert printed["stale"] is False
 
 
@@ -211,3 +211,24 @@ def test_bad_ehr_setting_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigError) as info:
         load_options()
     assert "WARDLINE_EHR_PAGE_LIMIT" in info.value.message
+
+
+def test_fhir_without_the_ipp_system_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from wardline.errors import ConfigError
+
+    monkeypatch.delenv("WARDLINE_EHR_IPP_SYSTEM")
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+        fhir_url="http://127.0.0.1:9/fhir",
+        ami_enabled=False,
+        mqtt_enabled=False,
+        mllp_enabled=False,
+    )
+    with pytest.raises(ConfigError) as info:
+        build_app(settings)
+    assert "WARDLINE_EHR_IPP_SYSTEM" in info.value.message
+    assert "\n" not in info.value.message
+    build_app(settings.model_copy(update={"fhir_url": None}))  # without FHIR it is not needed

@@ -89,7 +89,7 @@ def build(**parts: Any) -> Any:
         "allergies": [],
         "diets": [],
         "prescriptions": [],
-        "included": [],
+        "medications": {},
         "observations": [],
         "administrations": [],
         "fetched_at": NOW,
@@ -106,7 +106,7 @@ def test_seeded_resources_map_to_the_record() -> None:
         allergies=store.all("AllergyIntolerance"),
         diets=store.all("NutritionOrder"),
         prescriptions=store.all("MedicationRequest"),
-        included=store.all("Medication"),
+        medications={f"Medication/{m['id']}": m for m in store.all("Medication")},
         observations=store.all("Observation"),
     )
     assert record.patient.gluten_free

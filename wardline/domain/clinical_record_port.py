@@ -18,11 +18,62 @@ DoseState = Literal["due", "overdue", "given", "not_given"]
 WriteState = Literal["pending", "delivered", "failed"]
 
 
+AllergyStatus = Literal["recorded", "no_known_allergy", "not_recorded"]
+"""``recorded``: allergies are listed; ``no_known_allergy``: the EHR holds a coded "no known
+allergy"; ``not_recorded``: the EHR holds nothing (a warning: unknown is not "none")."""
+OrderStatus = Literal["active", "on_hold"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Code:
+    """A coded concept as the EHR sent it: system and code decide, display is for people."""
+
+    system: str
+    code: str
+    display: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllergyReaction:
+    manifestations: tuple[str, ...]
+    severity: str | None = None
+    """mild, moderate, severe"""
+    description: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Allergy:
     substance: str
     category: str | None = None
     criticality: str | None = None
+    """low, high, unable-to-assess"""
+    code: Code | None = None
+    verification: str | None = None
+    """confirmed, unconfirmed, presumed (refuted and entered-in-error are never shown)"""
+    reactions: tuple[AllergyReaction, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoseQuantity:
+    """A quantity with its UCUM unit code (``mg``, ``[iU]``, ``{tbl}``) and the unit as the
+    prescriber wrote it (``UI``, ``comprimé``)."""
+
+    value: Decimal
+    unit: str
+    unit_text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderedDose:
+    """The dose of an order: one quantity, or a range (low and/or high)."""
+
+    quantity: DoseQuantity | None = None
+    low: DoseQuantity | None = None
+    high: DoseQuantity | None = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.quantity is None and (self.low is not None or self.high is not None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +86,7 @@ class PatientBanner:
     """(label, value) pairs: ("IPP", "100001"), ("INS", ...)."""
     allergies: tuple[Allergy, ...] = ()
     diets: tuple[str, ...] = ()
+    allergy_status: AllergyStatus = "not_recorded"
 
     @property
     def gluten_free(self) -> bool:
@@ -57,6 +109,8 @@ class DoseTiming:
     bounds_start: datetime | None = None
     bounds_end: datetime | None = None
     as_needed: bool = False
+    count: int | None = None
+    """Doses in all (Timing.repeat.count), counted from the start of the bounds."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +121,18 @@ class MedicationOrder:
     route: str | None = None
     timings: tuple[DoseTiming, ...] = ()
     authored_at: datetime | None = None
+    status: OrderStatus = "active"
+    """``on_hold``: suspended, shown but never due."""
+    status_reason: str | None = None
+    medication_code: Code | None = None
+    route_code: Code | None = None
+    ordered_dose: OrderedDose | None = None
+    """Machine-readable dose (None: only ``dose`` text, the nurse confirms against it)."""
+    as_needed: bool = False
+    """"If needed": shown with its reason, never scheduled."""
+    as_needed_reason: str | None = None
+    to_clarify: bool = False
+    """An active order that cannot be scheduled: shown "to clarify with the prescriber"."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +177,20 @@ class ScheduledDose:
     state: DoseState
     recorded_at: datetime | None = None
     reason: str | None = None
+    ordered_dose: OrderedDose | None = None
+    route: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityAlert:
+    """A stay whose EHR record could not be matched for certain: nothing clinical is shown
+    or written until the identity is checked. ``reason`` is a stable id
+    (``patient.several``, ``patient.birth_date``, ``patient.ins``, ``encounter.subject``)."""
+
+    visit_number: str
+    bed: str | None
+    reason: str
+    since: datetime
 
 
 NotGivenReason = Literal["refused", "absent", "held", "vomited", "other"]
@@ -201,4 +281,8 @@ class ClinicalRecordPort(Protocol):
 
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         """Bedside writes not yet delivered, or refused (with the server's reason)."""
+        ...
+
+    def identity_alerts(self) -> list[IdentityAlert]:
+        """Stays whose identity is to be checked (for the admin pages)."""
         ...
