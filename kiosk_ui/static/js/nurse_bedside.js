@@ -137,6 +137,7 @@ function render(record) {
   }
   banner.dataset.stale = String(b.stale);
   const tbody = document.getElementById("schedule");
+  const had = document.activeElement?.closest?.("#schedule") ? document.activeElement.dataset : null;
   tbody.textContent = "";
   for (const dose of record.schedule) {
     const tr = document.createElement("tr");
@@ -146,12 +147,15 @@ function render(record) {
     pick.className = "dose";
     pick.textContent = dose.due_local;
     pick.dataset.due = dose.due_at;
+    pick.dataset.order = dose.order_id;
     pick.addEventListener("click", () => choose(dose));
     const first = document.createElement("td");
     first.append(pick);
     const state = cell(t(dose.state) + (dose.recorded_local ? ` ${dose.recorded_local}` : ""));
     tr.append(first, cell(dose.medication), cell(dose.dose), state);
     tbody.append(tr);
+    // Drawn again, the dose that had the focus keeps it: the remote does not lose its place.
+    if (had && had.order === dose.order_id && had.due === dose.due_at) pick.focus();
   }
   const writes = document.getElementById("writes");
   writes.textContent = "";
@@ -180,6 +184,13 @@ for (const button of document.querySelectorAll("button.reason")) {
       other.setAttribute("aria-pressed", String(other.dataset.reason === reason));
     }
   });
+}
+
+/** The remote back on a dose of the schedule (after its form closed). */
+function focusDose(dose) {
+  const buttons = [...document.querySelectorAll("#schedule button.dose")];
+  const same = buttons.find((b) => b.dataset.order === dose?.order_id && b.dataset.due === dose?.due_at);
+  (same ?? buttons[0])?.focus();
 }
 
 function choose(dose) {
@@ -272,9 +283,11 @@ async function record(given) {
       reason_text: value("reason-text"), late_reason: value("late-reason"),
     });
     for (const id of receipt.business_ids) recorded.set(id, chosen.medication);
+    const done = chosen;
     adminForm.hidden = true; // the confirmation is outside the form: it stays in sight
     showResult("admin-result", t("Recorded: waiting for the EHR"), "ok");
     await refresh();
+    focusDose(done);
   } catch (err) {
     if (err.id === "bedside.nurse_signed_out") goneHome("idle");
     else showResult("admin-result", err.message, "error", err.id);
