@@ -37,7 +37,11 @@ class BedsideOptions(BaseSettings):
     kiosk_base_url: str | None = Field(
         default=None, description="Base URL of the TV pages; default the service's own address."
     )
-    channel_lineup: list[ChannelEntry] = Field(default_factory=lambda: list(DEFAULT_LINEUP))
+    channel_lineup: list[ChannelEntry] = Field(
+        default_factory=lambda: list(DEFAULT_LINEUP),
+        description='TV channels and radio stations, JSON: [{"number": 101, "name": "France '
+        'Inter", "url": "https://...", "kind": "radio"}] (kind tv by default).',
+    )
     mqtt_ca_file: str | None = Field(default=None, description="CA bundle for mqtts://.")
     mqtt_window: int = Field(default=256, ge=1, le=4096, description="QoS 1 in-flight window.")
     reconnect_min_seconds: float = Field(default=0.5, gt=0)

@@ -85,7 +85,7 @@ async def test_arrows_move_by_position_on_every_page(
             ("ArrowUp", "tv"),
         )
         await nothing_under_the_footer(page)
-        await save_screenshot(page, f"tv-home{suffix}", tmp_path)
+        await save_screenshot(page, f"tv-remote-home{suffix}", tmp_path)
 
         # Meals: lunch on the left, dinner on the right.
         await open_tile(page, "meals")
@@ -103,7 +103,7 @@ async def test_arrows_move_by_position_on_every_page(
         await page.keyboard.press("Enter")
         await page.wait_for_selector(".dish[data-dish='L2'][aria-pressed='true']")
         await nothing_under_the_footer(page)
-        await save_screenshot(page, f"tv-meals{suffix}", tmp_path)
+        await save_screenshot(page, f"tv-remote-meals{suffix}", tmp_path)
         await page.keyboard.press("Escape")
         await page.wait_for_selector("body[data-view='home']")
         assert await focused(page) == "meals"  # back where the patient was

@@ -15,13 +15,14 @@ let lastPresence = 0;
 let chosen = null;
 const recorded = new Map(); // business id -> what was recorded, until the EHR has it
 
-async function call(method, path, data) {
+async function call(method, path, data, keepalive = false) {
   // Like wardline.js's api(), without its redirect to /signin: the TV keeps its own session.
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = document.querySelector('meta[name="csrf-token"]').content;
   if (data !== undefined) headers["Content-Type"] = "application/json";
   const res = await reach(`/api/v1${path}`, {
     method, headers, credentials: "same-origin", body: data === undefined ? undefined : JSON.stringify(data),
+    keepalive, // a sign-out sent as the page goes away still reaches the server
   });
   if (res.status === 204) return null;
   const json = await res.json().catch(() => null);
@@ -76,7 +77,7 @@ function goneHome(by) {
 async function leave(by) {
   if (body.dataset.nurse !== "in") return;
   signedOut();
-  await call("POST", "/tv/nurse/signout", { by }).catch(() => {});
+  await call("POST", "/tv/nurse/signout", { by }, true).catch(() => {});
 }
 
 function touch() {
