@@ -47,8 +47,12 @@ async def end_nurse_session(request: web.Request, place: TerminalPlace, by: str)
     """End the nurse's session at this terminal, if any, audited with how it ended (one
     transaction)."""
     (await get_session(request)).pop(NURSE_KEY, None)
+    db = request.app[k.DATABASE]
+    async with db.sessions() as s:  # a read first: most of the patient's requests find no one
+        if await s.get(BedsideNurseSession, place.terminal_id) is None:
+            return False
     action = "bedside.nurse_idle_signout" if by == "idle" else "bedside.nurse_signout"
-    async with request.app[k.DATABASE].session() as s:
+    async with db.session() as s:
         ended = (
             await s.execute(
                 delete(BedsideNurseSession)
