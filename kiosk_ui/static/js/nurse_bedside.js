@@ -170,7 +170,8 @@ function render(record) {
     const li = document.createElement("li");
     li.dataset.state = state;
     li.dataset.id = id;
-    li.textContent = `${kind} · ${labels[state]}${error ? ` (${error})` : ""}`;
+    const what = { administration: t("Medication administration"), vitals: t("Vital signs") }[kind] ?? kind;
+    li.textContent = `${what} · ${labels[state]}${error ? ` (${error})` : ""}`;
     writes.append(li);
   }
   const pending = [...recorded.keys()].some((id) => outstanding.has(id));
