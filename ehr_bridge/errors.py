@@ -24,6 +24,10 @@ class UnsupportedMessage(Hl7Error):
     """A well-formed message of a type or event Wardline does not handle (ACK AR)."""
 
 
+class IgnoredEvent(Hl7Error):
+    """A known ADT event the hospital sends and Wardline does not use (ACK AA, ignored)."""
+
+
 class FhirError(EhrError):
     """A FHIR exchange failed."""
 

@@ -34,7 +34,7 @@ from kiosk_ui.state import WebEdge
 from kiosk_ui.terminal_auth import TerminalPlace, enroll
 from kiosk_ui.tv_feed import tv_topic
 from kiosk_ui.tv_options import TvOptions, channel_lineup
-from telephony.models import CallRecord
+from telephony.calls.models import CallRecord
 from wardline import appkeys as k
 from wardline.domain.errors import InvalidInput, NotFound
 from wardline.domain.stay_views import StayView

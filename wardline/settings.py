@@ -89,7 +89,12 @@ class Settings(BaseSettings):
         description="Broker URL `mqtt://user:password@host:port` (`mqtts://` for TLS).",
     )
     mqtt_enabled: bool = Field(default=True, description="Connect to the broker at start-up.")
-    mqtt_client_id: str = Field(default="wardline-service", description="MQTT client id.")
+    mqtt_client_id: str | None = Field(
+        default=None,
+        description="MQTT client id; default the user name of `WARDLINE_MQTT_URL`, else "
+        "`wardline-service`. Each instance of the service needs its own account (the generated "
+        "broker configuration binds the client id to the account).",
+    )
     terminal_offline_alert_seconds: float = Field(
         default=300.0, gt=0, description="Offline time after which a terminal raises an alert."
     )
@@ -188,10 +193,13 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
+        problems = [
+            f"WARDLINE_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"])
         raise ConfigError(
-            "config.invalid", f"invalid setting {field}: {first['msg']}", field=field
+            "config.invalid", "invalid setting " + "; ".join(problems), field=field
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config.toml", f"settings file {path} is not valid TOML: {exc}") from exc

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from wardline.db.base import utcnow
 from wardline.db.engine import Database
-from wardline.db.models import StaffUser
+from wardline.db.models import StaffUser, Ward
 from wardline.domain.audit import AuditLog
 from wardline.domain.commands import Actor
 from wardline.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -109,6 +109,12 @@ class StaffDirectory:
         async with self.db.session() as s:
             if (await s.scalars(select(StaffUser).where(StaffUser.username == username))).first():
                 raise Conflict("staff.exists", f"user {username} already exists", username=username)
+            if ward_code is not None and (
+                await s.scalars(select(Ward.code).where(Ward.code == ward_code))
+            ).first() is None:
+                raise InvalidInput(
+                    "staff.ward_unknown", f"no ward {ward_code} in the inventory", ward=ward_code
+                )
             bh = badge_hash(badge) if badge else None
             if (
                 bh
