@@ -25,6 +25,8 @@ from wardline.domain.stay_views import StayView
 from wardline.errors import WardlineError
 
 JS_MESSAGES = {
+    "Medication administration",
+    "Vital signs",
     "Signed out",
     "Recorded: waiting for the EHR",
     "Delivered to the EHR",

@@ -26,7 +26,8 @@ MESSAGES: dict[str, str] = {
     "fhir.token_refused": "The health record refuses the service's credentials: "
     "tell the administrator. Nothing was recorded.",
     "ehr.not_configured": "No health record is connected to this service.",
-    "ehr.ipp_system_missing": "No health record is connected to this service.",
+    "ehr.ipp_system_missing": "The service does not know the hospital's patient identifier "
+    "system: tell the administrator.",
     # the record does not match the admission: nothing clinical is shown or written
     "ehr.identity_to_be_checked": "Identity to be checked: nothing clinical is shown or "
     "recorded for this patient. Ask the admissions office to check the identity in the EHR.",

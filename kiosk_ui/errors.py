@@ -68,10 +68,10 @@ _BY_ID: dict[str, int] = {
     "pbx.unreachable": 503,
     "pbx.login_refused": 503,
     "pbx.timeout": 504,
+    "ehr.identity_to_be_checked": 409,
     "ehr.dose_already_recorded": 409,
     "ehr.wrong_patient": 422,
     "ehr.not_configured": 503,
-    "ehr.identity_to_be_checked": 409,
 }
 _BY_FAMILY: tuple[tuple[type[WardlineError], int], ...] = (
     (NotFound, 404),
