@@ -10,7 +10,9 @@ Entries carry what the operator needs to put a call through, never clinical data
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
@@ -36,6 +38,10 @@ class DirectoryEntry(BaseModel):
     did: str | None = None
     do_not_disturb: bool = False
     line_suspended: bool = False
+    in_bed_since: datetime | None = None
+    """Patient: when they came to this bed (admission or transfer), in the ward's zone."""
+    in_bed_since_text: str | None = None
+    """The same as the page shows it (day/month hours:minutes, ward's zone)."""
 
 
 class DirectoryOut(BaseModel):
@@ -48,7 +54,11 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-async def search(db: Database, audit: AuditLog, actor: str, q: str) -> DirectoryOut:
+async def search(
+    db: Database, audit: AuditLog, actor: str, q: str, zone: ZoneInfo | None = None
+) -> DirectoryOut:
+    """``zone``: the ward's, in which times are given (Europe/Paris when not said)."""
+    zone = zone or ZoneInfo("Europe/Paris")
     needle = fold(q.strip())
     like = f"%{needle}%"
     entries: list[DirectoryEntry] = []
@@ -70,6 +80,7 @@ async def search(db: Database, audit: AuditLog, actor: str, q: str) -> Directory
             or (p.addressed_as and needle in fold(p.addressed_as))
         ][:LIMIT]
         for p, stay, bed, ward in patients:
+            since = stay.bed_since.astimezone(zone) if stay.bed_since else None
             entries.append(
                 DirectoryEntry(
                     kind="patient",
@@ -80,6 +91,8 @@ async def search(db: Database, audit: AuditLog, actor: str, q: str) -> Directory
                     did=stay.did,
                     do_not_disturb=stay.do_not_disturb,
                     line_suspended=stay.line_suspended,
+                    in_bed_since=since,
+                    in_bed_since_text=since.strftime("%d/%m %H:%M") if since else None,
                 )
             )
             await audit.record(
