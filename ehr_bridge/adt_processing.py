@@ -171,7 +171,7 @@ class AdtProcessor:
             return Outcome(
                 message_id=None,
                 ack_code="AR",
-                status=status,
+                status=inbox.REJECTED,
                 error_id=exc.error_id,
                 error=exc.message,
             ), header
