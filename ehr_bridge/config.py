@@ -43,7 +43,8 @@ class EhrOptions(BaseSettings):
     )
     request_timeout: float = Field(default=5.0, gt=0, description="FHIR request timeout (s).")
     ipp_system: str | None = Field(
-        default=None, description="FHIR identifier system of the IPP (None: match any system)."
+        default=None,
+        description="FHIR identifier system of the IPP; required when FHIR is configured.",
     )
     visit_system: str | None = Field(
         default=None, description="FHIR identifier system of visit numbers (None: any)."
@@ -51,6 +52,10 @@ class EhrOptions(BaseSettings):
     business_id_system: str = Field(
         default="urn:wardline:bedside-write",
         description="Identifier system of bedside writes (conditional create key).",
+    )
+    rpps_system: str = Field(
+        default="urn:oid:1.2.250.1.71.4.2.1",
+        description="Identifier system of a nurse's RPPS-based national id (value 8+RPPS).",
     )
     outbox_retry_base_seconds: float = Field(default=2.0, gt=0)
     outbox_retry_max_seconds: float = Field(default=300.0, gt=0)

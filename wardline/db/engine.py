@@ -180,6 +180,7 @@ async def upgrade(url: str, revision: str = "heads") -> None:
         await asyncio.to_thread(upgrade_sync, url, revision)
     except (OperationalError, OSError) as exc:
         raise StorageError("db.unavailable", f"cannot migrate the database: {exc}") from exc
+    log.info("database.schema_current", revision=revision)
 
 
 async def current_revisions(db: Database) -> set[str]:

@@ -183,6 +183,8 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     badge_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    rpps: Mapped[str | None] = mapped_column(String(11), unique=True)
+    """RPPS number of a health professional (11 digits), when the account has one."""
     ward_code: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8), default="fr")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
