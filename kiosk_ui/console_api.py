@@ -17,7 +17,6 @@ from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.directory import DirectoryOut, DirectorySearchIn, search
 from kiosk_ui.errors import WebError
 from kiosk_ui.lamps import LampsOut, lamp_layout
-from kiosk_ui.tv import ward_zone
 from wardline import appkeys as k
 from wardline.db.schema import metadata
 from wardline.domain.switchboard_port import CallView, Switchboard
@@ -282,7 +281,7 @@ def register(api: Api) -> None:
             app[k.AUDIT],
             call.signed_in().username,
             call.body(DirectorySearchIn).q,
-            ward_zone(call.request),
+            app[k.WARD_TIME],
         )
 
     @api.route(

@@ -10,9 +10,8 @@ Entries carry what the operator needs to put a call through, never clinical data
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
@@ -20,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from wardline.db.engine import Database
 from wardline.db.models import Bed, Patient, Room, StaffPhone, Stay, Ward
 from wardline.domain.audit import AuditLog
+from wardline.ward_time import WardTime
 
 LIMIT = 25
 
@@ -55,10 +55,9 @@ def fold(text: str) -> str:
 
 
 async def search(
-    db: Database, audit: AuditLog, actor: str, q: str, zone: ZoneInfo | None = None
+    db: Database, audit: AuditLog, actor: str, q: str, ward_time: WardTime | None = None
 ) -> DirectoryOut:
-    """``zone``: the ward's, in which times are given (Europe/Paris when not said)."""
-    zone = zone or ZoneInfo("Europe/Paris")
+    """``ward_time``: the zone of each ward, in which times are given (none: UTC)."""
     needle = fold(q.strip())
     like = f"%{needle}%"
     entries: list[DirectoryEntry] = []
@@ -80,7 +79,10 @@ async def search(
             or (p.addressed_as and needle in fold(p.addressed_as))
         ][:LIMIT]
         for p, stay, bed, ward in patients:
-            since = stay.bed_since.astimezone(zone) if stay.bed_since else None
+            since = None
+            if stay.bed_since is not None:
+                zone = await ward_time.of_ward(ward) if ward_time else UTC
+                since = stay.bed_since.astimezone(zone)
             entries.append(
                 DirectoryEntry(
                     kind="patient",

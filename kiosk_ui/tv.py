@@ -118,9 +118,10 @@ async def stay_of(request: web.Request, place: TerminalPlace) -> StayView | None
     return await request.app[k.STAYS].stay_for_bed(place.bed_label)
 
 
-def ward_zone(request: web.Request) -> ZoneInfo:
-    """The ward's zone: every time a page or the API shows is computed in it by the server."""
-    return ZoneInfo(request.app[TV_OPTIONS].timezone)
+async def ward_zone(request: web.Request, ward_code: str) -> ZoneInfo:
+    """The ward's zone (its site's): every time a page or the API shows is computed in it by
+    the server."""
+    return await request.app[k.WARD_TIME].of_ward(ward_code)
 
 
 def context_of(
@@ -174,7 +175,7 @@ async def calls_of(request: web.Request, place: TerminalPlace, stay: StayView) -
             .limit(20)
         )
         calls = []
-        zone = ward_zone(request)
+        zone = await ward_zone(request, place.ward_code)
         for r in rows:
             outgoing = r.caller_number == place.extension
             seconds = (r.ended_at - r.answered_at).total_seconds() if r.answered_at else 0.0
@@ -196,7 +197,8 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/tv/enroll")
     place = await patient_side(request, "page")
     stay = await stay_of(request, place)
-    tv = context_of(place, stay, request.app[k.SETTINGS].default_language, ward_zone(request))
+    zone = await ward_zone(request, place.ward_code)
+    tv = context_of(place, stay, request.app[k.SETTINGS].default_language, zone)
     session = await get_session(request)
     if "lang" not in session:  # the patient's language until they choose another on the TV
         session["lang"] = tv.language
@@ -282,7 +284,7 @@ def api_routes(api: Api) -> None:
         place = await patient_side(call.request)
         stay = await stay_of(call.request, place)
         lang = call.request.app[k.SETTINGS].default_language
-        return context_of(place, stay, lang, ward_zone(call.request))
+        return context_of(place, stay, lang, await ward_zone(call.request, place.ward_code))
 
     @api.route(
         "GET",

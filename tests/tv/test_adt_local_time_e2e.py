@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ehr_bridge.component import EHR
-from ehr_bridge.fhir_sandbox import RunningSandbox
+from ehr_bridge.sandbox.server import RunningSandbox
 from kiosk_ui.terminal_auth import issue_credential
 from tests.conftest import Hospital
 from tests.ehr_bridge.messages import adt
