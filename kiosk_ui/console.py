@@ -51,6 +51,7 @@ JS_MESSAGES = {
     "Answered on my phone",
     "Hung up",
     "Nothing found.",
+    "since",
     "queued",
     "ringing",
     "talking",

@@ -305,6 +305,7 @@ def register(api: Api) -> None:
             app[k.AUDIT],
             call.signed_in().username,
             call.body(DirectorySearchIn).q,
+            app[k.WARD_TIME],
         )
 
     @api.route(

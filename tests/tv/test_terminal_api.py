@@ -47,6 +47,7 @@ async def test_terminal_sees_only_its_bed_and_patient_safe_facts(tvlab: TvLab) -
         "phone_number",
         "phone_state",
         "services",
+        "in_bed_since",  # when the stay came to this bed, in the ward's zone
     }
     # The neighbour's terminal (empty bed) sees its own bed, never this patient.
     other = await issue_credential(tvlab.app[k.DATABASE], OTHER_TERMINAL)

@@ -231,7 +231,7 @@ async function search(q) {
   try {
     const out = await api("POST", "/directory/search", { q });
     $("directory").replaceChildren(...(out.entries.length ? out.entries.map((e) => el("li", { dataset: { kind: e.kind } },
-      el("span", { class: "pill" }, t(e.kind)), ` ${e.label} · ${e.bed ?? e.ward_code ?? ""} · ${e.extension} `,
+      el("span", { class: "pill" }, t(e.kind)), ` ${e.label} · ${e.bed ?? e.ward_code ?? ""}${e.in_bed_since_text ? ` (${t("since")} ${e.in_bed_since_text})` : ""} · ${e.extension} `,
       el("button", { type: "button", onclick: () => dial(e.extension) }, t("Call")),
       el("button", { type: "button", onclick: () => { $("transfer-to").value = e.extension; transfer(e.extension, $("transfer-kind").value); } }, t("Transfer")))) :
       [el("li", {}, t("Nothing found."))]));
