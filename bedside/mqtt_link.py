@@ -104,10 +104,16 @@ def _drive_on_the_loop(client: aiomqtt.Client) -> None:
         except Exception as exc:
             failed(exc)
 
+    def install_reader(paho: mqtt.Client, sock: Any) -> None:
+        # Only while paho still holds this socket: a closed one's number may be reused.
+        current = paho._sock
+        if current is not None and current is sock and current.fileno() >= 0:
+            loop.add_reader(current.fileno(), read, paho)
+
     def on_socket_open(paho: mqtt.Client, userdata: Any, sock: Any) -> None:
         if aio_open is not None:
             aio_open(paho, userdata, sock)  # schedules aiomqtt's reader; ours replaces it
-        loop.call_soon_threadsafe(loop.add_reader, sock.fileno(), read, paho)
+        loop.call_soon_threadsafe(install_reader, paho, sock)
 
     def on_socket_register_write(paho: mqtt.Client, userdata: Any, sock: Any) -> None:
         if threading.get_ident() == loop_thread:
