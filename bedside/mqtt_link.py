@@ -14,6 +14,7 @@ so it can neither block the reconnection nor let one sender's backlog hold up an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import ssl
@@ -170,6 +171,8 @@ class MqttLink:
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._connected_callbacks: list[Callable[[int], None]] = []
+        self._surveys: list[tuple[str, dict[str, bytes], asyncio.Event]] = []
+        self._left_subscribed: set[str] = set()  # surveys cut short: kept by the session
         self.refused_subscriptions: set[str] = set()
         self._stopping = False
         self.state = "down"
@@ -307,6 +310,9 @@ class MqttLink:
             if any(_refused(code) for code in granted):  # the broker refused (ACL)
                 self.refused_subscriptions.add(topic)
                 log.error("mqtt.subscription_refused", topic=topic)
+        for topic in list(self._left_subscribed):  # the persistent session still has them
+            await client.unsubscribe(topic)
+            self._left_subscribed.discard(topic)
         self._client = client
         self.connections += 1
         self.state = "up"
@@ -322,6 +328,11 @@ class MqttLink:
         never waits for a handler (a handler publishing while the connection is down must not
         stop the reconnection)."""
         self.received += 1
+        if retained and self._surveys:
+            for topic_filter, found, arrived in self._surveys:
+                if mqtt.topic_matches_sub(topic_filter, topic):
+                    found[topic] = payload
+                    arrived.set()
         if self._on_message is None:
             return
         try:
@@ -329,6 +340,43 @@ class MqttLink:
         except Exception as exc:  # a bug in the intake: counted, one line, no payload
             self.handler_failures += 1
             log.error("mqtt.intake_failed", topic=topic[:200], error=repr(exc)[:200])
+
+    async def retained_topics(
+        self, topic_filter: str, *, quiet: float = 0.5, within: float = 10.0
+    ) -> dict[str, bytes]:
+        """What the broker keeps retained under ``topic_filter`` (non-empty messages): a
+        subscription on this connection until no retained message came for ``quiet``
+        seconds, then unsubscribed."""
+        client = self._client
+        if client is None:
+            raise BrokerUnavailable(
+                "mqtt.unavailable", "broker not connected", broker=self.address.describe()
+            )
+        found: dict[str, bytes] = {}
+        arrived = asyncio.Event()
+        survey = (topic_filter, found, arrived)
+        self._surveys.append(survey)
+        self._left_subscribed.add(topic_filter)
+        try:
+            try:
+                async with asyncio.timeout(within):
+                    await client.subscribe(topic_filter, qos=1)
+                    while await _wait(arrived, quiet):
+                        arrived.clear()
+            except (TimeoutError, aiomqtt.MqttError) as exc:
+                raise BrokerUnavailable(
+                    "mqtt.survey_failed", "could not read the retained topics",
+                    broker=self.address.describe(),
+                ) from exc  # fmt: skip
+            finally:
+                if self._client is client:
+                    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                        async with asyncio.timeout(within):
+                            await client.unsubscribe(topic_filter)
+                            self._left_subscribed.discard(topic_filter)
+        finally:
+            self._surveys.remove(survey)
+        return {topic: payload for topic, payload in found.items() if payload}
 
     # --- publishing ---------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from bedside.contract import parse_config, parse_context
@@ -231,3 +232,31 @@ async def test_two_instances_never_leave_an_older_snapshot(
         await edge_b.stop()
         await edge_a.stop()
         await bus_a.stop()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_what_the_broker_kept_for_a_terminal_gone_from_the_inventory_is_erased(
+    db: Database, shared_broker: tuple[str, int], topics: Topics, tmp_path: Path
+) -> None:
+    await seed_ward(db, "K2", [("K2-001-A", "001", "6101", "TK-STAYS")])
+    host, port = shared_broker
+    async with aiomqtt.Client(host, port) as old_service:  # left by an earlier inventory
+        await old_service.publish(topics.config("TK-GONE"), b'{"v":1}', qos=1, retain=True)
+        await old_service.publish(topics.context("TK-GONE"), b'{"v":1,"greeting_name":"Kim"}',
+                                  qos=1, retain=True)  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path, database_url="sqlite+aiosqlite:///unused.db",
+        mqtt_url=f"mqtt://{host}:{port}",  # type: ignore[arg-type]
+        mqtt_client_id=f"svc-{topics.root}",
+    )  # fmt: skip
+    bus = EventBus()
+    edge = BedsideEdge(settings, BedsideOptions(topic_root=topics.root), db=db, bus=bus,
+                       stays=Stays(db, bus, AuditLog()))  # fmt: skip
+    await edge.start()
+    try:
+        await wait_until(lambda: edge.synced, timeout=15)
+        seen = await retained(host, port, f"{topics.root}/#")
+        assert set(seen) == {topics.config("TK-STAYS")}  # TK-STAYS: empty bed, no context
+        assert edge.link.health()["state"] == "up"
+    finally:
+        await edge.stop()
