@@ -71,20 +71,14 @@ async def _inventory_terminals(settings: Settings) -> list[str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bedside import beds
-    from wardline.db.engine import Database, current_revisions
+    from wardline.db.access import open_migrated
     from wardline.errors import StorageError
 
-    db = Database(settings.effective_database_url)
     try:
-        if not await db.ping():
-            raise StorageError(
-                "db.unavailable", "the database is unreachable (or use --no-inventory)"
-            )
-        if not await current_revisions(db):
-            raise StorageError(
-                "db.empty",
-                "the database has no schema: run `wardline db upgrade` (or use --no-inventory)",
-            )
+        db = await open_migrated(settings.effective_database_url)
+    except StorageError as exc:
+        raise StorageError(exc.error_id, f"{exc.message} (or use --no-inventory)") from exc
+    try:
         async with db.session() as session:
             return await beds.terminal_ids(session)
     except SQLAlchemyError as exc:

@@ -17,11 +17,13 @@ from bedside.gateway import TerminalGateway
 from bedside.incoming_call import IncomingCallBanner
 from bedside.mqtt_link import MqttLink, parse_mqtt_url
 from bedside.nurse_call import NurseCalls
+from bedside.nurse_call_ring_plan import RingPlanner
 from bedside.options import BedsideOptions
 from bedside.presence import TerminalRegistry
 from bedside.stays_port import StayReader
 from bedside.topics import Topics
 from wardline.bus import EventBus
+from wardline.domain.audit import AuditLog
 from wardline.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -40,6 +42,7 @@ class BedsideEdge:
         db: SessionSource,
         bus: EventBus,
         stays: StayReader,
+        audit: AuditLog | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -60,8 +63,9 @@ class BedsideEdge:
         )  # fmt: skip
         self.nurse_calls = NurseCalls(
             db=db, bus=bus, link=self.link, topics=self.topics, places=self.places, clock=clock,
-            sleep=sleep,
+            sleep=sleep, audit=audit, planner=RingPlanner(settings.default_language),
         )  # fmt: skip
+        self.nurse_calls.subscribe(bus)
         self.gateway = TerminalGateway(
             topics=self.topics, registry=self.registry, nurse_calls=self.nurse_calls,
             link=self.link, limits=options.intake_limits(),
