@@ -187,6 +187,22 @@ BENCHES = (
         ),
     ),
     Bench(
+        "nurse_call_flood",
+        (),
+        ("--junk", "2000", "--rounds", "1", "--calls", "5"),
+        (
+            Figure(
+                "nurse call p99 while another terminal floods 10,000 bad messages",
+                "flood_p99_ms",
+                "ms",
+                "baseline_p99_ms",
+                "no flood",
+                "< 1000 ms",
+                lambda v: v < 1000,
+            ),
+        ),
+    ),
+    Bench(
         "bedside_fetch",
         (),
         ("--fetches", "30"),
