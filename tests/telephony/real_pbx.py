@@ -105,6 +105,7 @@ class RealPbx:
     ami_port: int = field(default_factory=free_port)
     sip_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     trunk_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    """The trunk's contact port (calls from the trunk come from 127.0.0.1, any port)."""
     process: asyncio.subprocess.Process | None = None
     files: dict[str, str] = field(default_factory=dict)
 
@@ -366,7 +367,7 @@ async def place_call(
 ) -> SipCall:
     """Call ``to`` from phone ``caller`` or, ``from_trunk``, as outside number ``caller``; the
     call stays up until the PBX hangs it up (or ``hold_seconds``)."""
-    port = pbx.trunk_port if from_trunk else free_port(socket.SOCK_DGRAM)
+    port = free_port(socket.SOCK_DGRAM)  # the trunk is identified by its address only
     log_dir = pbx.root / "sipp"
     log_dir.mkdir(exist_ok=True)
     fields = log_dir / f"call-{port}.csv"
