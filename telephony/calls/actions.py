@@ -75,34 +75,6 @@ class PbxActions:
         log.info("pbx.originate", call_id=call_id, from_phone=from_phone, to=to_extension)
         return call_id
 
-    async def ring_alert(
-        self,
-        target: str,
-        caller_number: str,
-        caller_name: str,
-        *,
-        context: str,
-        announcement: str,
-        ring_seconds: int = 60,
-    ) -> str:
-        """Ring ``target`` from a Local channel showing ``caller_name <caller_number>``; once
-        answered, ``announcement`` is played. Returns the new call id."""
-        extension(target)
-        call_id = f"wl-{uuid.uuid4().hex[:16]}"
-        fields: dict[str, str | list[str]] = {
-            "Action": "Originate",
-            "Channel": f"Local/{target}@{context}",
-            "Application": "Playback",
-            "Data": announcement,
-            "Async": "true",
-            "ChannelId": call_id,
-            "Timeout": str(ring_seconds * 1000),
-            "CallerID": f'"{caller_name}" <{caller_number}>' if caller_number else caller_name,
-        }
-        await self.link.send(fields, as_list=False)
-        log.info("pbx.ring_alert", call_id=call_id, target=target)
-        return call_id
-
     async def call_bed(self, operator: str, bed_extension: str) -> str:
         return await self.originate(operator, bed_extension)
 

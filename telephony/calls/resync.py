@@ -54,6 +54,9 @@ class PbxSnapshot:
     parked: list[AmiMessage] = field(default_factory=list)
 
 
+EMPTY_LIST = frozenset({"No Contacts found"})
+"""Refusals that mean an empty list (Asterisk 22's PJSIPShowContacts with no phone registered)."""
+
 # ExtensionStatus codes (hint state) -> the device state names of DeviceStateList.
 HINT_STATES = {
     "0": "NOT_INUSE",
@@ -82,9 +85,11 @@ async def fetch_snapshot(link: AmiLink) -> PbxSnapshot:
     for key, frames in zip(LISTS, answers, strict=True):
         if key == "devices" and isinstance(frames, PbxActionFailed):
             frames = await _hint_states(link)
+        if isinstance(frames, PbxActionFailed) and frames.details.get("reason") in EMPTY_LIST:
+            frames = []  # Asterisk answers an empty list with an error
         if isinstance(frames, BaseException):
             raise frames
-        items = [f for f in frames[1:] if not f.name.endswith("Complete")]
+        items = [f for f in frames[1:] if not f.name.endswith("Complete")] if frames else []
         setattr(snapshot, key, items)
     return snapshot
 

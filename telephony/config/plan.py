@@ -15,6 +15,7 @@ from sqlalchemy import select
 from wardline.db.engine import Database
 from wardline.db.models import Did, InventoryMeta, StaffPhone, Stay, Ward
 from wardline.domain.inventory_file import HospitalEntry, InventoryFile
+from wardline.domain.nurse_call_policy import DEFAULT_POLICY
 from wardline.domain.stay_views import all_bed_refs
 from wardline.errors import WardlineError
 
@@ -66,6 +67,11 @@ class PbxPlan:
     """DIDs held by stays in the database (each must belong to the pool)."""
 
     @property
+    def nurse_ring_limit(self) -> int:
+        """Seconds one nurse-call ring lasts when the Originate names none (the policy's)."""
+        return DEFAULT_POLICY.dial_limit_seconds
+
+    @property
     def parking_slots(self) -> list[str]:
         width = len(self.parking_first)
         return [
@@ -105,13 +111,14 @@ def _staff_from_file(inv: InventoryFile) -> list[StaffLine]:
                     ward_code=ward.code,
                 )
             for lvl in ward.escalation:
-                if lvl.extension:
-                    phones[lvl.extension] = StaffLine(
-                        extension=lvl.extension,
-                        kind=lvl.level,
-                        label=f"{lvl.level} {ward.name}",
-                        ward_code=ward.code,
-                    )
+                for extension in [lvl.extension, *(lvl.extensions or ())]:
+                    if extension:
+                        phones[extension] = StaffLine(
+                            extension=extension,
+                            kind=lvl.level,
+                            label=f"{lvl.level} {ward.name}",
+                            ward_code=ward.code,
+                        )
     return list(phones.values())
 
 

@@ -97,12 +97,18 @@ def originate(session: AmiSession, a: AmiMessage) -> None:
         return
     exten = a.get("Exten") or a.get("Application")
     if tech == "Local":
+        from telephony.simulator import nurse_ring as sim_nurse_ring
         from telephony.simulator.dialplan import originate_local
 
         caller = _caller_id(a.get("CallerID"), ext.partition("@")[0], "")
-        target = ext.partition("@")[0]
+        target, _, context = ext.partition("@")
         key = (session.id, a.action_id, a.get("Exten"))
-        if originate_local(pbx, target, caller, a.get("ChannelId") or None, key):
+        if context.split("/")[0] == sim_nurse_ring.RING_CONTEXT:
+            chan_vars = sim_nurse_ring.variables(a.get_all("Variable"))
+            uid = a.get("ChannelId") or None
+            if sim_nurse_ring.originate_ring(pbx, target, caller, uid, key, chan_vars):
+                return
+        elif originate_local(pbx, target, caller, a.get("ChannelId") or None, key):
             return
     phone = pbx.phones.get(ext)
     busy = any(ch.phone == ext for ch in pbx.channels.values())

@@ -95,3 +95,7 @@ def originate_answered(pbx: SimPbx, ch: SimChannel) -> None:
             ("CallerIDName", ch.caller_name),
         ],
     )
+    if ch.context == "wl-nurse-ring":
+        from telephony.simulator.nurse_ring import answered
+
+        answered(pbx, ch)

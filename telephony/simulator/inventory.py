@@ -63,8 +63,9 @@ class SimInventory:
                 if ward.nurse_call:
                     nurse_calls[ward.nurse_call] = ward.nurse_station
                 for level in ward.escalation:
-                    if level.extension:
-                        phones[level.extension] = (f"{level.level} {ward.name}", ward.code)
+                    for extension in [level.extension, *(level.extensions or ())]:
+                        if extension:
+                            phones[extension] = (f"{level.level} {ward.name}", ward.code)
         return cls._with_hospital(phones, beds, nurse_calls, inv.hospital.model_dump())
 
     @classmethod

@@ -131,7 +131,9 @@ class SimPbx:
         return mine[-1] if mine else None
 
     def by_name(self, name: str) -> SimChannel | None:
-        return next((ch for ch in self.channels.values() if ch.name == name), None)
+        """The channel of that name, or of that Uniqueid (as Asterisk's channel lookup)."""
+        found = next((ch for ch in self.channels.values() if ch.name == name), None)
+        return found or self.channels.get(name)
 
     # --- calls ------------------------------------------------------------------------------
     def dial(self, from_ext: str, to: str) -> str:
