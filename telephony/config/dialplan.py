@@ -27,6 +27,9 @@ class Dialplan:
     queue_context: str = "wl-switchboard"
     parking_context: str = "parkedcalls"
     parking_lot: str = "default"
+    nurse_ring_context: str = "wl-nurse-ring"
+    """Nurse-call rings: ``Local/<phone>@wl-nurse-ring`` (telephony/nurse_call_ring.py)."""
+    nurse_answered_context: str = "wl-nurse-answered"
     astdb_context: str = "wl-astdb"
     """Wardline's AstDB writes: originated as ``Local/<astdb_write>@<astdb_context>`` with
     the keys as channel variables, checked by the dialplan (the AMI account has no ``system``
