@@ -149,7 +149,15 @@ class Call:
             return "talking"
         if any(ch.state == "Ringing" for ch in self.channels.values()):
             return "ringing"
+        if any(ch.state == "Up" for ch in self.channels.values()):
+            return "talking"  # answered by the dialplan itself (an announcement, a wait)
         return "dialing"
+
+    def present_extensions(self) -> list[str]:
+        """The phones on the call now (a phone whose channels all left is no longer shown;
+        :attr:`extensions` keeps every phone the call reached, for the call record)."""
+        here = {ch.phone for ch in self.channels.values() if ch.phone}
+        return [ext for ext in self.extensions if ext in here]
 
     def view(self) -> CallView:
         return CallView(
@@ -158,7 +166,7 @@ class Call:
             caller_number=self.caller_number,
             caller_name=self.caller_name,
             called_extension=self.called_extension,
-            extensions=tuple(self.extensions),
+            extensions=tuple(self.present_extensions()),
             started_at=self.started_at,
             answered_at=self.answered_at,
             queue=self.queue,

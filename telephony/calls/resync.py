@@ -150,9 +150,12 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
                 state.bridges.setdefault(channel.bridge, set()).add(channel.uniqueid)
         for members in state.bridges.values():
             if len(members) >= 2:
+                # no answer time in CoreShowChannels: the youngest channel of the bridge (the
+                # one answered last) was created just before it answered (its ringing time)
+                joined = max(state.channels[uniqueid].created_at for uniqueid in members)
                 for uniqueid in members:
                     call = state.calls[state.channels[uniqueid].linkedid]
-                    call.answered_at = call.answered_at or at
+                    call.answered_at = min(call.answered_at or joined, joined)
         for item in snap.queues:
             if item.name != "QueueEntry":
                 continue

@@ -301,6 +301,14 @@ class CallState(CallFeatures):
         if call is None:
             return
         call.channels.pop(channel.uniqueid, None)
+        holder = self.claims.get(call.call_id)
+        if (
+            holder is not None
+            and holder == channel.phone
+            and call.channels
+            and not any(ch.phone == holder for ch in call.channels.values())
+        ):
+            self.release(call.call_id, holder)  # the operator left the call
         failure = HANGUP_CAUSES.get(frame.get("Cause"))
         if failure is not None and call.answered_at is None and channel.uniqueid == call.call_id:
             call.dial_failure = failure
