@@ -69,6 +69,16 @@ def phone_of_channel(channel: str) -> str | None:
     return None
 
 
+def extension_of_channel(channel: str) -> str | None:
+    """A phone's extension, or the extension a Local channel runs (``Local/2003@from-staff-
+    00000001;1`` -> ``2003``, as Asterisk dials an attended transfer's target)."""
+    phone = phone_of_channel(channel)
+    if phone is None and channel.startswith("Local/"):
+        exten = channel.removeprefix("Local/").partition("@")[0]
+        return exten if exten.isdigit() else None
+    return phone
+
+
 def dialled_extension(dial_string: str) -> str | None:
     """``2002``, ``PJSIP/2002`` or ``2002@from-staff`` -> ``2002``; None when no digits."""
     text = dial_string.rpartition("/")[2].partition("@")[0].partition(",")[0]

@@ -57,6 +57,9 @@ class CallState(CallFeatures):
         self.parked: dict[str, ParkedCall] = {}
         self.phones: dict[str, Phone] = {}
         self.claims: dict[str, str] = {}
+        self.bridge_names: dict[str, list[str]] = {}
+        """Bridge -> the channel names that entered it (the last 256 bridges), for the
+        attended transfer whose target left its bridge before Asterisk reports it."""
         self.dialling: dict[str, str] = {}
         """Calls Wardline originates (its ChannelId) -> the extension dialled."""
         self.ignored = 0
@@ -251,6 +254,11 @@ class CallState(CallFeatures):
         bridge = frame.get("BridgeUniqueid")
         channel = self._known(frame)
         self.bridges.setdefault(bridge, set())
+        names = self.bridge_names.setdefault(bridge, [])
+        if frame.get("Channel") not in names:
+            names.append(frame.get("Channel"))
+        while len(self.bridge_names) > 256:
+            del self.bridge_names[next(iter(self.bridge_names))]
         if channel is not None:
             channel.bridge = bridge
             self.bridges[bridge].add(channel.uniqueid)

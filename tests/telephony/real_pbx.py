@@ -432,7 +432,7 @@ class RawAmi:
     async def action(self, name: str, within: float = 10.0, **fields: str) -> AmiMessage:
         """Send one action; its response (the first message with its ActionID)."""
         self._count += 1
-        action_id = f"t{self._count}"
+        action_id = "login-1" if name == "Login" else f"t{self._count}"
         lines = [f"Action: {name}", f"ActionID: {action_id}"]
         lines += [f"{key}: {value}" for key, value in fields.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())

@@ -4,6 +4,9 @@ attended transfer with complete and cancel, park and pick up, dial a bed, hang u
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,13 +19,14 @@ from tests.conftest import Hospital
 from tests.lines.conftest import ADT, admit
 from tests.services import wait_until
 from tests.telephony.conftest import Lab
-from tests.telephony.real_pbx import RealPbx, SipCall, SipPhone, place_call
+from tests.telephony.real_pbx import RawAmi, RealPbx, SipCall, SipPhone, place_call
 from wardline.db.engine import Database
 from wardline.domain import call_events as ev
 from wardline.domain import commands as c
 
 pytestmark = pytest.mark.asterisk
 
+CAPTURES = Path(__file__).parent / "captures"
 OPERATOR = "9000"
 OUTSIDE = "0612345678"
 
@@ -60,12 +64,30 @@ class Phones:
 
 
 @pytest.fixture
-async def phones(real_pbx: RealPbx) -> AsyncIterator[Phones]:
+async def phones(real_pbx: RealPbx, request: pytest.FixtureRequest) -> AsyncIterator[Phones]:
+    """The phones of a test, and an AMI session recording every byte the PBX sends while it
+    runs: with ``WARDLINE_RECORD_CAPTURES=1`` written to ``captures/real_<test>.ami``
+    (replayed by test_real_captures.py)."""
     found = Phones(real_pbx)
+    recorder = await RawAmi.login(real_pbx.ami_port)
+    reading = asyncio.create_task(_record(recorder))
     try:
         yield found
     finally:
         await found.close()
+        await asyncio.sleep(0.5)
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+        await recorder.close()
+        if os.environ.get("WARDLINE_RECORD_CAPTURES") == "1":
+            name = request.node.name.removeprefix("test_")
+            (CAPTURES / f"real_{name}.ami").write_bytes(bytes(recorder.raw))
+
+
+async def _record(ami: RawAmi) -> None:
+    with contextlib.suppress(ConnectionError):
+        while True:
+            await ami._read()
 
 
 def calls_of(lab: Lab, phone: str) -> list[str]:
