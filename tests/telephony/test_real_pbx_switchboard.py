@@ -272,3 +272,23 @@ async def test_a_pbx_restart_rebuilds_the_state(
     ups = [e for e in real_session.of(ev.PbxConnectionChanged) if e.state == "up"]  # type: ignore[attr-defined]
     assert len(ups) >= 2
     assert await actions.get("bed", "2001/active") == "1"  # AstDB is kept on disk
+
+
+async def test_a_bed_calling_its_nurse_station_shows_the_patient_name(
+    real_pbx: RealPbx, real_session: Lab, phones: Phones, hospital: Hospital
+) -> None:
+    session: PbxSession = real_session.session
+    lines = BedLines(session.actions, hospital.db)
+    lines.subscribe(hospital.bus)
+    await lines.reconcile()
+    await phones.register("2900")  # the nurse station of CARDIO
+    await hospital.stays.admit(admit("V2", "P2", "CARDIO-101-A", family="Dupré"), ADT)
+    await hospital.bus.drain()
+    await wait_until(lambda: session.actions.get("bed", "2001/cidname"), timeout=10)
+    name = await session.actions.get("bed", "2001/cidname")
+    assert name and "DUPRÉ" in name
+    await phones.call("2900", caller="2001")
+    await wait_until(lambda: answered(real_session, "2900"), timeout=15)
+    ringing = [e for e in real_session.of(ev.CallRinging) if e.ringing_extension == "2900"]  # type: ignore[attr-defined]
+    assert ringing[0].caller_name == name  # type: ignore[attr-defined]
+    await lines.close()
