@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from telephony.ami.frames import AmiMessage
+from telephony.config.dialplan import DIALPLAN
 from telephony.simulator import features as features
 from telephony.simulator.actions import action
 from telephony.simulator.model import Headers, channel_headers, duration
@@ -64,7 +65,7 @@ def extension_state_list(session: AmiSession, a: AmiMessage) -> None:
                 "ExtensionStatus",
                 [
                     ("Exten", p.extension),
-                    ("Context", "hospital"),
+                    ("Context", DIALPLAN.staff_context),
                     ("Hint", f"PJSIP/{p.extension}"),
                     ("Status", code),
                     ("StatusText", text),

@@ -2,7 +2,8 @@
 with the hospital's dialplan (:class:`SimInventory`, the lab by default), emitting the event
 sequences Asterisk 22 emits.
 
-Dialplan (context ``hospital``): a bed calls out only when AstDB ``bed/<ext>/active`` is
+Dialplan (the generated contexts, ``telephony/config/dialplan.py``): a bed calls out only
+when AstDB ``bed/<ext>/active`` is
 ``1``, otherwise it is hung up with cause 21; the switchboard number and queue extension
 (``9``, ``8000``) join the queue (its operators, ringall); parking spaces pick up a parked
 call; a ward's nurse-call extension rings its nurse station; a known phone is dialled; a call
