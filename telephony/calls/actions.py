@@ -169,12 +169,20 @@ class PbxActions:
                 log.info("pbx.hangup_skipped", call_id=call_id, reason=exc.details.get("reason"))
 
     async def park(self, call_id: str, operator: str) -> str:
+        """Park the caller of the operator's call; a parked call that times out comes back to
+        the operator. Refused (nothing sent) when the operator is not on the call: Asterisk
+        would take the caller's own peer (the trunk) as the parker and call it back."""
         call = self._claim(call_id, operator)
-        far = self._far_leg(call, operator)
-        fields: dict[str, str | list[str]] = {"Action": "Park", "Channel": far.name}
         own = self._operator_leg(call, operator)
-        if own is not None:
-            fields["TimeoutChannel"] = own.name
+        if own is None:
+            self.state.release(call_id, operator)
+            raise PbxActionFailed("Park", "the operator is not on this call", call_id=call_id)
+        far = self._far_leg(call, operator)
+        fields: dict[str, str | list[str]] = {
+            "Action": "Park",
+            "Channel": far.name,
+            "TimeoutChannel": own.name,
+        }
         await self.link.send(fields)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.link.action_timeout

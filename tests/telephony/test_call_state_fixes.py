@@ -4,7 +4,10 @@ longer dialing, and a console dial shows the dialled extension."""
 
 from __future__ import annotations
 
+import pytest
+
 from telephony.calls.model import dialled_extension, not_a_call, phone_of_channel, phone_of_device
+from telephony.errors import PbxActionFailed
 from tests.services import wait_until
 from tests.telephony.conftest import Lab
 from wardline.domain import call_events as ev
@@ -49,3 +52,14 @@ async def test_a_console_dial_shows_the_dialled_extension(lab: Lab) -> None:
     await wait_until(lambda: call_id in lab.session.state.calls)
     assert lab.session.state.calls[call_id].called_extension == "2002"
     assert call_id not in lab.session.state.dialling  # taken when its call appeared
+
+
+async def test_parking_a_call_the_operator_is_not_on_is_refused(lab: Lab) -> None:
+    """Asterisk would take the caller's peer (the trunk, here bed 2002) as the parker."""
+    call_id = lab.sim.dial("2001", "2002")
+    lab.sim.answer("2002")
+    await wait_until(lambda: lab.of(ev.CallAnswered))
+    with pytest.raises(PbxActionFailed, match="not on this call"):
+        await lab.session.actions.park(call_id, operator="9000")
+    assert lab.sim.parked() == {} and lab.session.state.parked == {}
+    assert lab.session.state.calls[call_id].handled_by is None
