@@ -47,7 +47,7 @@ def ring_figures(rings: dict[str, list[float]], peer: str) -> dict[str, object]:
     rows = (
         ("press", "press -> station ringing", "bare_ring", "bare Originate -> ringing"),
         ("clear", "badge clear -> every ring stopped", "bare_stop", "bare Hangup -> stopped"),
-        ("back", "PBX back -> ring again", "link_back", "PBX back -> AMI link synced"),
+        ("back", "PBX back (booted) -> ring again", "link_back", "AMI connect + login"),
     )
     print(f"nurse-call ring against the {peer}")
     for key, label, base, base_label in rows:
