@@ -213,3 +213,28 @@ async def test_a_phone_that_cannot_ring_is_reported(ward: Ward) -> None:
     [failed] = ward.of(NurseCallRingFailed)
     assert isinstance(failed, NurseCallRingFailed)
     assert (failed.phones, failed.reason) == (("2901",), "phone_unavailable")
+
+
+async def test_the_simulated_dial_limit_ends_a_ring_as_asterisk_does(ward: Ward) -> None:
+    """A ring left alone: at WL_NC_LIMIT the Dial gives up (DialEnd NOANSWER), the phone's
+    channel and then the Local channel hang up (the same sequence the real-PBX test sees)."""
+    await ward.session.link.send(
+        {
+            "Action": "Originate", "Channel": "Local/2900@wl-nurse-ring",
+            "Context": "wl-nurse-answered", "Exten": "s", "Priority": "1", "Async": "true",
+            "ChannelId": "limit-test-1", "CallerID": "Appel ch. 1 lit A <2990>",
+            "Variable": ["WL_NC_ID=9,WL_NC_STATION=2900", "WL_NC_LIMIT=1"],
+        },
+        as_list=False,
+    )  # fmt: skip
+    await wait_until(lambda: ward.sim.ringing("2900") is not None, 5)
+    phone = ward.phone_channels("2900")[0]
+    await wait_until(lambda: not ward.sim.pbx.channels, 5)
+    sequence = [
+        (name, h.get("DialStatus", ""))
+        for name, h in ward.pbx_events
+        if (name == "DialEnd" or (name == "Hangup" and h["Uniqueid"] in (phone, "limit-test-1")))
+    ]
+    assert sequence == [("DialEnd", "NOANSWER"), ("Hangup", ""), ("Hangup", "")]
+    hangups = [h["Uniqueid"] for n, h in ward.pbx_events if n == "Hangup"]
+    assert hangups == [phone, "limit-test-1"]
