@@ -53,6 +53,7 @@ from wardline.domain.nurse_call_events import (
 
 log = structlog.get_logger(__name__)
 RETRY_MAX = 2.0
+FINISHED_KEPT = 10_000
 _UNSAFE = re.compile(r"[^\w .'()/-]", re.UNICODE)
 
 
@@ -111,6 +112,9 @@ class NurseCallRinger:
         self.settings = settings or NurseCallRingSettings()
         self.book = book or RingBook()
         self.calls: dict[int, RingingCall] = {}
+        self.finished: dict[int, None] = {}
+        """Calls acknowledged or cleared (the latest ones): a ring asked for them afterwards
+        (an escalation published just after the acknowledgement) is ignored."""
         self.doomed: dict[str, float] = {}
         """Legs to hang up that the PBX has not shown yet (or could not be reached for)."""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -128,6 +132,8 @@ class NurseCallRinger:
             self._link_up()
 
     def _want(self, want: NurseCallRingWanted) -> None:
+        if want.call_id in self.finished:
+            return
         call = self.calls.get(want.call_id)
         if call is None:
             call = self.calls[want.call_id] = RingingCall(want=want, fresh=set(want.phones))
@@ -150,7 +156,10 @@ class NurseCallRinger:
             call.wake.set()
 
     def stop(self, call_id: int, keep: RingLeg | None = None) -> None:
-        """Stop every ring of the call (but ``keep``, the answered one)."""
+        """Stop every ring of the call (but ``keep``, the answered one), for good."""
+        self.finished[call_id] = None
+        while len(self.finished) > FINISHED_KEPT:
+            del self.finished[next(iter(self.finished))]
         call = self.calls.pop(call_id, None)
         if call is not None and call.task is not None:
             call.task.cancel()
@@ -192,6 +201,7 @@ class NurseCallRinger:
         """Place a leg for each phone that is forced (new, or after an outage), has none
         live, or whose newest leg is due for its successor."""
         failed: list[str] = []
+        reason = "pbx_unreachable"
         for phone in call.want.phones:
             if phone not in force and not self._due(call, phone):
                 continue
@@ -202,6 +212,8 @@ class NurseCallRinger:
             except PbxError as exc:
                 self.book.forget(leg.ring_id)
                 failed.append(phone)
+                if isinstance(exc, PbxActionFailed):
+                    reason = "ring_refused"  # the PBX is up but would not place it
                 call.failing[phone] = call.failing.get(phone, 0) + 1
                 log.warning(
                     "nurse_call.ring_failed", nurse_call=leg.call_id, phone=phone,
@@ -211,7 +223,7 @@ class NurseCallRinger:
             self.placed += 1
             log.info("nurse_call.ring_placed", nurse_call=leg.call_id, phone=phone)
         if failed:
-            self._report_failure(call, tuple(failed), "pbx_unreachable")
+            self._report_failure(call, tuple(failed), reason)
 
     def _due(self, call: RingingCall, phone: str) -> bool:
         """The phone's newest leg (or last attempt) is ``reissue_seconds`` old."""

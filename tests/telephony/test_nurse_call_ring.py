@@ -238,3 +238,12 @@ async def test_the_simulated_dial_limit_ends_a_ring_as_asterisk_does(ward: Ward)
     assert sequence == [("DialEnd", "NOANSWER"), ("Hangup", ""), ("Hangup", "")]
     hangups = [h["Uniqueid"] for n, h in ward.pbx_events if n == "Hangup"]
     assert hangups == [phone, "limit-test-1"]
+
+
+async def test_a_ring_asked_for_after_the_acknowledgement_is_ignored(ward: Ward) -> None:
+    """An escalation published just after the acknowledgement (the two raced) rings nothing."""
+    ward.bus.publish(NurseCallAcknowledged(**BASE, by="nina", response_seconds=5.0))
+    ward.bus.publish(wanted(("2900", "2901"), level=1))
+    await ward.bus.drain()
+    await asyncio.sleep(0.2)
+    assert ward.ringer.placed == 0 and not ward.sim.pbx.channels
