@@ -21,6 +21,8 @@ from typing import Literal
 
 from telephony.ami.frames import AmiMessage
 
+RING_ID_PREFIX = "wlnc-"
+"""Every ring's id (its Local channel's Uniqueid, the Linkedid of all its channels) starts so."""
 ANSWERED_EVENT = "WardlineNurseCallAnswered"
 """The ``UserEvent`` the ring's dialplan sends when a phone answers (``wl-nurse-answered``)."""
 
@@ -54,7 +56,7 @@ class RingBook:
     _run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def new_leg(self, call_id: int, phone: str) -> RingLeg:
-        ring_id = f"wlnc-{self._run}-{call_id}-{next(self._seq)}"
+        ring_id = f"{RING_ID_PREFIX}{self._run}-{call_id}-{next(self._seq)}"
         leg = RingLeg(ring_id=ring_id, call_id=call_id, phone=phone, placed_at=self.clock())
         self.legs[ring_id] = leg
         return leg
@@ -96,6 +98,13 @@ class RingBook:
                 leg.answered = True
                 return leg, "answered"
         return None
+
+
+def is_nurse_ring(linkedid: str) -> bool:
+    """A channel of a nurse-call ring Wardline placed: not a call of the switchboard's
+    picture nor of the call history (a ring placed again every ``reissue_seconds`` would
+    fill both); the phones' lamps still show the station ringing."""
+    return linkedid.startswith(RING_ID_PREFIX)
 
 
 def answered_call(frame: AmiMessage) -> tuple[int, str, str] | None:

@@ -131,6 +131,8 @@ async def test_an_open_call_rings_on_without_gap_and_a_clear_cancels_only_its_ri
     assert "NOANSWER" not in dial_ends  # every ring was replaced before the Dial limit
     ringing_now = ward.phone_channels("2900") + ward.phone_channels("2901")
     assert ringing_now
+    # the rings are not calls of the switchboard's picture (nor of the call history)
+    assert [c.call_id for c in ward.session.state.snapshot().calls] == [other_call]
 
     ward.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=12.0))
     await wait_until(lambda: not ward.phone_channels("2900") and not ward.phone_channels("2901"))
