@@ -249,3 +249,17 @@ async def test_a_ring_asked_for_after_the_acknowledgement_is_ignored(ward: Ward)
     await ward.bus.drain()
     await asyncio.sleep(0.2)
     assert ward.ringer.placed == 0 and not ward.sim.pbx.channels
+
+
+async def test_an_acknowledgement_cancels_every_ring(ward: Ward) -> None:
+    ward.bus.publish(wanted(("2900", "2901", "2910"), dial_limit_seconds=30, reissue_seconds=25))
+    await wait_until(lambda: all(ward.sim.ringing(p) for p in ("2900", "2901", "2910")), 5)
+    ringing = {p: ward.phone_channels(p)[0] for p in ("2900", "2901", "2910")}
+    ward.bus.publish(NurseCallAcknowledged(**BASE, by="opal", response_seconds=9.0))
+    await wait_until(lambda: not ward.sim.pbx.channels, 5)
+    cancelled = {
+        h["DestUniqueid"]
+        for n, h in ward.pbx_events
+        if n == "DialEnd" and h.get("DialStatus") == "CANCEL"
+    }
+    assert set(ringing.values()) <= cancelled

@@ -26,6 +26,7 @@ from wardline.bus import EventBus
 from wardline.domain.call_events import PbxConnectionChanged
 from wardline.domain.events import DomainEvent
 from wardline.domain.nurse_call_events import (
+    NurseCallAcknowledged,
     NurseCallAnsweredAtPhone,
     NurseCallCleared,
     NurseCallRingWanted,
@@ -111,8 +112,9 @@ async def station(real_pbx: RealPbx) -> AsyncIterator[Station]:
         await bus.stop()
 
 
+@pytest.mark.parametrize("taken", ["cleared", "acknowledged"])
 async def test_rings_on_without_gap_and_a_clear_cancels_every_ring_within_a_second(
-    station: Station,
+    station: Station, taken: str
 ) -> None:
     phones = [
         await SipPhone(station.pbx, ext, answers=False).register() for ext in ("2900", "2901")
@@ -142,7 +144,10 @@ async def test_rings_on_without_gap_and_a_clear_cancels_every_ring_within_a_seco
 
         loop = asyncio.get_running_loop()
         cleared_at = loop.time()
-        station.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=20.0))
+        if taken == "cleared":
+            station.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=20.0))
+        else:
+            station.bus.publish(NurseCallAcknowledged(**BASE, by="opal", response_seconds=20.0))
         await wait_until(lambda: not station.ringing_now("2900") | station.ringing_now("2901"), 5)
         hangups = {f.get("Uniqueid"): t for t, f in station.frames if f.name == "Hangup"}
         assert set(ringing) <= set(hangups)
