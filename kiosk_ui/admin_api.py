@@ -1,5 +1,6 @@
 """The admin API: inventory and terminal presence, staff accounts, DIDs and lines, the ADT
-feed with replay, the EHR outbox, the audit log and its verification. Role admin only."""
+feed with replay, the EHR outbox and identity alerts, the audit log and its verification.
+Role admin only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from kiosk_ui.admin_models import (
     BedOut,
     ChainOut,
     DidOut,
+    IdentityAlertOut,
+    IdentityAlertsOut,
     InventoryOut,
     LinesOut,
     OutboxItemOut,
@@ -89,6 +92,7 @@ def register(api: Api) -> None:
                     ward_code=u.ward_code,
                     language=u.language,
                     active=u.active,
+                    rpps=u.rpps,
                 )
                 for u in users
             ]
@@ -114,6 +118,7 @@ def register(api: Api) -> None:
             password=body.password,
             ward_code=body.ward_code,
             language=body.language,
+            rpps=body.rpps,
         )
         return StaffOut(
             username=u.username,
@@ -122,6 +127,7 @@ def register(api: Api) -> None:
             ward_code=u.ward_code,
             language=u.language,
             active=u.active,
+            rpps=u.rpps,
         )
 
     @api.route(
@@ -195,6 +201,21 @@ def register(api: Api) -> None:
             raise WebError("request.invalid", "a message id is a number", message_id=raw)
         result = await feed.replay(int(raw), call.signed_in().actor)
         return ReplayOut.model_validate(result, from_attributes=True)
+
+    @api.route(
+        "GET",
+        "/admin/ehr/identity-alerts",
+        roles=ROLE,
+        summary="Stays whose EHR identity is to be checked (nothing clinical shown at the bed)",
+        response=IdentityAlertsOut,
+        tags=TAGS,
+    )
+    async def admin_identity_alerts(call: ApiCall) -> IdentityAlertsOut:
+        record = call.request.app.get(k.CLINICAL_RECORD)
+        alerts = record.identity_alerts() if record is not None else []
+        return IdentityAlertsOut(
+            alerts=[IdentityAlertOut.model_validate(a, from_attributes=True) for a in alerts]
+        )
 
     @api.route(
         "GET",

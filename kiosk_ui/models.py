@@ -34,3 +34,22 @@ class SurveyAnswer(Base):
     ward_code: Mapped[str] = mapped_column(String(32))
     day: Mapped[date] = mapped_column(Date)
     answers: Mapped[dict[str, Any]]
+
+
+class BedsideNurseSession(Base):
+    """The nurse signed in at a terminal, at most one: the server's side of her session.
+
+    The TV's cookie holds only a random token, whose SHA-256 is kept here; signing out deletes
+    the row, so a copy of the cookie taken before is worth nothing afterwards.
+    """
+
+    __tablename__ = "bedside_nurse_sessions"
+    terminal_id: Mapped[str] = mapped_column(
+        ForeignKey("terminals.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200))
+    rpps: Mapped[str | None] = mapped_column(String(11))
+    started_at: Mapped[datetime]
+    last_input_at: Mapped[datetime]

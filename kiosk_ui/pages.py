@@ -13,6 +13,7 @@ from aiohttp_session import get_session
 from sqlalchemy import select
 
 from kiosk_ui.auth import SignedIn, current_user, open_session, require
+from kiosk_ui.error_messages import page_refusals
 from kiosk_ui.errors import WebError, status_of
 from kiosk_ui.i18n import LANG_COOKIE, LANGUAGES, choose_language
 from kiosk_ui.security import CSRF_FIELD, csrf_token
@@ -47,6 +48,7 @@ async def base_context(request: web.Request, user: SignedIn | None) -> dict[str,
         "csrf_field": CSRF_FIELD,
         "site_name": request.app[k.SETTINGS].site_name,
         "js_messages": json.dumps(js, ensure_ascii=False),
+        "js_refusals": json.dumps(page_refusals(tr), ensure_ascii=False),
         "nav": [(path, role) for role, path in HOME_BY_ROLE if user and role in user.roles],
     }
 

@@ -19,6 +19,7 @@ from wardline.domain.stays import Stays
 from wardline.domain.switchboard_port import AstDB, Switchboard
 from wardline.ops import Readiness
 from wardline.settings import Settings
+from wardline.ward_time import WardTime
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -26,6 +27,7 @@ BUS = web.AppKey("bus", EventBus)
 AUDIT = web.AppKey("audit", AuditLog)
 STAYS = web.AppKey("stays", Stays)
 STAFF = web.AppKey("staff", StaffDirectory)
+WARD_TIME = web.AppKey("ward_time", WardTime)
 READINESS = web.AppKey("readiness", Readiness)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 Clock = Callable[[], datetime]

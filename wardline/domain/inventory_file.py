@@ -211,15 +211,23 @@ def read_inventory(path: Path) -> InventoryFile:
     try:
         return InventoryFile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
-        field = ".".join(str(p) for p in loc) or "(file)"
-        line = _line_of(root, loc)
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
+            field = ".".join(str(p) for p in loc) or "(file)"
+            line = _line_of(root, loc)
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append((line, field, msg))
+        line, field, _ = problems[0]
+        lines = [f"{path}:{ln}: {fld}: {msg}" for ln, fld, msg in problems]
+        text_ = lines[0] if len(lines) == 1 else (
+            f"{path}: {len(lines)} problems:\n  " + "\n  ".join(lines)
+        )
         raise InvalidInput(
             "inventory.invalid",
-            f"{path}:{line}: {field}: {msg}",
+            text_,
             file=str(path),
             line=line,
             field=field,
+            problems=len(problems),
         ) from exc

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ehr_bridge.fhir_sandbox_store import Resource, SandboxStore
+from ehr_bridge.sandbox.store import Resource, SandboxStore
 
 FHIR_JSON = "application/fhir+json"
 STORE = web.AppKey("fhir_sandbox_store", SandboxStore)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ehr_bridge.fhir_sandbox_store import Resource, SandboxStore
+from ehr_bridge.sandbox.corpus import IPP_SYSTEM, VISIT_SYSTEM
+from ehr_bridge.sandbox.store import Resource, SandboxStore
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -66,7 +67,7 @@ def seed_patient(
         {
             "resourceType": "Patient",
             "id": pid,
-            "identifier": [{"type": {"text": "IPP"}, "value": ipp}],
+            "identifier": [{"type": {"text": "IPP"}, "system": IPP_SYSTEM, "value": ipp}],
             "name": [{"use": "official", "family": family, "given": [given]}],
             "gender": gender,
             "birthDate": birth_date.isoformat(),
@@ -76,7 +77,7 @@ def seed_patient(
     encounter: Resource = {
         "resourceType": "Encounter",
         "id": eid,
-        "identifier": [{"value": visit_number}],
+        "identifier": [{"system": VISIT_SYSTEM, "value": visit_number}],
         "status": "in-progress",
         "class": {"code": "IMP", "display": "inpatient encounter"},
         "subject": subject,

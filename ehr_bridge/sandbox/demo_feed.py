@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from hl7.mllp import open_hl7_connection
 
-from ehr_bridge.fhir_seed import ExamplePatient
+from ehr_bridge.sandbox.seed import ExamplePatient
 
 IPP_AUTHORITY = "CHRS&1.2.250.1.999.1&ISO"
 
