@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from telephony.config.dialplan import DIALPLAN
 from wardline.domain.call_events import Disposition, PhoneState
 from wardline.domain.switchboard_port import CallPhase, CallView
 
@@ -48,13 +49,23 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+_HOUSEKEEPING = f"Local/{DIALPLAN.astdb_write}@{DIALPLAN.astdb_context}-"
+
+
+def not_a_call(channel: str) -> bool:
+    """Wardline's own AstDB writes (Local channels into the AstDB context): never a call."""
+    return channel.startswith(_HOUSEKEEPING)
+
+
 def phone_of_channel(channel: str) -> str | None:
-    """``PJSIP/2001-0000000a`` -> ``2001``; None for Local, trunk-less or odd channels."""
+    """``PJSIP/2001-0000000a`` -> ``2001``; None for Local channels, the trunk
+    (``PJSIP/wardline-trunk-...``: phones are extensions, digits only) and odd channels."""
     for tech in PHONE_TECHS:
         if channel.startswith(tech):
             rest = channel[len(tech) :]
             name, sep, _ = rest.rpartition("-")
-            return name if sep and name else rest or None
+            phone = name if sep and name else rest
+            return phone if phone.isdigit() else None
     return None
 
 
@@ -62,7 +73,8 @@ def phone_of_device(device: str) -> str | None:
     """``PJSIP/2001`` -> ``2001``; None for Queue:, Park:, Local devices."""
     for tech in PHONE_TECHS:
         if device.startswith(tech):
-            return device[len(tech) :] or None
+            name = device[len(tech) :]
+            return name if name.isdigit() else None
     return None
 
 

@@ -26,6 +26,7 @@ from telephony.calls.model import (
     Phone,
     QueueCaller,
     clean,
+    not_a_call,
     now,
     phone_of_device,
 )
@@ -164,7 +165,7 @@ class CallState(CallFeatures):
         return call
 
     def _newchannel(self, frame: AmiMessage) -> None:
-        if frame.get("Uniqueid") in self.channels:
+        if frame.get("Uniqueid") in self.channels or not_a_call(frame.get("Channel")):
             return
         channel = self._channel_from(frame)
         if is_nurse_ring(channel.linkedid):

@@ -153,6 +153,9 @@ def pjsip_show_contacts(session: AmiSession, a: AmiMessage) -> None:
         for p in session.sim.pbx.phones.values()
         if p.registered
     ]
+    if not items:  # Asterisk 22 (capture 12): an error, not an empty list
+        session.reply(a, [("Response", "Error"), ("Message", "No Contacts found")])
+        return
     session.send_list(
         a,
         "A listing of Contacts follows, presented as ContactList events",

@@ -101,6 +101,13 @@ class SimPbx:
         self._refresh(phone)
         return ch
 
+    def local_run(self, target: str) -> SimChannel:
+        """A Local channel that runs ``target`` (``exten@context``) and hangs up at once (the
+        AstDB writes): its Newchannel and Hangup, as Asterisk sends them."""
+        ch = self._new_channel(None, target, ("", ""), "s", state=6, tech="Local")
+        self.hangup_channel(ch, cause=16)
+        return ch
+
     def _set_state(self, ch: SimChannel, state: int) -> None:
         if ch.state != state:
             ch.state = state

@@ -9,6 +9,7 @@ Protocols only. Errors raised are ``wardline.errors.WardlineError`` subclasses w
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -88,4 +89,9 @@ class AstDB(Protocol):
 
     async def tree(self, family: str) -> dict[str, str]:
         """Every key under ``family`` (``family/`` stripped), value by key."""
+        ...
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str]) -> None:
+        """Write ``puts`` and delete ``deletes`` (full keys ``family/key``), in as few
+        round trips as the PBX allows."""
         ...
