@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from telephony.ami.frames import AmiMessage
+from telephony.config.dialplan import DIALPLAN
 
 RING_ID_PREFIX = "wlnc-"
 """Every ring's id (its Local channel's Uniqueid, the Linkedid of all its channels) starts so."""
-ANSWERED_EVENT = "WardlineNurseCallAnswered"
+ANSWERED_EVENT = DIALPLAN.nurse_answered_event
 """The ``UserEvent`` the ring's dialplan sends when a phone answers (``wl-nurse-answered``)."""
 
 

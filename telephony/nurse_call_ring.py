@@ -38,6 +38,7 @@ import structlog
 from pydantic import BaseModel, Field
 
 from telephony.ami.frames import AmiMessage
+from telephony.config.dialplan import DIALPLAN
 from telephony.errors import PbxActionFailed, PbxError
 from telephony.nurse_call_legs import RingBook, RingLeg, answered_call
 from wardline.domain.call_events import PbxConnectionChanged
@@ -60,8 +61,10 @@ _UNSAFE = re.compile(r"[^\w .'()/-]", re.UNICODE)
 class NurseCallRingSettings(BaseModel):
     """Edge-local settings of the nurse-call ring (defaults match ``asterisk_conf``)."""
 
-    context: str = Field(default="wl-nurse-ring", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    answered_context: str = Field(default="wl-nurse-answered", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    context: str = Field(default=DIALPLAN.nurse_ring_context, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    answered_context: str = Field(
+        default=DIALPLAN.nurse_answered_context, pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
 
 
 class RingLink(Protocol):
@@ -248,7 +251,7 @@ class NurseCallRinger:
             "Action": "Originate",
             "Channel": f"Local/{leg.phone}@{s.context}",
             "Context": s.answered_context,
-            "Exten": "s",
+            "Exten": DIALPLAN.nurse_answered_exten,
             "Priority": "1",
             "Async": "true",
             "ChannelId": leg.ring_id,
