@@ -7,6 +7,7 @@ others; a ring that could not be placed during a PBX outage is placed when the l
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -263,3 +264,38 @@ async def test_an_acknowledgement_cancels_every_ring(ward: Ward) -> None:
         if n == "DialEnd" and h.get("DialStatus") == "CANCEL"
     }
     assert set(ringing.values()) <= cancelled
+
+
+async def test_rings_left_by_a_previous_run_are_adopted_and_stopped_with_their_call(
+    ward: Ward, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wardline restarts while two calls ring: the new run finds the rings on the PBX; the
+    call that is cleared stops its old ring, the call nobody asks to ring again is hung up
+    after the grace period."""
+    monkeypatch.setattr("telephony.nurse_call_ring.ORPHAN_GRACE", 0.5)
+    ward.bus.publish(wanted(("2900",), dial_limit_seconds=30, reissue_seconds=25))
+    ward.bus.publish(
+        dataclasses.replace(wanted(("2901",), dial_limit_seconds=30, reissue_seconds=25), call_id=8)
+    )
+    await wait_until(lambda: ward.sim.ringing("2900") and ward.sim.ringing("2901"), 5)
+    await ward.ringer.close()  # the old run ends without hanging anything up
+    await ward.session.stop()
+
+    bus = EventBus()
+    session = PbxSession(make_link(ward.sim.port), bus.publish)
+    ringer = NurseCallRinger(session.link, bus.publish)
+    session.link.subscribe(ringer.on_frame)
+    bus.subscribe(NurseCallRinger.EVENTS, ringer, name="ring")
+    await bus.start()
+    await session.start()
+    try:
+        await wait_until(lambda: len(ringer.book.legs) == 2, 5)
+        bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=3.0))
+        await wait_until(lambda: ward.sim.ringing("2900") is None, 5)
+        assert ward.sim.ringing("2901") is not None  # call 8 is not cleared (yet)
+        await wait_until(lambda: ward.sim.ringing("2901") is None, 5)  # nobody wanted it
+        assert not ward.sim.pbx.channels
+    finally:
+        await ringer.close()
+        await session.stop()
+        await bus.stop()
