@@ -219,6 +219,30 @@ def register(api: Api) -> None:
 
     @api.route(
         "POST",
+        "/calls/{call_id}/transfer/complete",
+        roles=ROLE,
+        summary="Complete my attended transfer (the caller meets the target)",
+        response=CallIdOut,
+        tags=tags,
+    )
+    async def complete_transfer(call: ApiCall) -> CallIdOut:
+        await board_of(call).complete_transfer(call.path("call_id"), my_phone(call))
+        return CallIdOut(call_id=call.path("call_id"))
+
+    @api.route(
+        "POST",
+        "/calls/{call_id}/transfer/cancel",
+        roles=ROLE,
+        summary="Cancel my attended transfer (back to the caller)",
+        response=CallIdOut,
+        tags=tags,
+    )
+    async def cancel_transfer(call: ApiCall) -> CallIdOut:
+        await board_of(call).cancel_transfer(call.path("call_id"), my_phone(call))
+        return CallIdOut(call_id=call.path("call_id"))
+
+    @api.route(
+        "POST",
         "/calls/{call_id}/park",
         roles=ROLE,
         summary="Park the caller",

@@ -71,7 +71,14 @@ class PbxActions:
         }
         if caller_id:
             fields["CallerID"] = caller_id
-        await self.link.send(fields, as_list=False)
+        self.state.dialling[call_id] = to_extension
+        while len(self.state.dialling) > 1000:  # originates that never made a channel
+            del self.state.dialling[next(iter(self.state.dialling))]
+        try:
+            await self.link.send(fields, as_list=False)
+        except Exception:
+            self.state.dialling.pop(call_id, None)
+            raise
         log.info("pbx.originate", call_id=call_id, from_phone=from_phone, to=to_extension)
         return call_id
 
@@ -132,6 +139,26 @@ class PbxActions:
         except Exception:
             self.state.release(call_id, operator)
             raise
+
+    async def complete_transfer(self, call_id: str, operator: str) -> None:
+        """Complete the operator's attended transfer: their leg leaves, the caller and the
+        target are connected (Asterisk completes an attended transfer when the transferer
+        hangs up)."""
+        own = self._consulting_leg(call_id, operator)
+        await self.link.send({"Action": "Hangup", "Channel": own.name, "Cause": "16"})
+
+    async def cancel_transfer(self, call_id: str, operator: str) -> None:
+        """Abandon the consultation: the target is hung up, the operator is back with the
+        caller (CancelAtxfer sends the abort code of features.conf)."""
+        own = self._consulting_leg(call_id, operator)
+        await self.link.send({"Action": "CancelAtxfer", "Channel": own.name})
+
+    def _consulting_leg(self, call_id: str, operator: str) -> Channel:
+        call = self._claim(call_id, operator)
+        own = self._operator_leg(call, operator)
+        if own is None:
+            raise PbxActionFailed("transfer", "the operator is not on this call", call_id=call_id)
+        return own
 
     async def hangup(self, call_id: str, operator: str) -> None:
         call = self._claim(call_id, operator)

@@ -69,6 +69,12 @@ def phone_of_channel(channel: str) -> str | None:
     return None
 
 
+def dialled_extension(dial_string: str) -> str | None:
+    """``2002``, ``PJSIP/2002`` or ``2002@from-staff`` -> ``2002``; None when no digits."""
+    text = dial_string.rpartition("/")[2].partition("@")[0].partition(",")[0]
+    return text if text.isdigit() else None
+
+
 def phone_of_device(device: str) -> str | None:
     """``PJSIP/2001`` -> ``2001``; None for Queue:, Park:, Local devices."""
     for tech in PHONE_TECHS:

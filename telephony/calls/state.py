@@ -26,6 +26,7 @@ from telephony.calls.model import (
     Phone,
     QueueCaller,
     clean,
+    dialled_extension,
     not_a_call,
     now,
     phone_of_device,
@@ -57,6 +58,8 @@ class CallState(CallFeatures):
         self.parked: dict[str, ParkedCall] = {}
         self.phones: dict[str, Phone] = {}
         self.claims: dict[str, str] = {}
+        self.dialling: dict[str, str] = {}
+        """Calls Wardline originates (its ChannelId) -> the extension dialled."""
         self.ignored = 0
         self._routes: dict[str, Callable[[AmiMessage], None]] = {
             "Newchannel": self._newchannel,
@@ -156,7 +159,7 @@ class CallState(CallFeatures):
                 call_id=channel.linkedid,
                 caller_number=channel.caller_number,
                 caller_name=channel.caller_name,
-                called_extension=channel.exten,
+                called_extension=self.dialling.pop(channel.linkedid, channel.exten),
                 started_at=channel.created_at,
             )
             self.calls[call.call_id] = call
@@ -221,6 +224,11 @@ class CallState(CallFeatures):
             call = self.calls.get(dest.linkedid)
             if call is not None:
                 call.add_extension(dest.phone)
+                # a console dial starts at exten s: the number is the one its channel dials
+                # (the Originate's own DialBegin, of the operator's phone, has no caller)
+                if call.called_extension in ("", "s") and frame.get("Uniqueid"):
+                    dialled = dialled_extension(frame.get("DialString"))
+                    call.called_extension = dialled or dest.phone or call.called_extension
 
     def _dialend(self, frame: AmiMessage) -> None:
         dest = self._known(frame, "Dest")

@@ -194,6 +194,23 @@ def atxfer(session: AmiSession, a: AmiMessage) -> None:
     transfers.atxfer(session.sim.pbx, ch, a.get("Exten"))
 
 
+@action("CancelAtxfer")
+def cancel_atxfer(session: AmiSession, a: AmiMessage) -> None:
+    """Asterisk queues the abort code on the channel: answered at once, acted on only when
+    the channel is consulting."""
+    pbx = session.sim.pbx
+    ch = _channel(session, a)
+    if ch is None:
+        return
+    session.reply(a, ok("CancelAtxfer successfully queued"))
+    consult = pbx.consults.get(ch.uniqueid)
+    if consult is not None:
+        transfers.cancel_consult(pbx, ch.uniqueid)
+        target = pbx.channels.get(consult[1])
+        if target is not None:
+            pbx.hangup_channel(target)
+
+
 @action("Park")
 def park(session: AmiSession, a: AmiMessage) -> None:
     pbx = session.sim.pbx

@@ -43,6 +43,8 @@ def exists(pbx: SimPbx, context: str, exten: str) -> bool:
     if context == dp.parking_context:
         inv = pbx.inventory
         return exten == inv.parking_extension or exten in inv.parking_spaces
+    if context == dp.nurse_ring_context:
+        return exten.isdigit()
     if context == dp.nurse_answered_context:
         return exten == dp.nurse_answered_exten
     if context == dp.astdb_context:

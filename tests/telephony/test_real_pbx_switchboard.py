@@ -142,3 +142,111 @@ def _talking(lab: Lab, call_id: str) -> set[str]:
     if call is None:
         return set()
     return {ch.phone for ch in call.channels.values() if ch.phone and ch.state == "Up"}
+
+
+async def answered_by_operator(lab: Lab, phones: Phones, caller: str = "2001") -> str:
+    """A bed calls the switchboard; the operator answers from the console: the call id."""
+    await phones.call("9", caller=caller)
+    call_id = await the_queued_call(lab)
+    await lab.session.actions.transfer_blind(call_id, OPERATOR, OPERATOR)
+    await wait_until(lambda: OPERATOR in _talking(lab, call_id), timeout=15)
+    return call_id
+
+
+def _up(lab: Lab) -> set[str]:
+    """Every phone with a channel up, whatever its call."""
+    return {
+        ch.phone
+        for call in lab.session.state.calls.values()
+        for ch in call.channels.values()
+        if ch.phone and ch.state == "Up"
+    }
+
+
+def _together(lab: Lab, *phones_up: str) -> bool:
+    """Some call has all these phones up and no other phone."""
+    for call in lab.session.state.calls.values():
+        up = {ch.phone for ch in call.channels.values() if ch.phone and ch.state == "Up"}
+        if up == set(phones_up):
+            return True
+    return False
+
+
+async def test_attended_transfer_completed_and_cancelled(
+    real_pbx: RealPbx, real_session: Lab, phones: Phones
+) -> None:
+    actions = real_session.session.actions
+    await phones.register(OPERATOR, "2002", "2003")
+    call_id = await answered_by_operator(real_session, phones)
+    # cancelled: 2002 answers the consultation, then the operator goes back to the caller
+    await actions.transfer_attended(call_id, "2002", OPERATOR)
+    await wait_until(lambda: {OPERATOR, "2001", "2002"} <= _up(real_session), timeout=15)
+    await actions.cancel_transfer(call_id, OPERATOR)
+    await wait_until(lambda: "2002" not in _up(real_session), timeout=15)
+    assert {OPERATOR, "2001"} <= _talking(real_session, call_id)
+    # completed: the caller meets 2003, the operator is free
+    await actions.transfer_attended(call_id, "2003", OPERATOR)
+    await wait_until(lambda: "2003" in _up(real_session), timeout=15)
+    await actions.complete_transfer(call_id, OPERATOR)
+    await wait_until(lambda: _together(real_session, "2001", "2003"), timeout=15)
+    assert OPERATOR not in _up(real_session)
+    kinds = {e.kind for e in real_session.of(ev.CallTransferred)}  # type: ignore[attr-defined]
+    assert "attended" in kinds
+
+
+async def test_park_then_pick_up(real_pbx: RealPbx, real_session: Lab, phones: Phones) -> None:
+    actions = real_session.session.actions
+    await phones.register(OPERATOR)
+    call_id = await answered_by_operator(real_session, phones)
+    space = await actions.park(call_id, OPERATOR)
+    assert space in real_session.session.state.parked
+    parked = [e for e in real_session.of(ev.CallParked) if e.space == space]  # type: ignore[attr-defined]
+    assert parked
+    await wait_until(lambda: OPERATOR not in _talking(real_session, call_id), timeout=10)
+    await actions.pickup(space, OPERATOR)
+    await wait_until(lambda: _together(real_session, OPERATOR, "2001"), timeout=15)
+    await wait_until(lambda: space not in real_session.session.state.parked, timeout=10)
+    assert real_session.of(ev.CallUnparked)
+
+
+async def test_dial_a_bed_then_hang_up(
+    real_pbx: RealPbx, real_session: Lab, phones: Phones
+) -> None:
+    actions = real_session.session.actions
+    await phones.register(OPERATOR, "2002")
+    call_id = await actions.call_bed(OPERATOR, "2002")
+    await wait_until(lambda: _together(real_session, OPERATOR, "2002"), timeout=15)
+    view = next(c for c in real_session.session.state.snapshot().calls if c.call_id == call_id)
+    assert view.called_extension == "2002"
+    assert view.phase == "talking"
+    await actions.hangup(call_id, OPERATOR)
+    await wait_until(lambda: not real_session.session.state.calls, timeout=10)
+    ended = [e for e in real_session.of(ev.CallEnded) if e.call_id == call_id]
+    assert ended and ended[0].answered_at is not None  # type: ignore[attr-defined]
+
+
+async def test_no_phone_registered(real_pbx: RealPbx, real_session: Lab) -> None:
+    """The resync of an idle PBX with no phone at all succeeds (no failed list)."""
+    snapshot = real_session.session.state.snapshot()
+    assert snapshot.calls == ()
+    assert "idle" not in snapshot.phones.values()
+    assert real_session.session.link.readiness()["state"] == "up"
+    assert real_pbx.problems() == []
+
+
+async def test_a_pbx_restart_rebuilds_the_state(
+    real_pbx: RealPbx, real_session: Lab, phones: Phones
+) -> None:
+    actions = real_session.session.actions
+    await actions.write({"bed/2001/active": "1"}, ())
+    await phones.register(OPERATOR)
+    call_id = await answered_by_operator(real_session, phones)
+    await real_pbx.stop()
+    await wait_until(lambda: real_session.session.link.state == "down", timeout=10)
+    await real_pbx.start()
+    await real_session.session.link.wait_synced(30)
+    await wait_until(lambda: call_id not in real_session.session.state.calls, timeout=10)
+    assert [e for e in real_session.of(ev.CallEnded) if e.call_id == call_id]
+    ups = [e for e in real_session.of(ev.PbxConnectionChanged) if e.state == "up"]  # type: ignore[attr-defined]
+    assert len(ups) >= 2
+    assert await actions.get("bed", "2001/active") == "1"  # AstDB is kept on disk

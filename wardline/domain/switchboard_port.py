@@ -65,6 +65,15 @@ class Switchboard(Protocol):
         """Consult ``to_extension`` from the operator's leg; hanging up completes it."""
         ...
 
+    async def complete_transfer(self, call_id: str, operator: str) -> None:
+        """Complete the operator's attended transfer (their leg leaves the call)."""
+        ...
+
+    async def cancel_transfer(self, call_id: str, operator: str) -> None:
+        """Abandon the consultation: the target is hung up, the operator is back with the
+        caller."""
+        ...
+
     async def hangup(self, call_id: str, operator: str) -> None: ...
 
     async def park(self, call_id: str, operator: str) -> str:
