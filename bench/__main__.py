@@ -186,7 +186,7 @@ BENCHES = (
     Bench(
         "nurse_call_latency",
         (),
-        ("--calls", "50"),
+        ("--calls", "50", "--rings", "20", "--restarts", "3"),
         (
             Figure(
                 "nurse call -> console notice p99",
@@ -196,6 +196,33 @@ BENCHES = (
                 "MQTT echo",
                 "< 50 ms",
                 lambda v: v < 50,
+            ),
+            Figure(
+                "nurse call press -> station ringing p99",
+                "press_p99_ms",
+                "ms",
+                "bare_ring_p99_ms",
+                "bare Originate",
+                "< 100 ms",
+                lambda v: v < 100,
+            ),
+            Figure(
+                "nurse call clear -> every ring stopped p99",
+                "clear_p99_ms",
+                "ms",
+                "bare_stop_p99_ms",
+                "bare Hangup",
+                "< 1000 ms",
+                lambda v: v < 1000,
+            ),
+            Figure(
+                "PBX back -> nurse call rings again p99",
+                "back_p99_ms",
+                "ms",
+                "link_back_p99_ms",
+                "AMI login",
+                "< 5000 ms",
+                lambda v: v < 5000,
             ),
         ),
     ),
