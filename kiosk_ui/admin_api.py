@@ -17,6 +17,7 @@ from kiosk_ui.admin_models import (
     DidOut,
     InventoryOut,
     LinesOut,
+    MessagePath,
     OutboxItemOut,
     OutboxOut,
     ReplayOut,
@@ -182,6 +183,7 @@ def register(api: Api) -> None:
         "POST",
         "/admin/adt/{message_id}/replay",
         roles=ROLE,
+        path_params=MessagePath,
         summary="Apply a refused ADT message again",
         response=ReplayOut,
         tags=TAGS,
@@ -190,10 +192,8 @@ def register(api: Api) -> None:
         feed = call.request.app.get(k.ADT_FEED)
         if feed is None:
             raise WebError("admin.no_adt", "no ADT feed is configured on this server")
-        raw = call.path("message_id")
-        if not raw.isdigit():
-            raise WebError("request.invalid", "a message id is a number", message_id=raw)
-        result = await feed.replay(int(raw), call.signed_in().actor)
+        message_id = call.params(MessagePath).message_id
+        result = await feed.replay(message_id, call.signed_in().actor)
         return ReplayOut.model_validate(result, from_attributes=True)
 
     @api.route(

@@ -51,6 +51,10 @@ class StaffIn(BaseModel):
     language: Literal["fr", "en", "de"] = "fr"
 
 
+class MessagePath(BaseModel):
+    message_id: int = Field(ge=1, le=2**63 - 1, description="The ADT message's id")
+
+
 class DidOut(BaseModel):
     number: str
     state: str

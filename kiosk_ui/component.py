@@ -20,6 +20,7 @@ from kiosk_ui import admin, console, feeds, pages, session_api
 from kiosk_ui.api import Api
 from kiosk_ui.errors import error_middleware
 from kiosk_ui.i18n import Catalogs
+from kiosk_ui.inputs import input_middleware
 from kiosk_ui.live import LiveFeed
 from kiosk_ui.options import WebOptions
 from kiosk_ui.security import RateLimiter, csrf_middleware, headers_middleware
@@ -42,6 +43,7 @@ def setup(app: web.Application, options: WebOptions | None = None) -> None:
     app[WEB] = edge
     app.middlewares.append(headers_middleware)
     app.middlewares.append(error_middleware)
+    app.middlewares.append(input_middleware)
     storage = EncryptedCookieStorage(
         app[k.SETTINGS].session_key(),
         cookie_name=SESSION_COOKIE,

@@ -50,6 +50,7 @@ _BY_ID: dict[str, int] = {
     "auth.origin": 403,
     "auth.rate_limited": 429,
     "request.invalid": 422,
+    "request.control_character": 422,
     "request.too_large": 413,
     "route.unknown": 404,
     "route.method": 405,
@@ -138,7 +139,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400 or not wants_json(request):
             raise
-        return error_response(request, _from_http(exc))
+        response = error_response(request, _from_http(exc))
+        if "Allow" in exc.headers:  # a 405 names the methods the resource accepts
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("web.failed", path=request.path)
         error = WebError("internal", "something went wrong on our side")
