@@ -44,7 +44,7 @@ def bad_body(message: str, **details: Any) -> WebError:
 _BY_ID: dict[str, int] = {
     "auth.required": 401,
     "auth.failed": 401,
-    "auth.locked": 423,
+    "auth.throttled": 429,
     "auth.role": 403,
     "auth.csrf": 403,
     "auth.origin": 403,
@@ -96,7 +96,8 @@ def wants_json(request: web.Request) -> bool:
 
 def error_response(request: web.Request, error: WardlineError) -> web.Response:
     status = status_of(error)
-    headers = {"Retry-After": "60"} if status == 429 else None
+    retry = error.details.get("retry_after", 60)
+    headers = {"Retry-After": str(retry)} if status == 429 else None
     if error.error_id == "auth.required" and not wants_json(request):
         raise web.HTTPSeeOther("/signin")
     if wants_json(request):
