@@ -91,7 +91,9 @@ async def cmd_context(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if not await db.ping():
             raise StorageError("db.unavailable", "the database is unreachable")
-        stay = await Stays(db, EventBus(), AuditLog()).stay_for_bed(args.bed)
+        stay = await Stays(db, EventBus(), AuditLog(key=settings.audit_key_bytes())).stay_for_bed(
+            args.bed
+        )
         if stay is None:
             print(f"wardline: error: bed {args.bed} has no active stay", file=sys.stderr)
             return 2

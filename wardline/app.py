@@ -23,6 +23,7 @@ from wardline.bus import EventBus
 from wardline.db.base import utcnow
 from wardline.db.engine import Database, current_revisions, upgrade
 from wardline.domain.audit import AuditLog
+from wardline.domain.audit_checkpoints import checkpointer
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
 from wardline.ops import Readiness, readiness_gauge, routes
@@ -73,7 +74,7 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 
-    audit = AuditLog(clock=clock)
+    audit = AuditLog(clock=clock, key=settings.audit_key_bytes())
     registry = CollectorRegistry()
     registry.register(_BusCollector(bus))
     readiness = Readiness()
@@ -104,6 +105,15 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
 
     readiness.register("database", database_check)
     app.cleanup_ctx.append(_database_context)
+    app.cleanup_ctx.append(
+        checkpointer(
+            database,
+            audit.key,
+            settings.effective_audit_checkpoint_file,
+            settings.audit_checkpoint_seconds,
+            clock,
+        )
+    )
     app.cleanup_ctx.append(_bus_context)
     for component in components:
         component(app)

@@ -43,9 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_sub.add_parser("upgrade", help="migrate the database to the newest schema").set_defaults(
-        handler=cmd_db_upgrade
+    db_sub.add_parser(
+        "upgrade",
+        help="migrate the database to the newest schema (as WARDLINE_DATABASE_OWNER_URL), then "
+        "grant the service's role its rights",
+    ).set_defaults(handler=cmd_db_upgrade)
+    grant = db_sub.add_parser(
+        "grant", help="grant the service's role (of WARDLINE_DATABASE_URL) its rights, as owner"
     )
+    grant.add_argument("role", nargs="?", help="the service's role (default: from its URL)")
+    grant.set_defaults(handler=cmd_db_grant)
 
     inv = sub.add_parser("inventory", help="sites, wards, rooms, beds, terminals and DIDs")
     inv_sub = inv.add_subparsers(dest="inventory_command", metavar="ACTION", required=True)
@@ -53,11 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path)
     load.set_defaults(handler=cmd_inventory_load)
 
-    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit = sub.add_parser("audit", help="the keyed, chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     audit_sub.add_parser(
-        "verify", help="verify the chain; report the first broken link"
+        "verify", help="verify the chain and its checkpoints; report the first broken link"
     ).set_defaults(handler=cmd_audit_verify)
+    audit_sub.add_parser(
+        "checkpoint", help="append a signed checkpoint of the chain's head to the checkpoint file"
+    ).set_defaults(handler=cmd_audit_checkpoint)
 
     user = sub.add_parser("user", help="staff accounts")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
@@ -142,9 +152,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from wardline.db.engine import upgrade
+    from wardline.db.roles import grant_service_role, role_of
 
-    await upgrade(settings.effective_database_url)
+    await upgrade(settings.effective_owner_url)
     print("database is at the newest schema")
+    service = role_of(settings.effective_database_url)
+    if settings.database_owner_url and service and service != role_of(settings.effective_owner_url):
+        await grant_service_role(settings.effective_owner_url, service)
+        print(f"role {service} has the service's rights")
+    return 0
+
+
+async def cmd_db_grant(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.db.roles import grant_service_role, role_of
+
+    role = args.role or role_of(settings.effective_database_url)
+    if not role:
+        raise WardlineError("cli.role", "name the service's role (no user in its URL)")
+    if not await grant_service_role(settings.effective_owner_url, role):
+        print("SQLite has no roles: nothing to grant")
+        return 0
+    print(f"role {role} has the service's rights")
     return 0
 
 
@@ -171,7 +199,9 @@ async def cmd_inventory_load(args: argparse.Namespace, settings: Settings) -> in
     read_inventory(args.file)  # refuse a bad file before touching the database
     db = await _open(settings)
     try:
-        report = await load_inventory(db, args.file, SYSTEM_ADMIN_CLI, AuditLog())
+        report = await load_inventory(
+            db, args.file, SYSTEM_ADMIN_CLI, AuditLog(key=settings.audit_key_bytes())
+        )
     finally:
         await db.dispose()
     if report.changed:
@@ -182,11 +212,13 @@ async def cmd_inventory_load(args: argparse.Namespace, settings: Settings) -> in
 
 
 async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from wardline.domain.audit import verify_chain
+    from wardline.domain.audit_checkpoints import verify
 
     db = await _open(settings)
     try:
-        report = await verify_chain(db)
+        report = await verify(
+            db, settings.audit_key_bytes(), settings.effective_audit_checkpoint_file
+        )
     finally:
         await db.dispose()
     if report.ok:
@@ -198,6 +230,23 @@ async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+async def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.domain.audit_checkpoints import write_checkpoint
+
+    db = await _open(settings)
+    try:
+        path = settings.effective_audit_checkpoint_file
+        checkpoint = await write_checkpoint(db, settings.audit_key_bytes(), path)
+    finally:
+        await db.dispose()
+    if checkpoint is None:
+        raise WardlineError(
+            "audit.no_head", "the audit chain has no head: run `wardline db upgrade`"
+        )
+    print(f"checkpoint of row {checkpoint.seq} appended to {path}")
+    return 0
 
 
 def _read_secret(prompt: str, from_stdin: bool) -> str:
@@ -218,7 +267,8 @@ async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     pin = _read_secret("PIN", args.password_stdin) if args.with_pin else None
     db = await _open(settings)
     try:
-        user = await StaffDirectory(db, AuditLog()).add_user(
+        audit = AuditLog(key=settings.audit_key_bytes())
+        user = await StaffDirectory(db, audit).add_user(
             SYSTEM_ADMIN_CLI,
             username=args.username,
             display_name=args.name,
