@@ -26,6 +26,7 @@ from wardline.domain.audit import AuditLog
 from wardline.domain.audit_checkpoints import checkpointer
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
+from wardline.loop_monitor import LoopMonitor, loop_lag_histogram, monitor_context
 from wardline.ops import Readiness, readiness_gauge, routes
 from wardline.settings import Settings
 
@@ -94,6 +95,9 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
     app[k.READINESS] = readiness
     app[k.METRICS] = registry
     gauge = readiness_gauge(registry, readiness)
+    monitor = LoopMonitor(loop_lag_histogram(registry), threshold=settings.loop_stall_seconds)
+    app[k.LOOP_MONITOR] = monitor
+    app.cleanup_ctx.append(monitor_context(monitor))
 
     async def database_check() -> dict[str, Any]:
         up = await database.ping()

@@ -17,6 +17,7 @@ from wardline.domain.nurse_call_port import NurseCallPort
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
 from wardline.domain.switchboard_port import AstDB, Switchboard
+from wardline.loop_monitor import LoopMonitor
 from wardline.ops import Readiness
 from wardline.settings import Settings
 
@@ -28,6 +29,7 @@ STAYS = web.AppKey("stays", Stays)
 STAFF = web.AppKey("staff", StaffDirectory)
 READINESS = web.AppKey("readiness", Readiness)
 METRICS = web.AppKey("metrics", CollectorRegistry)
+LOOP_MONITOR = web.AppKey("loop_monitor", LoopMonitor)
 Clock = Callable[[], datetime]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 

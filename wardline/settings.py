@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     )
 
     # operations
+    loop_stall_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        description="An event-loop stall this long is logged (`loop.stall`) with the task and "
+        "code that held the loop; every lag goes to the `wardline_event_loop_lag_seconds` "
+        "histogram.",
+    )
     require_services: bool = Field(
         default=False,
         description="Tests: fail instead of skipping when PostgreSQL or Mosquitto is missing.",
