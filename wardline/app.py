@@ -26,7 +26,12 @@ from wardline.domain.audit import AuditLog
 from wardline.domain.audit_checkpoints import checkpointer
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
-from wardline.loop_monitor import LoopMonitor, loop_lag_histogram, monitor_context
+from wardline.loop_monitor import (
+    LoopMonitor,
+    freeze_startup_heap,
+    loop_lag_histogram,
+    monitor_context,
+)
 from wardline.ops import Readiness, readiness_gauge, routes
 from wardline.settings import Settings
 
@@ -98,6 +103,7 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
     monitor = LoopMonitor(loop_lag_histogram(registry), threshold=settings.loop_stall_seconds)
     app[k.LOOP_MONITOR] = monitor
     app.cleanup_ctx.append(monitor_context(monitor))
+    app.on_startup.append(freeze_startup_heap)  # runs after every cleanup context started
 
     async def database_check() -> dict[str, Any]:
         up = await database.ping()
