@@ -207,3 +207,32 @@ async def test_a_forged_checkpoint_line_is_reported(two_roles: TwoRoles) -> None
     two_roles.checkpoints.write_text(text.replace('"seq": ', '"seq": 1', 1))
     report = await verify(two_roles.service, KEY, two_roles.checkpoints)
     assert not report.ok and "not signed with the key" in (report.reason or "")
+
+
+async def test_the_commands_with_two_roles(two_roles: TwoRoles, tmp_path: Path) -> None:
+    import asyncio
+    import base64
+
+    from tests.core.test_cli_and_service import run
+
+    service_env = {
+        "WARDLINE_DATABASE_URL": two_roles.service_url,
+        "WARDLINE_DATA_DIR": str(tmp_path / "data"),
+        "WARDLINE_AUDIT_KEY": base64.urlsafe_b64encode(KEY).decode(),
+        "WARDLINE_AUDIT_CHECKPOINT_FILE": str(two_roles.checkpoints),
+    }
+    owner_env = service_env | {"WARDLINE_DATABASE_OWNER_URL": two_roles.owner_url}
+    upgraded = await asyncio.to_thread(run, ["db", "upgrade"], tmp_path, **owner_env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "has the service's rights" in upgraded.stdout
+    for command in (["audit", "checkpoint"], ["audit", "verify"]):
+        done = await asyncio.to_thread(run, command, tmp_path, **service_env)
+        assert done.returncode == 0, (command, done.stderr)
+    assert "audit chain intact" in done.stdout
+    await _as_owner(
+        two_roles,
+        "TRUNCATE audit_events",
+        f"UPDATE audit_head SET seq = 0, prev_hash = '{GENESIS}', hash = '{GENESIS}'",
+    )
+    broken = await asyncio.to_thread(run, ["audit", "verify"], tmp_path, **service_env)
+    assert broken.returncode == 1 and "rows missing at the end" in broken.stderr
