@@ -53,7 +53,9 @@ def setup(app: web.Application, options: WebOptions | None = None) -> None:
     app.middlewares.append(input_middleware)
     storage = ServerStorage(edge.sessions, cookie_name=SESSION_COOKIE, secure=options.cookie_secure)
     aiohttp_session.setup(app, storage)
-    app.cleanup_ctx.append(purger(edge.sessions))
+    app.cleanup_ctx.append(
+        purger(edge.sessions, lambda: edge.feed.close_ended(edge.sessions.alive))
+    )
     app.middlewares.append(csrf_middleware)
     aiohttp_jinja2.setup(
         app,

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 from aiohttp import WSMsgType, web
+from aiohttp_session import get_session
 
 from kiosk_ui.auth import SignedIn, require
 from kiosk_ui.errors import WebError
@@ -76,6 +77,8 @@ class Client:
     dropped: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the snapshot is sent: events queued meanwhile follow it, never precede it."""
+    session: str | None = None
+    """The session's token: when the session ends, the socket is closed."""
 
 
 class LiveFeed:
@@ -140,6 +143,8 @@ class LiveFeed:
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
         await ws.prepare(request)
         client = Client(user, topics, ws, asyncio.Queue(maxsize=self.queue_size))
+        identity = (await get_session(request)).identity
+        client.session = str(identity) if identity else None
         self.clients.add(client)  # before the snapshot: no event falls between the two
         sender = asyncio.create_task(self._send(client), name="live.send")
         try:
@@ -173,6 +178,17 @@ class LiveFeed:
                 await client.ws.send_str(text)
             self.sent += len(batch)
         await client.ws.close(code=4000, message=b"too slow: reconnect")
+
+    async def close_ended(self, alive: Callable[[str], Awaitable[bool]]) -> int:
+        """Close the sockets whose session has ended (signed out, expired, account changed):
+        nothing more reaches a browser that is no longer signed in. Returns how many."""
+        closed = 0
+        for client in list(self.clients):
+            if client.session is None or not await alive(client.session):
+                closed += 1
+                self.clients.discard(client)
+                await client.ws.close(code=4401, message=b"signed out")
+        return closed
 
     async def close_all(self) -> None:
         for client in list(self.clients):

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,7 +92,11 @@ class SessionStore:
             )
         return token
 
-    async def load(self, token: str) -> StoredSession | None:
+    async def alive(self, token: str) -> bool:
+        """Whether ``token``'s session still holds, without counting this as activity."""
+        return await self.load(token, touch=False) is not None
+
+    async def load(self, token: str, *, touch: bool = True) -> StoredSession | None:
         """The live session of ``token``, touched; None (and the row gone) when it ended."""
         key = token_id(token)
         async with self.db.sessions() as s:
@@ -111,7 +116,7 @@ class SessionStore:
             log.info("web.session_ended", reason=reason, staff_user_id=stored.staff_user_id)
             await self._delete(WebSession.id == key)
             return None
-        if now - stored.last_seen_at >= self.touch_every:
+        if touch and now - stored.last_seen_at >= self.touch_every:
             await self.touch(token)
         return StoredSession(
             stored.data, stored.created_at, stored.staff_user_id, stored.terminal_id
@@ -258,17 +263,28 @@ async def fresh_session(request: web.Request) -> Session:
     return await new_session(request)
 
 
-def purger(store: SessionStore, every: float = 300.0) -> Callable[[web.Application], Any]:
-    """A cleanup context deleting expired sessions every ``every`` seconds."""
+def purger(
+    store: SessionStore,
+    on_check: Callable[[], Awaitable[object]] | None = None,
+    every: float = 300.0,
+    check_every: float = 10.0,
+) -> Callable[[web.Application], Any]:
+    """A cleanup context: ``on_check`` every ``check_every`` seconds (the live feed closes
+    the sockets of ended sessions), expired sessions deleted every ``every`` seconds."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
+            last_purge = time.monotonic()
             while True:
-                await asyncio.sleep(every)
+                await asyncio.sleep(check_every)
                 try:
-                    await store.purge()
+                    if on_check is not None:
+                        await on_check()
+                    if time.monotonic() - last_purge >= every:
+                        last_purge = time.monotonic()
+                        await store.purge()
                 except Exception:
-                    log.exception("web.session_purge_failed")
+                    log.exception("web.session_check_failed")
 
         task = asyncio.create_task(loop(), name="web-session-purge")
         yield

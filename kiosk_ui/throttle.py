@@ -8,6 +8,8 @@ depends only on the name typed and the address, never on whether the account exi
 tells nothing about which accounts exist. The account-wide wait is capped low (a minute), so
 nobody can keep a colleague out for long, while guessing from one address slows down to one
 try per quarter hour. A success clears the account's counters; the address's decay with time.
+The counters live in the process (several instances each count their own: the delays still
+grow, by the number of instances at most slower).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from wardline.loop_monitor import (
     freeze_startup_heap,
     loop_lag_histogram,
     monitor_context,
+    thaw_heap,
 )
 from wardline.ops import Readiness, readiness_gauge, routes
 from wardline.settings import Settings
@@ -104,6 +105,7 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
     app[k.LOOP_MONITOR] = monitor
     app.cleanup_ctx.append(monitor_context(monitor))
     app.on_startup.append(freeze_startup_heap)  # runs after every cleanup context started
+    app.on_cleanup.append(thaw_heap)
 
     async def database_check() -> dict[str, Any]:
         up = await database.ping()

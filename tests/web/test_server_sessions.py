@@ -179,3 +179,25 @@ async def test_the_sign_in_page_speaks_the_page_language(weblab: WebLab) -> None
         assert [s for s, _ in texts] == [401, 401, 401, 429], lang
         assert failed in texts[0][1], lang
         assert throttled in texts[3][1], lang
+
+
+async def test_an_open_live_feed_closes_when_its_session_ends(clocklab: WebLab) -> None:
+    import aiohttp as _aiohttp
+
+    opal = await clocklab.signed_in("opal")
+    nina = await clocklab.signed_in("nina")
+    sockets = []
+    for b in (opal, nina):
+        ws = await b.http.ws_connect(b.base.replace("http", "ws") + "/ws")
+        snapshot = await ws.receive(timeout=5)
+        assert snapshot.type == _aiohttp.WSMsgType.TEXT
+        sockets.append(ws)
+    feed, store = clocklab.app[WEB].feed, clocklab.app[WEB].sessions
+    assert await feed.close_ended(store.alive) == 0
+    assert (await opal.call("DELETE", "/api/v1/session")).status == 204
+    assert await feed.close_ended(store.alive) == 1
+    closed = await sockets[0].receive(timeout=5)
+    assert (closed.type, sockets[0].close_code) == (_aiohttp.WSMsgType.CLOSE, 4401)
+    assert not sockets[1].closed  # the other session goes on
+    for ws in sockets:
+        await ws.close()
