@@ -73,10 +73,11 @@ def pbx_process(inventory: str, calls: float, conn: Connection) -> None:
     asyncio.run(main())
 
 
-def adt_process(port: int, rate: float, seconds: float, beds: int, conn: Connection) -> None:
+def adt_process(
+    port: int, rate: float, seconds: float, beds: int, senders: int, conn: Connection
+) -> None:
     """MLLP senders pacing ``rate`` messages a second in all, each waiting for its ACK."""
     _quiet()
-    senders = 4
 
     async def main() -> None:
         from hl7.mllp import open_hl7_connection
@@ -264,10 +265,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 bare = spawn.Process(target=bare_process, args=(args.seconds, bare_child))
                 adt = spawn.Process(
                     target=adt_process,
-                    args=(mllp_port, args.adt, args.seconds, args.beds, adt_child),
+                    args=(mllp_port, args.adt, args.seconds, args.beds, args.senders, adt_child),
                 )
                 steps = StepTimer(args.stall_ms / 1000)
                 steps.install()
+                cpu_start, wall_start = time.process_time(), time.monotonic()
                 pbx_end.send("go")
                 bare.start()
                 adt.start()
@@ -276,6 +278,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 sent, accepted, adt_seconds = await asyncio.to_thread(adt_end.recv)
                 bare_samples = await asyncio.to_thread(bare_end.recv)
                 steps.remove()
+                cores = (time.process_time() - cpu_start) / (time.monotonic() - wall_start)
                 service_samples = list(monitor.samples)
                 stalls = list(monitor.stalls)
                 for process in (bare, adt, pbx):
@@ -353,6 +356,7 @@ def cli() -> int:
     parser.add_argument("--calls", type=float, default=30.0, help="AMI calls placed a second")
     parser.add_argument("--adt", type=float, default=200.0, help="ADT messages a second")
     parser.add_argument("--beds", type=int, default=400)
+    parser.add_argument("--senders", type=int, default=16, help="MLLP connections")
     parser.add_argument("--stall-ms", type=float, default=50.0)
     parser.add_argument(
         "--pg",
