@@ -297,6 +297,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         f"bare loop: worst {baseline['worst_ms']} ms, p99 {baseline['p99_ms']} ms; "
         f"worst x{ratio:.2f}"
     )
+    print(f"the service used {cores:.2f} cores of CPU meanwhile (1.0: one core, saturated)")
     ours = [s for s in stalls if s.cpu * 1000 >= args.stall_ms]
     print(
         f"stalls over {args.stall_ms:.0f} ms: {len(stalls)}, of which {len(ours)} with as much"
@@ -324,6 +325,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "wardline": service,
         "baseline_bare_loop": baseline,
         "ratio_worst": round(ratio, 2),
+        "service_cores": round(cores, 2),
         "stalls": [
             {
                 "ms": round(s.seconds * 1000),
