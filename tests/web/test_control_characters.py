@@ -96,11 +96,21 @@ async def test_nul_in_a_staff_display_name_is_a_422_and_nothing_is_stored(
 async def test_forms_refuse_control_characters(weblab: WebLab) -> None:
     b = weblab.browser()
     await b.refresh()
-    for path, form in (
-        ("/signin", {"username": "ada\x00", "password": "x"}),
-        ("/lang", {"lang": "en", "back": "/\x01"}),
-        ("/tv/enroll", {"credential": "abc\x00defghij"}),
-    ):
+    forms = {
+        "/signin": {"username": "ada\x00", "password": "x"},
+        "/lang": {"lang": "en", "back": "/\x01"},
+        "/tv/enroll": {"credential": "abc\x00defghij"},
+    }
+    posted = {
+        r.resource.canonical
+        for r in weblab.app.router.routes()
+        if r.method == "POST"
+        and r.resource is not None
+        and not r.resource.canonical.startswith("/api/")
+    }
+    assert posted == set(forms) | {"/signout"}  # every form of the pages is swept
+    forms["/signout"] = {"note": "\x00"}
+    for path, form in forms.items():
         r = await b.http.post(
             weblab.base + path,
             data=form | {"csrf_token": b.csrf},
