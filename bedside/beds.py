@@ -32,6 +32,7 @@ class BedPlace:
     terminal_id: str | None
     nurse_station_extension: str | None
     escalation: tuple[dict[str, Any], ...]
+    bed_code: str = ""
 
 
 def _query() -> Select[Bed]:
@@ -46,6 +47,7 @@ def _place(bed: Bed) -> BedPlace:
         bed_id=bed.id,
         label=bed.label,
         room=bed.room.code,
+        bed_code=bed.code,
         ward_code=ward.code,
         ward_name=ward.name,
         extension=bed.extension,

@@ -5,12 +5,14 @@ expected failures are :class:`~wardline.errors.WardlineError` (one line, no trac
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from bedside.broker_config import (
     CREDENTIALS_FILE,
+    DEFAULT_SERVICE_USER,
     ListenerOptions,
     load_or_create_credentials,
     write_broker_config,
@@ -38,7 +40,16 @@ def register_cli(subparsers: Any) -> None:
     conf.add_argument("--cafile", help="CA certificate (TLS listener)")
     conf.add_argument("--certfile", help="server certificate (TLS listener)")
     conf.add_argument("--keyfile", help="server key (TLS listener)")
-    conf.add_argument("--run-as", help="user mosquitto drops to when started as root")
+    conf.add_argument(
+        "--service-account", action="append", default=[], metavar="USER",
+        help="an account of one service instance (repeatable; default the user of "
+        "WARDLINE_MQTT_URL, else wardline-service); each instance connects with its own",
+    )  # fmt: skip
+    conf.add_argument(
+        "--run-as", default="mosquitto",
+        help="user Mosquitto drops to when started as root (owns passwd, acl and data; "
+        "default mosquitto)",
+    )  # fmt: skip
     conf.add_argument("--no-persistence", action="store_true", help="keep nothing on disk")
     conf.set_defaults(handler=cmd_mosquitto_config)
 
@@ -60,20 +71,14 @@ async def _inventory_terminals(settings: Settings) -> list[str]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bedside import beds
-    from wardline.db.engine import Database, current_revisions
+    from wardline.db.access import open_migrated
     from wardline.errors import StorageError
 
-    db = Database(settings.effective_database_url)
     try:
-        if not await db.ping():
-            raise StorageError(
-                "db.unavailable", "the database is unreachable (or use --no-inventory)"
-            )
-        if not await current_revisions(db):
-            raise StorageError(
-                "db.empty",
-                "the database has no schema: run `wardline db upgrade` (or use --no-inventory)",
-            )
+        db = await open_migrated(settings.effective_database_url)
+    except StorageError as exc:
+        raise StorageError(exc.error_id, f"{exc.message} (or use --no-inventory)") from exc
+    try:
         async with db.session() as session:
             return await beds.terminal_ids(session)
     except SQLAlchemyError as exc:
@@ -87,10 +92,11 @@ async def cmd_mosquitto_config(args: argparse.Namespace, settings: Settings) -> 
     terminals = list(args.terminal)
     if not args.no_inventory:
         terminals += await _inventory_terminals(settings)
+    services = [url.username or DEFAULT_SERVICE_USER, *args.service_account]
     credentials = load_or_create_credentials(
         settings.data_dir,
         dict.fromkeys(terminals),
-        service_user=url.username or "wardline-service",
+        service_users=services,
         service_password=url.password,
     )
     options = ListenerOptions(
@@ -105,14 +111,21 @@ async def cmd_mosquitto_config(args: argparse.Namespace, settings: Settings) -> 
     for path in written:
         print(path)
     stored = settings.data_dir / CREDENTIALS_FILE
+    accounts = ", ".join(credentials.services)
     print(
-        f"{len(credentials.terminals)} terminal accounts and service account "
-        f"{credentials.service_user}; passwords kept in {stored}"
+        f"{len(credentials.terminals)} terminal accounts and service accounts {accounts}; "
+        f"passwords kept in {stored}"
     )
-    if url.password is None:
+    if url.password is None or len(credentials.services) > 1:
         print(
-            f"set WARDLINE_MQTT_URL=mqtt://{credentials.service_user}:<service_password from "
-            f"{stored}>@{url.host}:{url.port}",
+            "each service instance connects with its own account (its client id): set "
+            f"WARDLINE_MQTT_URL=mqtt://ACCOUNT:<its password in {stored}>@{url.host}:{url.port}",
+            file=sys.stderr,
+        )
+    if os.geteuid() != 0:
+        print(
+            f"Mosquitto started as root drops to {args.run_as!r} before reading passwd and "
+            f"acl: as root, `chown {args.run_as}: passwd acl data` in {args.out}",
             file=sys.stderr,
         )
     return 0

@@ -31,7 +31,7 @@ def setup(app: web.Application) -> None:
         return
     edge = BedsideEdge(
         settings, BedsideOptions(), db=app[k.DATABASE], bus=app[k.BUS], stays=app[k.STAYS],
-        clock=app[k.CLOCK],
+        clock=app[k.CLOCK], audit=app[k.AUDIT],
     )  # fmt: skip
     app[BEDSIDE] = edge
     app[NURSE_CALLS] = edge.nurse_calls
@@ -66,12 +66,21 @@ class BedsideCollector(Collector):
         yield connections
         refused = CounterMetricFamily(
             "wardline_mqtt_refused_messages",
-            "Terminal messages refused, by error",
+            "Terminal messages refused (dropped, changing nothing), by reason",
             labels=["error"],
         )
         for error, count in sorted(gateway.refused.items()):
             refused.add_metric([error], count)
         yield refused
+        queued = GaugeMetricFamily(
+            "wardline_mqtt_terminal_messages_queued",
+            "Terminal messages waiting to be handled, by lane",
+            labels=["lane"],
+        )
+        stats = gateway.stats()
+        queued.add_metric(["clinical"], stats["queued_clinical"])
+        queued.add_metric(["ordinary"], stats["queued_ordinary"])
+        yield queued
         unknown = CounterMetricFamily(
             "wardline_mqtt_unknown_terminal_messages", "Messages from terminals not in inventory"
         )

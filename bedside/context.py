@@ -6,6 +6,17 @@ again from the ``Stays`` read API and published retained to the bed's terminal; 
 erased from the old bed's terminal, published to the new one; discharge or cancellation → an
 empty retained message, so nothing about the patient stays on the broker. Never clinical data:
 :class:`~bedside.contract.PatientContext` has no field for it.
+
+After every (re)connection to the broker, :meth:`BedsideContext.resync` rebuilds the whole
+retained state from the database, whatever the broker kept: the config of every terminal,
+the context of every occupied bed and an explicit empty message for every other terminal.
+
+Ordering: every publish is *read, publish, verify*. The state is read from the database,
+published, and read again once the broker has acknowledged it; a bed whose state changed in
+between is published again. In one process the live events and the resync are also
+serialised by a lock; the verification keeps it right across several service instances
+(whichever publish lands last, its publisher checked afterwards that the database had not
+moved on, or published again).
 """
 
 from __future__ import annotations
@@ -54,7 +65,10 @@ LANGUAGES: tuple[str, ...] = get_args(Language)
 class RetainedPublisher(Protocol):
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None: ...
     async def publish_many(self, messages: Iterable[tuple[str, bytes, bool]]) -> None: ...
-    def forget_retained(self, topic: str) -> None: ...
+
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+VERIFY_ROUNDS = 5
 
 
 def _language(value: str | None, default: str) -> Language:
@@ -202,8 +216,20 @@ class BedsideContext:
             log.info("context.no_terminal", bed=label)
             return
         stay = await self._stay_for_bed(label)
-        await self._link.publish_many([self._context_message(place, stay)])
-        self._after_publish(place, stay)
+        for _ in range(VERIFY_ROUNDS):
+            await self._link.publish_many([self._context_message(place, stay)])
+            self._after_publish(place, stay)
+            again = await self._stay_for_bed(label)
+            if self._fingerprint(place, again) == self._fingerprint(place, stay):
+                return
+            stay = again  # changed while we published: the newer state goes out too
+        log.warning("context.unsettled", bed=label)
+
+    def _fingerprint(self, place: BedPlace, stay: StayFacts | None) -> bytes:
+        """What the terminal would be told, without the time of composition."""
+        if stay is None:
+            return b""
+        return compose_context(stay, place, now=EPOCH, default_language=self._language).to_bytes()
 
     def _context_message(self, place: BedPlace, stay: StayFacts | None) -> tuple[str, bytes, bool]:
         assert place.terminal_id is not None
@@ -215,21 +241,24 @@ class BedsideContext:
 
     def _after_publish(self, place: BedPlace, stay: StayFacts | None) -> None:
         assert place.terminal_id is not None
+        for stays in (self._bed_of_stay, self._bed_of_patient):
+            for key in [k for k, v in stays.items() if v == place.label]:
+                del stays[key]
         if stay is None:
-            self._link.forget_retained(self._topics.context(place.terminal_id))
             self.erased += 1
-            for stays in (self._bed_of_stay, self._bed_of_patient):
-                for key in [k for k, v in stays.items() if v == place.label]:
-                    del stays[key]
-            log.info("context.erased", terminal=place.terminal_id, bed=place.label)
+            log.debug("context.erased", terminal=place.terminal_id, bed=place.label)
         else:
             self._bed_of_stay[stay.stay_id] = place.label
             self._bed_of_patient[stay.patient.id] = place.label
             self.published += 1
-            log.info("context.published", terminal=place.terminal_id, stay=stay.stay_id)
+            log.debug("context.published", terminal=place.terminal_id, stay=stay.stay_id)
+
+    async def _occupants(self) -> dict[str, StayFacts]:
+        return {s.bed.label: s for s in await self._stays.active_stays() if s.bed is not None}
 
     async def resync(self) -> None:
-        """Publish every terminal's config and context (start-up, inventory reload)."""
+        """Rebuild every terminal's retained config and context from the database (after
+        every connection to the broker, and on an inventory reload)."""
         async with self._order:
             await self._resync()
 
@@ -249,10 +278,31 @@ class BedsideContext:
                 lineup=self._lineup,
             )
             messages.append((self._topics.config(tid), config.to_bytes(), True))
-        active = {s.bed.label: s for s in await self._stays.active_stays() if s.bed is not None}
-        occupants = [(place, active.get(place.label)) for place in by_terminal.values()]
+        # A terminal of the inventory without a bed gets an empty context too.
+        for tid in terminal_ids:
+            if tid not in by_terminal:
+                messages.append((self._topics.context(tid), b"", True))
+        bedded = list(by_terminal.values())
+        active = await self._occupants()
+        occupants = [(place, active.get(place.label)) for place in bedded]
         messages += [self._context_message(place, stay) for place, stay in occupants]
         await self._link.publish_many(messages)
         for place, stay in occupants:
             self._after_publish(place, stay)
+        for _ in range(VERIFY_ROUNDS):
+            now = await self._occupants()
+            moved = [
+                (place, now.get(place.label))
+                for place, stay in occupants
+                if self._fingerprint(place, now.get(place.label)) != self._fingerprint(place, stay)
+            ]
+            if not moved:
+                break
+            await self._link.publish_many([self._context_message(p, s) for p, s in moved])
+            for place, stay in moved:
+                self._after_publish(place, stay)
+            log.info("context.resync_moved", beds=len(moved))
+            occupants = moved
+        else:
+            log.warning("context.resync_unsettled")
         log.info("context.resync", terminals=len(terminal_ids))

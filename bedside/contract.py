@@ -10,11 +10,11 @@ The context is patient-safe by construction: there is no field for clinical data
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import from_json
 
 from bedside.errors import PayloadInvalid, PayloadTooLarge, UnsupportedVersion
 
@@ -177,14 +177,20 @@ M = TypeVar("M")
 
 
 def _decode(payload: bytes) -> dict[str, Any]:
+    """The JSON object of ``payload``, bounded before and while parsing: at most 16 KiB, and
+    parsed by pydantic-core's parser (jiter), which refuses nesting deeper than 200 levels
+    with an error instead of recursing (``json.loads`` raised RecursionError on 16 KiB of
+    brackets)."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(
             "mqtt.payload_too_large", "payload larger than 16 KiB", size=len(payload)
         )
     try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadInvalid("mqtt.payload_not_json", "payload is not JSON") from exc
+        data = from_json(payload, allow_inf_nan=False)
+    except (ValueError, RecursionError) as exc:
+        if "recursion" in str(exc) or isinstance(exc, RecursionError):
+            raise PayloadInvalid("mqtt.payload_too_deep", "payload nested too deeply") from None
+        raise PayloadInvalid("mqtt.payload_not_json", "payload is not JSON") from None
     if not isinstance(data, dict):
         raise PayloadInvalid("mqtt.payload_not_object", "payload is not a JSON object")
     version = data.get("v")

@@ -17,11 +17,13 @@ from bedside.gateway import TerminalGateway
 from bedside.incoming_call import IncomingCallBanner
 from bedside.mqtt_link import MqttLink, parse_mqtt_url
 from bedside.nurse_call import NurseCalls
+from bedside.nurse_call_ring_plan import RingPlanner
 from bedside.options import BedsideOptions
 from bedside.presence import TerminalRegistry
 from bedside.stays_port import StayReader
 from bedside.topics import Topics
 from wardline.bus import EventBus
+from wardline.domain.audit import AuditLog
 from wardline.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -40,15 +42,17 @@ class BedsideEdge:
         db: SessionSource,
         bus: EventBus,
         stays: StayReader,
+        audit: AuditLog | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.options = options
         self.topics = Topics(options.topic_root)
         self.places = Places(db)
+        address = parse_mqtt_url(settings.mqtt_url.get_secret_value())
         self.link = MqttLink(
-            parse_mqtt_url(settings.mqtt_url.get_secret_value()),
-            client_id=settings.mqtt_client_id,
+            address,
+            client_id=settings.mqtt_client_id or address.username or "wardline-service",
             window=options.mqtt_window,
             backoff=(options.reconnect_min_seconds, options.reconnect_max_seconds),
             ca_file=options.mqtt_ca_file,
@@ -59,11 +63,12 @@ class BedsideEdge:
         )  # fmt: skip
         self.nurse_calls = NurseCalls(
             db=db, bus=bus, link=self.link, topics=self.topics, places=self.places, clock=clock,
-            sleep=sleep,
+            sleep=sleep, audit=audit, planner=RingPlanner(settings.default_language),
         )  # fmt: skip
+        self.nurse_calls.subscribe(bus)
         self.gateway = TerminalGateway(
             topics=self.topics, registry=self.registry, nurse_calls=self.nurse_calls,
-            link=self.link,
+            link=self.link, limits=options.intake_limits(),
         )  # fmt: skip
         kiosk = options.kiosk_base_url or f"http://{settings.http_host}:{settings.http_port}"
         self.context = BedsideContext(
@@ -79,7 +84,10 @@ class BedsideEdge:
         self.incoming_calls.subscribe(bus)
         self._sleep = sleep
         self._tasks: set[asyncio.Task[None]] = set()
-        self.synced = False
+        self.synced_connection = 0  # the connection whose retained state is rebuilt
+        self.resyncs = 0
+        self._resync_wanted = asyncio.Event()
+        self.link.when_connected(self._connected)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -93,8 +101,9 @@ class BedsideEdge:
         task.add_done_callback(done)
 
     async def start(self) -> None:
+        self._spawn(self._sync_after_connections(), "bedside:sync")
+        await self.gateway.start()
         await self.link.start()
-        self._spawn(self._initial_sync(), "bedside:sync")
         self._spawn(self.registry.run(self.options.presence_check_seconds), "bedside:presence")
         self._spawn(
             self.nurse_calls.run_escalation(self.options.nurse_call_tick_seconds),
@@ -105,6 +114,7 @@ class BedsideEdge:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.gateway.close()
         await self.nurse_calls.close()
         try:
             await self.registry.flush_seen()
@@ -112,20 +122,42 @@ class BedsideEdge:
             log.exception("bedside.flush_seen_failed")
         await self.link.stop()
 
-    async def _initial_sync(self) -> None:
-        """Publish every terminal's config and context once connected (retried until done);
-        later reconnections restore the retained state from the link's own copy."""
+    @property
+    def synced(self) -> bool:
+        """Connected, and the retained state rebuilt on this very connection."""
+        return self.link.state == "up" and self.synced_connection == self.link.connections
+
+    def _connected(self, connection: int) -> None:
+        self._resync_wanted.set()
+
+    async def _sync_after_connections(self) -> None:
+        """After every connection, rebuild the broker's retained state from the database
+        (config and context of every terminal), whatever the broker kept: a broker restarted
+        from an old save, or a session that missed erasures, is put right. Retried until
+        done on the current connection."""
         delay = self.options.reconnect_min_seconds
         while True:
+            await self._resync_wanted.wait()
+            self._resync_wanted.clear()
+            connection = self.link.connections
             try:
-                await self.link.wait_connected(within=3600)
                 await self.context.resync()
-                self.synced = True
-                return
             except BedsideError as exc:
                 log.warning("bedside.sync_retry", error=exc.error_id)
-            await self._sleep(delay)
-            delay = min(delay * 2, self.options.reconnect_max_seconds)
+                self._resync_wanted.set()
+                await self._sleep(delay)
+                delay = min(delay * 2, self.options.reconnect_max_seconds)
+                continue
+            except Exception as exc:  # the database: retried, never fatal
+                log.error("bedside.sync_failed", error=repr(exc)[:200])
+                self._resync_wanted.set()
+                await self._sleep(delay)
+                delay = min(delay * 2, self.options.reconnect_max_seconds)
+                continue
+            delay = self.options.reconnect_min_seconds
+            self.resyncs += 1
+            if not self._resync_wanted.is_set() and self.link.connections == connection:
+                self.synced_connection = connection
 
     def health(self) -> dict[str, Any]:
         report = self.link.health()

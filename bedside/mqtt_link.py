@@ -2,10 +2,13 @@
 
 Persistent session (``clean_session=False``, a stable client id), QoS 1 everywhere, reconnect
 with exponential backoff and jitter; after every (re)connection the subscriptions are made
-again and the retained state (config and context of every terminal) is republished, so a
-broker that lost everything is whole again. Publishes are awaited until the broker's PUBACK,
-through one bounded in-flight window shared by every caller (aiomqtt stalls when tens of
-thousands of publishes are pending at once).
+again and the ``when_connected`` callbacks are told, so that the owner of the retained state
+rebuilds it from its source of truth (the link keeps no copy of its own: a copy goes stale).
+Publishes are awaited until the broker's PUBACK, through one bounded in-flight window shared
+by every caller (aiomqtt stalls when tens of thousands of publishes are pending at once).
+
+Received messages go to one synchronous *intake* straight from the reader: it never waits,
+so it can neither block the reconnection nor let one sender's backlog hold up another's.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import random
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,8 +33,9 @@ log = structlog.get_logger(__name__)
 __all__ = ["NO_DELAY", "BrokerAddress", "LastWill", "MqttLink", "parse_mqtt_url"]
 
 NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-MessageHandler = Callable[[str, bytes, bool], Awaitable[None]]
-"""Called with (topic, payload, retained) for every message received, in order."""
+MessageIntake = Callable[[str, bytes, bool], None]
+"""Called with (topic, payload, retained) for every message received, in order; must not block
+(queue the work, do not await it)."""
 
 
 def _refused(code: int | ReasonCode) -> bool:
@@ -74,14 +78,13 @@ class MqttLink:
         *,
         client_id: str,
         subscriptions: Sequence[str] = (),
-        on_message: MessageHandler | None = None,
+        on_message: MessageIntake | None = None,
         will: LastWill | None = None,
         window: int = 256,
         backoff: tuple[float, float] = (0.2, 10.0),
         publish_timeout: float = 15.0,
         ca_file: str | None = None,
         keepalive: int = 30,
-        inbox_size: int = 10_000,
     ) -> None:
         self.address = address
         self.client_id = client_id
@@ -93,16 +96,13 @@ class MqttLink:
         self._publish_timeout = publish_timeout
         self._ca_file = ca_file
         self._keepalive = keepalive
-        self._retained: dict[str, bytes] = {}
         self._acks: dict[int, tuple[_Batch, int]] = {}
         self._wakers: set[asyncio.Event] = set()
         self._up = asyncio.Event()
         self._lost = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
-        self._handler: asyncio.Task[None] | None = None
-        self._inbox: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=inbox_size)
-        self.dropped = 0
+        self._connected_callbacks: list[Callable[[int], None]] = []
         self.refused_subscriptions: set[str] = set()
         self._stopping = False
         self.state = "down"
@@ -112,10 +112,15 @@ class MqttLink:
         self.received = 0
         self.handler_failures = 0
 
-    def route(self, subscriptions: Sequence[str], on_message: MessageHandler) -> None:
-        """Set what to subscribe to and who handles received messages (before ``start``)."""
+    def route(self, subscriptions: Sequence[str], on_message: MessageIntake) -> None:
+        """Set what to subscribe to and who takes received messages (before ``start``)."""
         self.subscriptions = tuple(subscriptions)
         self._on_message = on_message
+
+    def when_connected(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(connection_number)`` after each (re)connection, once subscribed
+        (it must not block: it typically wakes the task that republishes the retained state)."""
+        self._connected_callbacks.append(callback)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -123,15 +128,13 @@ class MqttLink:
         if self._task is None:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.client_id}")
-            self._handler = asyncio.create_task(self._handle(), name=f"mqtt-in:{self.client_id}")
 
     async def stop(self) -> None:
         self._stopping = True
-        tasks = [t for t in (self._task, self._handler) if t is not None]
-        self._task = self._handler = None
-        for task in tasks:
+        task, self._task = self._task, None
+        if task is not None:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(task, return_exceptions=True)
         self._up.clear()
         self.state = "down"
 
@@ -148,10 +151,9 @@ class MqttLink:
             "connections": self.connections,
             "connected_since": self.connected_since.isoformat() if self.connected_since else None,
             "last_error": self.last_error,
-            "retained_topics": len(self._retained),
             "in_flight": len(self._acks),
-            "inbox": self._inbox.qsize(),
-            "dropped": self.dropped,
+            "received": self.received,
+            "intake_failures": self.handler_failures,
             "refused_subscriptions": sorted(self.refused_subscriptions),
         }
 
@@ -200,7 +202,7 @@ class MqttLink:
                     await self._on_connected(client)
                     delay = self._backoff[0]
                     async for message in client.messages:
-                        await self._dispatch(message)
+                        self._dispatch(message)
             except aiomqtt.MqttError as exc:
                 self.last_error = str(exc)[:200]
                 log.warning("mqtt.disconnected", broker=self.address.describe(), error=str(exc))
@@ -234,54 +236,34 @@ class MqttLink:
         self.connected_since = datetime.now(UTC)
         self.last_error = None
         log.info("mqtt.connected", broker=self.address.describe(), connections=self.connections)
-        if self.connections > 1 and self._retained:
-            snapshot = list(self._retained.items())
-            deadline = asyncio.get_running_loop().time() + self._publish_timeout
-            await self._send_all(client, self._lost, [(t, p, True) for t, p in snapshot], deadline)
-            log.info("mqtt.retained_restored", topics=len(snapshot))
         self._up.set()
+        for callback in self._connected_callbacks:
+            callback(self.connections)
 
-    async def _dispatch(self, message: aiomqtt.Message) -> None:
-        """Hand a received message to the handler task: the reader never waits for a handler
-        (a handler publishing while the connection is down must not stop the reconnection)."""
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        """Hand a received message to the intake, which queues it and returns: the reader
+        never waits for a handler (a handler publishing while the connection is down must not
+        stop the reconnection)."""
         self.received += 1
         if self._on_message is None:
             return
         payload = message.payload if isinstance(message.payload, bytes) else b""
         try:
-            self._inbox.put_nowait((str(message.topic), payload, bool(message.retain)))
-        except asyncio.QueueFull:
-            self.dropped += 1
-            log.warning("mqtt.inbox_full", topic=str(message.topic))
-
-    async def _handle(self) -> None:
-        while True:
-            topic, payload, retained = await self._inbox.get()
-            try:
-                if self._on_message is not None:
-                    await self._on_message(topic, payload, retained)
-            except Exception:
-                self.handler_failures += 1
-                log.exception("mqtt.handler_failed", topic=topic)
-            finally:
-                self._inbox.task_done()
+            self._on_message(str(message.topic), payload, bool(message.retain))
+        except Exception as exc:  # a bug in the intake: counted, one line, no payload
+            self.handler_failures += 1
+            log.error("mqtt.intake_failed", topic=str(message.topic)[:200], error=repr(exc)[:200])
 
     # --- publishing ---------------------------------------------------------------------
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        """Publish at QoS 1 and wait for the broker's acknowledgement (retried on reconnect).
-
-        A retained publish also becomes the retained state restored after a reconnection; an
-        empty retained publish erases the topic on the broker.
-        """
+        """Publish at QoS 1 and wait for the broker's acknowledgement (retried on reconnect);
+        an empty retained publish erases the topic on the broker."""
         await self.publish_many([(topic, payload, retain)])
 
     async def publish_many(self, messages: Iterable[tuple[str, bytes, bool]]) -> None:
         """Publish many messages through the bounded window; return when all are acknowledged."""
         pending = list(messages)
-        for topic, payload, retain in pending:
-            if retain:
-                self._retained[topic] = payload
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._publish_timeout
         while pending:
@@ -359,7 +341,3 @@ class MqttLink:
     def _wake_all(self) -> None:
         for wake in self._wakers:
             wake.set()
-
-    def forget_retained(self, topic: str) -> None:
-        """Stop restoring ``topic`` after reconnections (its erasure is acknowledged)."""
-        self._retained.pop(topic, None)

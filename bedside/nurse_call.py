@@ -1,6 +1,9 @@
 """Nurse calls: raised from a terminal (button, pull cord) or the TV, stored with every
-timestamp, escalated along the ward's levels until a nurse acknowledges, cleared by a nurse's
-badge at the bed. Domain events tell telephony and the console; notices tell the terminals.
+timestamp, escalated along the ward's levels until someone acknowledges (answering the ring at
+a phone, or the console's nurse-call panel), cleared by a nurse's badge at the bed. Every
+acknowledgement and clearing is an audit row. Domain events tell telephony (which phones ring:
+:class:`NurseCallRingWanted`, derived from the stored call and the ward's policy) and the
+console; notices tell the terminals, for every press (a press while the call is open too).
 
 The clock and the sleep are injected, so tests escalate without waiting.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -19,33 +22,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bedside import beds
 from bedside.beds import BedPlace, Places, SessionSource
-from bedside.contract import NurseCallNotice, NurseCallPressed, NurseCallState
+from bedside.contract import NurseCallPressed, NurseCallState
 from bedside.models import NurseCall
+from bedside.nurse_call_notices import NoticeOutbox, NoticePublisher
+from bedside.nurse_call_ring_plan import RingPlanner
 from bedside.topics import Topics
 from wardline.bus import EventBus
 from wardline.db.models import StaffUser
 from wardline.domain import staff
+from wardline.domain.audit import AuditLog
 from wardline.domain.errors import Conflict, NotFound, PermissionDenied, unknown_bed
 from wardline.domain.nurse_call_events import (
     NurseCallAcknowledged,
+    NurseCallAnsweredAtPhone,
     NurseCallCleared,
     NurseCallEscalated,
+    NurseCallEvent,
     NurseCallRaised,
+    NurseCallRingWanted,
 )
 from wardline.domain.nurse_call_port import NurseCallView
 
 log = structlog.get_logger(__name__)
 NURSE_ROLES = frozenset({"nurse", "charge_nurse"})
+CONSOLE_ROLES = NURSE_ROLES | {"switchboard"}
+"""Who may acknowledge from the console: nurses, and the switchboard (which takes the call
+on the ward's behalf, audited under its own name)."""
 
 
 def badge_hash(badge_id: str) -> str:
     """What ``staff_users.badge_hash`` stores for a badge read at the bed (the core's keyed
     hash, so a badge enrolled with ``wardline user add --badge`` clears calls)."""
     return staff.badge_hash(badge_id)
-
-
-class NoticePublisher(Protocol):
-    async def publish_many(self, messages: Iterable[tuple[str, bytes, bool]]) -> None: ...
 
 
 def _utcnow() -> datetime:
@@ -83,21 +91,24 @@ class NurseCalls:
         link: NoticePublisher,
         topics: Topics,
         places: Places | None = None,
+        audit: AuditLog | None = None,
+        planner: RingPlanner | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._db = db
         self.places = places or Places(db)
         self._bus = bus
-        self._link = link
-        self._topics = topics
+        self._audit = audit or AuditLog(clock=clock)
+        self._planner = planner or RingPlanner()
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()
-        self._outbox: asyncio.Queue[tuple[NurseCallView, NurseCallState, list[str]]] = (
-            asyncio.Queue()
-        )
-        self._notifier: asyncio.Task[None] | None = None
+        self._notices = NoticeOutbox(link=link, topics=topics, places=self.places)
+
+    def subscribe(self, bus: EventBus) -> None:
+        """Answering a ring at a phone acknowledges the call."""
+        bus.subscribe(NurseCallAnsweredAtPhone, self._answered_at_phone, name="bedside.ring_answer")
 
     # --- raising ------------------------------------------------------------------------
 
@@ -130,62 +141,106 @@ class NurseCalls:
                 )
             )
             if existing is not None:
-                log.info("nurse_call.repeat", call=existing.id, bed=place.label)
-                return view(existing)
-            call = NurseCall(
-                press_key=press_key, bed_label=place.label, ward_code=place.ward_code,
-                terminal_id=place.terminal_id, source=source, state="open", level=0,
-                raised_at=self._clock(), escalations=[],
-            )  # fmt: skip
-            session.add(call)
-            try:
-                await session.flush()
-            except IntegrityError:  # a concurrent instance stored the same press
-                await session.rollback()
-                raise Conflict("nurse_call.duplicate", "this press is already recorded") from None
-            raised = view(call)
+                repeat = view(existing)
+            else:
+                repeat = None
+                call = NurseCall(
+                    press_key=press_key, bed_label=place.label, ward_code=place.ward_code,
+                    terminal_id=place.terminal_id, source=source, state="open", level=0,
+                    raised_at=self._clock(), escalations=[],
+                )  # fmt: skip
+                session.add(call)
+                try:
+                    await session.flush()
+                except IntegrityError:  # a concurrent instance stored the same press
+                    await session.rollback()
+                    raise Conflict(
+                        "nurse_call.duplicate", "this press is already recorded"
+                    ) from None
+                raised = view(call)
+                ring = await self._planner.plan(session, call, place)
+        if repeat is not None:
+            # Every press gets its notice back: the patient sees the call is still on.
+            log.info("nurse_call.repeat", call=repeat.call_id, bed=place.label)
+            state: NurseCallState = "acknowledged" if repeat.state == "acknowledged" else "received"
+            self._notices.notify(repeat, state, [place.ward_code])
+            return repeat
         self._bus.publish(
             NurseCallRaised(
                 call_id=raised.call_id, bed_label=place.label, ward_code=place.ward_code,
                 nurse_station_extension=place.nurse_station_extension, source=source,
             )
         )  # fmt: skip
+        self._bus.publish(ring)
         log.info("nurse_call.raised", call=raised.call_id, bed=place.label, source=source)
-        self._notify(raised, "received", [place.ward_code])
+        self._notices.notify(raised, "received", [place.ward_code])
         return raised
 
-    # --- nurse actions ------------------------------------------------------------------
+    # --- acknowledging and clearing ----------------------------------------------------
 
-    async def acknowledge(self, call_id: int, user: str) -> NurseCallView:
+    async def acknowledge(self, call_id: int, user: str, via: str = "console") -> NurseCallView:
+        """A staff member takes the call (console): nurses, or the switchboard."""
         async with self._lock, self._db.session() as session:
-            nurse = await self._nurse(session, StaffUser.username == user)
-            if nurse is None:
-                raise PermissionDenied("nurse_call.not_nurse", "only a nurse may acknowledge")
-            call = await session.get(NurseCall, call_id)
-            if call is None:
-                raise NotFound("nurse_call.unknown", "unknown nurse call", call_id=call_id)
-            if call.state == "cleared":
-                raise Conflict("nurse_call.cleared", "the call is already cleared")
-            if call.state == "acknowledged":
-                return view(call)
-            call.state = "acknowledged"
-            call.acknowledged_at = self._clock()
-            call.acknowledged_by = nurse.username
-            done = view(call)
+            member = await self._staff(session, StaffUser.username == user, CONSOLE_ROLES)
+            if member is None:
+                raise PermissionDenied(
+                    "nurse_call.not_nurse", "only a nurse or the switchboard may acknowledge"
+                )
+            done, changed = await self._acknowledge(session, call_id, member.username, via)
+        return self._acknowledged(done, changed, via)
+
+    async def acknowledge_at_phone(self, call_id: int, extension: str) -> NurseCallView:
+        """The call's ring was answered at ``extension`` (reported by the ring's dialplan)."""
+        async with self._lock, self._db.session() as session:
+            done, changed = await self._acknowledge(session, call_id, f"phone:{extension}", "phone")
+        return self._acknowledged(done, changed, "phone")
+
+    async def _acknowledge(
+        self, session: AsyncSession, call_id: int, by: str, via: str
+    ) -> tuple[NurseCallView, bool]:
+        call = await session.get(NurseCall, call_id)
+        if call is None:
+            raise NotFound("nurse_call.unknown", "unknown nurse call", call_id=call_id)
+        if call.state == "cleared":
+            raise Conflict("nurse_call.cleared", "the call is already cleared")
+        if call.state == "acknowledged":
+            return view(call), False
+        call.state = "acknowledged"
+        call.acknowledged_at = self._clock()
+        call.acknowledged_by = by
+        await self._audit.record(
+            session, by, "nurse_call.acknowledge", "nurse_call", call.id,
+            {"bed": call.bed_label, "ward": call.ward_code, "via": via, "level": call.level},
+        )  # fmt: skip
+        return view(call), True
+
+    def _acknowledged(self, done: NurseCallView, changed: bool, via: str) -> NurseCallView:
+        if not changed:
+            return done
         self._bus.publish(
             NurseCallAcknowledged(
                 call_id=done.call_id, bed_label=done.bed_label, ward_code=done.ward_code,
-                by=user, response_seconds=done.response_seconds or 0.0,
+                by=done.acknowledged_by or "", response_seconds=done.response_seconds or 0.0,
+                via=via,
             )
         )  # fmt: skip
-        log.info("nurse_call.acknowledged", call=call_id, seconds=done.response_seconds)
-        self._notify(done, "acknowledged", [done.ward_code])
+        log.info("nurse_call.acknowledged", call=done.call_id, via=via)
+        self._notices.notify(done, "acknowledged", [done.ward_code])
         return done
+
+    async def _answered_at_phone(self, event: NurseCallEvent) -> None:
+        if not isinstance(event, NurseCallAnsweredAtPhone):
+            return
+        try:
+            await self.acknowledge_at_phone(event.call_id, event.extension)
+        except (NotFound, Conflict) as exc:
+            log.info("nurse_call.answer_ignored", call=event.call_id, error=exc.error_id)
 
     async def clear_by_badge(self, bed_label: str, badge_id: str) -> NurseCallView | None:
         """Clear the bed's call when the badge is an active nurse's; otherwise change nothing."""
         async with self._lock, self._db.session() as session:
-            nurse = await self._nurse(session, StaffUser.badge_hash == badge_hash(badge_id))
+            condition = StaffUser.badge_hash == badge_hash(badge_id)
+            nurse = await self._staff(session, condition, NURSE_ROLES)
             if nurse is None:
                 log.info("nurse_call.badge_refused", bed=bed_label)
                 return None
@@ -199,6 +254,10 @@ class NurseCalls:
             call.state = "cleared"
             call.cleared_at = self._clock()
             call.cleared_by = nurse.username
+            await self._audit.record(
+                session, nurse.username, "nurse_call.clear", "nurse_call", call.id,
+                {"bed": call.bed_label, "ward": call.ward_code, "via": "badge"},
+            )  # fmt: skip
             done = view(call)
         self._bus.publish(
             NurseCallCleared(
@@ -207,7 +266,7 @@ class NurseCalls:
             )
         )  # fmt: skip
         log.info("nurse_call.cleared", call=done.call_id, bed=bed_label)
-        self._notify(done, "cleared", [done.ward_code])
+        self._notices.notify(done, "cleared", [done.ward_code])
         return done
 
     async def clear_from_terminal(self, terminal_id: str, badge_id: str) -> NurseCallView | None:
@@ -216,9 +275,11 @@ class NurseCalls:
             return None
         return await self.clear_by_badge(place.label, badge_id)
 
-    async def _nurse(self, session: AsyncSession, condition: Any) -> StaffUser | None:
+    async def _staff(
+        self, session: AsyncSession, condition: Any, roles: frozenset[str]
+    ) -> StaffUser | None:
         user = await session.scalar(select(StaffUser).where(condition, StaffUser.active))
-        if user is None or not (user.role_set & NURSE_ROLES):
+        if user is None or not (user.role_set & roles):
             return None
         return user
 
@@ -231,12 +292,13 @@ class NurseCalls:
             )
             return [view(call) for call in calls]
 
-    # --- escalation ---------------------------------------------------------------------
+    # --- escalation and rings -----------------------------------------------------------
 
     async def escalate_due(self) -> list[NurseCallView]:
         """Escalate every open call whose next level's time limit has passed."""
         now = self._clock()
         raised: list[tuple[NurseCallView, dict[str, str | None], str | None]] = []
+        rings: list[NurseCallRingWanted] = []
         async with self._lock, self._db.session() as session:
             calls = (
                 await session.scalars(select(NurseCall).where(NurseCall.state == "open"))
@@ -266,6 +328,9 @@ class NurseCalls:
                 ]  # fmt: skip
                 target = {"extension": extension, "name": name}
                 raised.append((view(call), target, target_ward))
+                place = await self.places.of_bed(call.bed_label)
+                if place is not None:
+                    rings.append(await self._planner.plan(session, call, place))
         for done, target, target_ward in raised:
             self._bus.publish(
                 NurseCallEscalated(
@@ -276,13 +341,36 @@ class NurseCalls:
             )  # fmt: skip
             log.warning("nurse_call.escalated", call=done.call_id, level=done.level)
             wards = [done.ward_code] + ([target_ward] if target_ward else [])
-            self._notify(done, "escalated", wards)
+            self._notices.notify(done, "escalated", wards)
+        for ring in rings:
+            self._bus.publish(ring)
         return [done for done, _, _ in raised]
 
+    async def ring_open_calls(self) -> int:
+        """Publish the ring of every call still open (at start: the calls are the state, the
+        rings follow from them). Returns how many."""
+        rings: list[NurseCallRingWanted] = []
+        async with self._lock, self._db.session() as session:
+            calls = (
+                await session.scalars(select(NurseCall).where(NurseCall.state == "open"))
+            ).all()
+            for call in calls:
+                place = await self.places.of_bed(call.bed_label)
+                if place is not None:
+                    rings.append(await self._planner.plan(session, call, place))
+        for ring in rings:
+            self._bus.publish(ring)
+        return len(rings)
+
     async def run_escalation(self, tick: float) -> None:
-        """Background loop: check escalations every ``tick`` seconds (kept by the component)."""
+        """Background loop (kept by the component): ring the calls left open, then check
+        escalations every ``tick`` seconds."""
+        rung = False
         while True:
             try:
+                if not rung:
+                    await self.ring_open_calls()
+                    rung = True
                 await self.escalate_due()
             except Exception:
                 log.exception("nurse_call.escalation_failed")
@@ -291,42 +379,11 @@ class NurseCalls:
     # --- notices ------------------------------------------------------------------------
 
     def _notify(self, call: NurseCallView, state: NurseCallState, wards: list[str]) -> None:
-        """Queue the terminals' notice: a caller (a web request, the gateway) never waits for
-        the broker, and notices leave in the order of the calls' changes."""
-        self._outbox.put_nowait((call, state, wards))
-        if self._notifier is None or self._notifier.done():
-            self._notifier = asyncio.create_task(self._deliver(), name="nurse-call:notices")
+        self._notices.notify(call, state, wards)
 
     async def notices_sent(self) -> None:
         """Wait until every queued notice was handed to the broker (tests, shutdown)."""
-        await self._outbox.join()
+        await self._notices.sent()
 
     async def close(self) -> None:
-        notifier, self._notifier = self._notifier, None
-        if notifier is not None:
-            notifier.cancel()
-            await asyncio.gather(notifier, return_exceptions=True)
-
-    async def _deliver(self) -> None:
-        while True:
-            call, state, wards = await self._outbox.get()
-            try:
-                await self._send_notice(call, state, wards)
-            except Exception:
-                # The call is stored and its domain event published: the terminals' notice
-                # is best effort and must not undo it.
-                log.exception("nurse_call.notify_failed", call=call.call_id)
-            finally:
-                self._outbox.task_done()
-
-    async def _send_notice(
-        self, call: NurseCallView, state: NurseCallState, wards: list[str]
-    ) -> None:
-        notice = NurseCallNotice(
-            call_id=call.call_id, bed_label=call.bed_label, state=state, level=call.level
-        ).to_bytes()
-        places: list[BedPlace] = []
-        for ward in dict.fromkeys(wards):
-            places += await self.places.of_ward(ward)
-        targets = sorted({p.terminal_id for p in places if p.terminal_id is not None})
-        await self._link.publish_many([(self._topics.notify(t), notice, False) for t in targets])
+        await self._notices.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bedside.intake import IntakeLimits
 from bedside.topics import ROOT
 
 
@@ -37,3 +38,21 @@ class BedsideOptions(BaseSettings):
     reconnect_max_seconds: float = Field(default=30.0, gt=0)
     presence_check_seconds: float = Field(default=15.0, gt=0)
     nurse_call_tick_seconds: float = Field(default=1.0, gt=0)
+    terminal_rate_per_second: float = Field(
+        default=10.0, gt=0, description="Messages per second one terminal may send (sustained)."
+    )
+    terminal_burst: int = Field(default=40, ge=1, description="Burst above that rate.")
+    terminal_queue_depth: int = Field(
+        default=32, ge=1, description="Messages of one terminal waiting to be handled."
+    )
+    refusal_log_seconds: float = Field(
+        default=60.0, gt=0, description="A terminal's refusals are logged once per interval."
+    )
+
+    def intake_limits(self) -> IntakeLimits:
+        return IntakeLimits(
+            rate_per_second=self.terminal_rate_per_second,
+            burst=self.terminal_burst,
+            queue_per_terminal=self.terminal_queue_depth,
+            refusal_interval_seconds=self.refusal_log_seconds,
+        )

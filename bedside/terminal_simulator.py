@@ -84,13 +84,13 @@ async def run_terminal(
     screen = out or sys.stdout
     received = asyncio.Event()
 
-    async def on_message(topic: str, payload: bytes, retained: bool) -> None:
+    def on_message(topic: str, payload: bytes, retained: bool) -> None:
         print(describe(topics.parse(topic).channel, payload), file=screen, flush=True)
         received.set()
 
     link = MqttLink(
         address,
-        client_id=f"terminal-{terminal_id}",
+        client_id=terminal_id,  # the broker binds the client id to the account anyway
         subscriptions=[topics.config(terminal_id), topics.context(terminal_id),
                        topics.notify(terminal_id)],
         on_message=on_message,

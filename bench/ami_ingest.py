@@ -78,8 +78,8 @@ class StreamServer:
 
 
 async def run_wardline(body: bytes, expected: int) -> tuple[float, float, float]:
-    from telephony.ami_link import AmiLink, Backoff
-    from telephony.call_state import CallState
+    from telephony.ami.link import AmiLink, Backoff
+    from telephony.calls.state import CallState
     from wardline.bus import EventBus
     from wardline.domain.events import DomainEvent
 

@@ -28,9 +28,9 @@ from ehr_bridge.bedside_record import BedsideRecords
 from ehr_bridge.config import EhrOptions
 from ehr_bridge.fhir_auth import StaticToken
 from ehr_bridge.fhir_client import SharedSessionClient
-from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import example_bed_locations, example_patient, seed_example
+from ehr_bridge.sandbox.seed import example_bed_locations, example_patient, seed_example
+from ehr_bridge.sandbox.server import RunningSandbox, SandboxAuth
+from ehr_bridge.sandbox.store import SandboxStore
 from tests.ehr_bridge.fhir_fixtures import stay_view
 
 TARGET_P95_MS = 150.0

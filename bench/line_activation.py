@@ -74,9 +74,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def run(admissions: int) -> dict[str, Any]:
-    from telephony.ami_link import AmiLink, Backoff
-    from telephony.bed_lines import BedLines
-    from telephony.pbx_session import PbxSession
+    from telephony.ami.link import AmiLink, Backoff
+    from telephony.calls.session import PbxSession
+    from telephony.lines.bed_lines import BedLines
     from wardline.bus import EventBus
     from wardline.db.engine import Database, upgrade
     from wardline.domain import commands as c

@@ -300,7 +300,7 @@ async def first_render(base: str, rounds: int = 10) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    from telephony.pbx_simulator import PbxSimulator
+    from telephony.simulator.server import PbxSimulator
 
     logging.disable(logging.CRITICAL)
     out: dict[str, Any] = {

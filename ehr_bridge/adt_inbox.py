@@ -7,6 +7,8 @@ domain refused it: AE, kept for replay), ``rejected`` (malformed or unsupported:
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -14,14 +16,16 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wardline.db.engine import Database
+from wardline.db.engine import Database, is_unavailable
 from wardline.db.models import InboundMessage
+from wardline.errors import StorageError
 
 RECEIVED, APPLIED, ERROR, REJECTED = "received", "applied", "error", "rejected"
 IGNORED = "ignored"
-"""A well-formed ADT event Wardline does not act on (A05, A28, Z99...): acknowledged AA."""
+"""A known ADT event the hospital does not use (A05, A28...; a setting): acknowledged AA."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +42,7 @@ class InboxEntry:
     attempts: int
     raw: bytes
     received_at: datetime
+    movement_at: datetime | None = None
 
 
 _ENTRY_FIELDS = tuple(InboxEntry.__dataclass_fields__)
@@ -79,6 +84,7 @@ def _entry(row: InboundMessage) -> InboxEntry:
         attempts=row.attempts,
         raw=row.raw,
         received_at=row.received_at,
+        movement_at=row.movement_at,
     )
 
 
@@ -95,18 +101,22 @@ class NewMessage:
     patient_key: str | None
     received_at: datetime
     settled: tuple[str, str, str, str] | None = None
+    movement_at: datetime | None = None
 
     def values(self) -> dict[str, Any]:
+        """The row; keys (sender, control id, patient key) whole: the parser refuses any
+        too long for its column, never cut here (two messages would become one)."""
         key = self.control_id or f"unparsed-{uuid.uuid4().hex}"
         settled = self.settled
         return {
-            "sender": self.sender[:128],
-            "control_id": key[:64],
+            "sender": self.sender,
+            "control_id": key,
             "message_type": self.message_type[:16],
             "received_at": self.received_at,
+            "movement_at": self.movement_at,
             "raw": self.raw,
             "charset": self.charset[:32],
-            "patient_key": self.patient_key[:128] if self.patient_key else None,
+            "patient_key": self.patient_key,
             "status": settled[0] if settled else RECEIVED,
             "ack_code": settled[1] if settled else None,
             "error_id": settled[2][:64] if settled else None,
@@ -143,8 +153,23 @@ async def persist_many(db: Database, messages: list[NewMessage]) -> list[tuple[I
     return results
 
 
+@asynccontextmanager
+async def reading(db: Database) -> AsyncIterator[AsyncSession]:
+    """A session for reads; a database that cannot serve is :class:`StorageError`
+    ``db.unavailable`` (as for writes), so the listener sends no ACK and the sender retries."""
+    try:
+        async with db.sessions() as s:
+            yield s
+    except DBAPIError as exc:
+        if is_unavailable(exc):
+            raise StorageError("db.unavailable", "the database is unreachable") from exc
+        raise
+    except OSError as exc:
+        raise StorageError("db.unavailable", "the database is unreachable") from exc
+
+
 async def _stored(db: Database, sender: str, control_id: str) -> InboxEntry:
-    async with db.sessions() as s:
+    async with reading(db) as s:
         existing = (
             await s.scalars(
                 select(InboundMessage).where(
@@ -156,7 +181,7 @@ async def _stored(db: Database, sender: str, control_id: str) -> InboxEntry:
 
 
 async def get(db: Database, message_id: int) -> InboxEntry | None:
-    async with db.sessions() as s:
+    async with reading(db) as s:
         row = await s.get(InboundMessage, message_id)
         return _entry(row) if row else None
 
@@ -176,20 +201,43 @@ async def due_with(db: Database, patient_key: str | None, message_id: int) -> li
         )
     else:
         query = query.where(InboundMessage.id == message_id)
-    async with db.sessions() as s:
+    async with reading(db) as s:
         rows = await s.scalars(query.order_by(InboundMessage.id))
         return [_entry(r) for r in rows]
 
 
 async def pending(db: Database) -> list[tuple[int, str | None]]:
     """Every received, unprocessed message (id, patient key), oldest first."""
-    async with db.sessions() as s:
+    async with reading(db) as s:
         rows = await s.execute(
             select(InboundMessage.id, InboundMessage.patient_key)
             .where(InboundMessage.status == RECEIVED)
             .order_by(InboundMessage.id)
         )
         return [(r[0], r[1]) for r in rows]
+
+
+async def last_movement(db: Database, patient_key: str, before_id: int) -> datetime | None:
+    """When the patient's last applied movement (before message ``before_id``) happened."""
+    async with reading(db) as s:
+        found: datetime | None = await s.scalar(
+            select(InboundMessage.movement_at)
+            .where(
+                InboundMessage.patient_key == patient_key,
+                InboundMessage.status == APPLIED,
+                InboundMessage.id < before_id,
+                InboundMessage.movement_at.is_not(None),
+            )
+            .order_by(InboundMessage.id.desc())
+            .limit(1)
+        )
+        return found
+
+
+async def set_movement_at(db: Database, message_id: int, at: datetime) -> None:
+    """Record the instant chosen for a local time that happened twice."""
+    async with db.autocommit() as conn:
+        await conn.execute(update(_TABLE).where(_TABLE.c.id == message_id).values(movement_at=at))
 
 
 async def settle(

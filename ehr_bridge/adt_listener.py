@@ -15,7 +15,8 @@ import structlog
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from ehr_bridge.adt_processing import AdtProcessor
-from ehr_bridge.hl7_ack import REQUIRED_FIELD_MISSING, AckError, build_ack
+from ehr_bridge.hl7_ack import INTERNAL_ERROR, REQUIRED_FIELD_MISSING, AckError, build_ack
+from ehr_bridge.hl7_fields import header_of
 from wardline.errors import StorageError
 
 log = structlog.get_logger(__name__)
@@ -89,10 +90,18 @@ class AdtListener:
                     continue
                 try:
                     ack_bytes = await self.processor.receive(block)
-                except StorageError:
-                    # Not persisted: no acknowledgement, so the sender sends it again.
-                    log.error("adt.storage_unavailable")
+                except StorageError as exc:
+                    # Not persisted or not applied: no acknowledgement, the sender sends it
+                    # again (the connection is closed, as after any failure of the peer).
+                    log.error("adt.storage_unavailable", error_id=exc.error_id)
                     return
+                except Exception:
+                    # A failure of ours on this message: answered AE, never a silent close
+                    # that the sender would meet again on every retry.
+                    log.exception("adt.receive_failed")
+                    ack = build_ack(header_of(block, "latin-1"), "AE", _internal_error())
+                    await self._write(writer, ack.encode("latin-1", errors="replace"))
+                    continue
                 await self._write(writer, ack_bytes)
         finally:
             writer.close()  # type: ignore[attr-defined]
@@ -101,6 +110,10 @@ class AdtListener:
     async def _write(writer: object, data: bytes) -> None:
         writer.writeblock(data)  # type: ignore[attr-defined]
         await writer.drain()  # type: ignore[attr-defined]
+
+
+def _internal_error() -> AckError:
+    return AckError(code=INTERNAL_ERROR, text="internal error", error_id="adt.internal")
 
 
 def _framing_error(text: str) -> AckError:

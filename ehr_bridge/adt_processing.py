@@ -10,42 +10,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 
 from ehr_bridge import adt_inbox as inbox
 from ehr_bridge.adt_batches import AdtBatches, StayCommands
-from ehr_bridge.adt_message import Command, parse_adt
+from ehr_bridge.adt_message import IGNORED_EVENTS, AdtMessage, Command, parse_adt
+from ehr_bridge.adt_refusals import StorageRefused, hl7_error_code, refused, safe_key
 from ehr_bridge.coalescing import Coalescing
-from ehr_bridge.errors import Hl7Error, UnsupportedMessage
+from ehr_bridge.errors import Hl7Error, IgnoredEvent, UnsupportedMessage
 from ehr_bridge.hl7_ack import AckError, build_ack
 from ehr_bridge.hl7_fields import MessageHeader, header_of
+from ehr_bridge.hl7_time import LocalZones
 from wardline.bus import EventBus
 from wardline.db.base import utcnow
 from wardline.db.engine import Database
-from wardline.domain.commands import SYSTEM_ADT, Actor
+from wardline.domain.commands import SYSTEM_ADT, Actor, Admit, Discharge, Transfer
 from wardline.domain.ehr_events import AdtMessageRefused
 from wardline.domain.errors import DomainError
 from wardline.errors import StorageError
 
 log = structlog.get_logger(__name__)
-
-
-def hl7_error_code(error_id: str) -> str:
-    """HL7 table 0357 code for one of our error ids."""
-    if error_id == "hl7.unsupported_type":
-        return "200"
-    if error_id == "hl7.unsupported_event":
-        return "201"
-    if error_id in {"hl7.bad_encoding", "hl7.bad_datetime", "hl7.unknown_charset"}:
-        return "102"
-    if error_id.startswith("hl7."):
-        return "101"
-    if error_id.endswith(".unknown"):
-        return "204"
-    return "207"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +53,8 @@ class AdtProcessor:
         *,
         default_charset: str = "iso-8859-1",
         ward_aliases: dict[str, str] | None = None,
+        zones: LocalZones | None = None,
+        ignored_events: frozenset[str] = IGNORED_EVENTS,
         actor: Actor = SYSTEM_ADT,
         clock: Callable[[], datetime] = utcnow,
         bus: EventBus | None = None,
@@ -73,6 +63,8 @@ class AdtProcessor:
         self.bus = bus
         self.default_charset = default_charset
         self.ward_aliases = ward_aliases or {}
+        self.zones = zones or LocalZones()
+        self.ignored_events = ignored_events
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._in_flight: dict[str, set[int]] = {}
         self.counts: dict[str, int] = {"AA": 0, "AE": 0, "AR": 0, "duplicate": 0}
@@ -102,46 +94,43 @@ class AdtProcessor:
         self.counts[outcome.ack_code] = self.counts.get(outcome.ack_code, 0) + 1
         return self.ack_bytes(header, outcome)
 
+    def parse(self, raw: bytes) -> AdtMessage:
+        """The message as this processor reads it (charset, ward aliases, zones, events)."""
+        return parse_adt(
+            raw,
+            self.default_charset,
+            self.ward_aliases,
+            zones=self.zones,
+            ignored_events=self.ignored_events,
+        )
+
     async def receive_outcome(self, raw: bytes) -> tuple[Outcome, MessageHeader | None]:
         now = self.clock()
         try:
-            message = parse_adt(raw, self.default_charset, self.ward_aliases)
+            message = self.parse(raw)
         except Hl7Error as exc:
-            header = header_of(raw, self.default_charset)
-            ignored = exc.error_id == "hl7.unsupported_event" and header is not None
-            settled = (
-                (inbox.IGNORED, "AA", exc.error_id, exc.message)
-                if ignored
-                else (inbox.REJECTED, "AR", exc.error_id, exc.message)
-            )
-            entry, _new = await inbox.persist(
-                self.db,
-                raw=raw,
-                sender=header.sender if header else "",
-                control_id=header.control_id if header else "",
-                message_type=_type_of(header),
-                charset=header.charset if header else "",
-                patient_key=None,
-                received_at=now,
-                settled=settled,
-            )
-            if ignored:
-                log.info("adt.ignored", message_id=entry.id, error_id=exc.error_id)
-            else:
-                kind = "unsupported" if isinstance(exc, UnsupportedMessage) else "malformed"
-                log.warning("adt.rejected", message_id=entry.id, error_id=exc.error_id, kind=kind)
-            return _outcome_of(entry, fallback=(settled[1], exc.error_id, exc.message)), header
-        entry, new = await self._persisting.submit(
-            inbox.NewMessage(
-                raw=raw,
-                sender=message.header.sender,
-                control_id=message.header.control_id,
-                message_type=_type_of(message.header),
-                charset=message.codec,
-                patient_key=message.patient_key,
-                received_at=now,
-            )
+            return await self._settle_unusable(raw, exc, now)
+        new_message = inbox.NewMessage(
+            raw=raw,
+            sender=message.header.sender,
+            control_id=message.header.control_id,
+            message_type=_type_of(message.header),
+            charset=message.codec,
+            patient_key=message.patient_key,
+            received_at=now,
+            movement_at=message.time.at if message.time else None,
         )
+        try:
+            entry, new = await self._persisting.submit(new_message)
+        except StorageRefused as exc:
+            log.warning("adt.storage_refused", error_id=exc.error_id, sqlstate=exc.sqlstate)
+            return Outcome(
+                message_id=None,
+                ack_code="AR",
+                status=inbox.REJECTED,
+                error_id=exc.error_id,
+                error=exc.message,
+            ), message.header
         if not new:
             self.counts["duplicate"] += 1
             log.info("adt.duplicate", message_id=entry.id, status=entry.status)
@@ -149,9 +138,49 @@ class AdtProcessor:
                 return _outcome_of(entry), message.header
             return await self.process(entry.id, patient_key=message.patient_key), message.header
         outcome = await self.process(
-            entry.id, patient_key=message.patient_key, fresh=(entry, message.command)
+            entry.id, patient_key=message.patient_key, fresh=(entry, message)
         )
         return outcome, message.header
+
+    async def _settle_unusable(
+        self, raw: bytes, exc: Hl7Error, now: datetime
+    ) -> tuple[Outcome, MessageHeader | None]:
+        """Store a message that cannot be applied, settled: AA for an event ignored on
+        purpose, AR otherwise. A key unfit to store (control characters, too long) is
+        replaced by a generated one; the ACK still echoes the message's own."""
+        header = header_of(raw, self.default_charset)
+        ignored = isinstance(exc, IgnoredEvent) and header is not None
+        code, status = ("AA", inbox.IGNORED) if ignored else ("AR", inbox.REJECTED)
+        sender, control_id = safe_key(header)
+        try:
+            entry, _new = await inbox.persist(
+                self.db,
+                raw=raw,
+                sender=sender,
+                control_id=control_id,
+                message_type=_type_of(header),
+                charset=header.charset if header else "",
+                patient_key=None,
+                received_at=now,
+                settled=(status, code, exc.error_id, exc.message),
+            )
+        except DBAPIError as db_exc:
+            # refused by the database even so: answered, never a feed blocked behind it
+            failure = refused(db_exc)
+            log.warning("adt.storage_refused", error_id=exc.error_id, sqlstate=failure.sqlstate)
+            return Outcome(
+                message_id=None,
+                ack_code="AR",
+                status=status,
+                error_id=exc.error_id,
+                error=exc.message,
+            ), header
+        if ignored:
+            log.info("adt.ignored", message_id=entry.id, error_id=exc.error_id)
+        else:
+            kind = "unsupported" if isinstance(exc, UnsupportedMessage) else "malformed"
+            log.warning("adt.rejected", message_id=entry.id, error_id=exc.error_id, kind=kind)
+        return _outcome_of(entry, fallback=(code, exc.error_id, exc.message)), header
 
     async def process(
         self,
@@ -159,7 +188,7 @@ class AdtProcessor:
         *,
         retry_errors: bool = False,
         patient_key: str | None = None,
-        fresh: tuple[inbox.InboxEntry, Command] | None = None,
+        fresh: tuple[inbox.InboxEntry, AdtMessage] | None = None,
     ) -> Outcome:
         """Apply one persisted message, after the earlier pending ones of its patient.
 
@@ -180,7 +209,8 @@ class AdtProcessor:
         try:
             async with lock:
                 if fresh is not None and not earlier:
-                    return await self.batches.apply(fresh[0], fresh[1])
+                    entry, message = fresh
+                    return await self.batches.apply(entry, await self._in_order(entry, message))
                 outcome: Outcome | None = None
                 for entry in await inbox.due_with(self.db, patient_key or None, message_id):
                     mine = entry.id == message_id
@@ -217,7 +247,39 @@ class AdtProcessor:
     async def _persist_all(
         self, messages: list[inbox.NewMessage]
     ) -> list[tuple[inbox.InboxEntry, bool] | Exception]:
-        return [*await inbox.persist_many(self.db, messages)]
+        try:
+            return [*await inbox.persist_many(self.db, messages)]
+        except DBAPIError as exc:  # refused (unavailable is StorageError, raised to all)
+            if len(messages) == 1:
+                return [refused(exc)]
+        # one message the database refuses must not cost the others theirs: one by one
+        results: list[tuple[inbox.InboxEntry, bool] | Exception] = []
+        for message in messages:
+            try:
+                results.extend(await inbox.persist_many(self.db, [message]))
+            except DBAPIError as exc:
+                results.append(refused(exc))
+        return results
+
+    async def _in_order(self, entry: inbox.InboxEntry, message: AdtMessage) -> Command:
+        """The command, its time chosen when the local time happened twice (autumn): the
+        occurrence that keeps the order of the patient's movements, else the first."""
+        time = message.time
+        if time is None or time.later is None:
+            return message.command
+        previous = await inbox.last_movement(self.db, message.patient_key, entry.id)
+        second = previous is not None and time.at < previous <= time.later
+        log.info(
+            "adt.ambiguous_local_time",
+            message_id=entry.id,
+            occurrence="second" if second else "first",
+            by="movement_order" if previous is not None else "default",
+        )
+        command = message.command
+        if not second or not isinstance(command, Admit | Transfer | Discharge):
+            return command
+        await inbox.set_movement_at(self.db, entry.id, time.later)
+        return replace(command, at=time.later)
 
     async def _apply_alone(self, entry: inbox.InboxEntry, command: Command) -> Outcome:
         return await self._apply_one(entry, retry_errors=False, command=command)
@@ -231,7 +293,7 @@ class AdtProcessor:
             return _outcome_of(entry)
         try:
             if command is None:
-                command = parse_adt(entry.raw, self.default_charset, self.ward_aliases).command
+                command = await self._in_order(entry, self.parse(entry.raw))
             with structlog.contextvars.bound_contextvars(adt_message_id=message_id):
                 # The stay change and the message's settlement commit together: a crash
                 # can never leave a message applied but still pending (applied twice).
@@ -248,6 +310,10 @@ class AdtProcessor:
             log.info("adt.refused", message_id=message_id, error_id=error_id)
         except StorageError:
             raise
+        except DBAPIError as exc:
+            failure = refused(exc)
+            status, code, error_id, text = inbox.ERROR, "AE", failure.error_id, failure.message
+            log.warning("adt.storage_refused", message_id=message_id, sqlstate=failure.sqlstate)
         except Exception as exc:
             status, code, error_id, text = inbox.ERROR, "AE", "adt.internal", type(exc).__name__
             log.exception("adt.apply_failed", message_id=message_id)
@@ -280,7 +346,8 @@ class AdtProcessor:
             error = AckError(
                 code=hl7_error_code(error_id), text=outcome.error or error_id, error_id=error_id
             )
-        text = build_ack(header, outcome.ack_code, error, now=self.clock())
+        zone = self.zones.of(header.sending_facility if header else "")
+        text = build_ack(header, outcome.ack_code, error, now=self.clock(), zone=zone)
         codec = header.charset if header and header.charset else self.default_charset
         return text.encode(codec, errors="replace")
 

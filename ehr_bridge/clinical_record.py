@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,8 +13,10 @@ from ehr_bridge import bedside_writes as bw
 from ehr_bridge import fhir_mapping as fm
 from ehr_bridge import outbox
 from ehr_bridge.bedside_record import BedsideRecords
+from ehr_bridge.bedside_recording import BedsideRecording
 from ehr_bridge.config import EhrOptions
-from ehr_bridge.errors import EhrError, WrongPatient
+from ehr_bridge.errors import EhrError
+from ehr_bridge.identity import IdentityToBeChecked
 from ehr_bridge.med_schedule import Ward, schedule_for_day
 from ehr_bridge.models import EhrOutbox
 from wardline.db.base import utcnow
@@ -21,6 +24,7 @@ from wardline.db.engine import Database
 from wardline.domain.clinical_record_port import (
     AdministrationInput,
     BedsideRecord,
+    IdentityAlert,
     MedicationOrder,
     OutboxItem,
     RecordedAdministration,
@@ -30,6 +34,7 @@ from wardline.domain.clinical_record_port import (
 )
 from wardline.domain.commands import Actor
 from wardline.domain.stay_views import StayView
+from wardline.ward_time import WardTime
 
 
 class EhrClinicalRecord:
@@ -42,11 +47,15 @@ class EhrClinicalRecord:
         *,
         worker: outbox.OutboxWorker | None = None,
         clock: Callable[[], datetime] = utcnow,
+        ward_time: WardTime | None = None,
     ) -> None:
         self.db, self.records, self.audit, self.options = db, records, audit, options
         self.worker, self.clock = worker, clock
+        self.recording = BedsideRecording(db, audit, options, clock, worker)
+        self.ward_time = ward_time
+        records.on_identity_problem = self._audit_identity
         self.ward = Ward(
-            timezone=ZoneInfo(options.ward_timezone),
+            timezone=ward_time.default if ward_time else ZoneInfo(options.ward_timezone),
             tolerance=timedelta(minutes=options.dose_window_minutes),
         )
 
@@ -58,87 +67,48 @@ class EhrClinicalRecord:
     ) -> list[ScheduledDose]:
         record = await self.records.get(stay)
         now = self.clock()
-        day = day or now.astimezone(self.ward.timezone).date()
+        ward = await self.ward_of(stay)
+        day = day or now.astimezone(ward.timezone).date()
         local = await self._local_administrations(stay.visit_number)
         seen = {(a.order_id, a.at) for a in local}
         recorded = local + [a for a in record.administrations if (a.order_id, a.at) not in seen]
-        return schedule_for_day(record.orders, day, self.ward, recorded, now)
+        return schedule_for_day(record.orders, day, ward, recorded, now)
+
+    async def ward_of(self, stay: StayView) -> Ward:
+        """The ward's rules with the zone of its site."""
+        if self.ward_time is None or stay.bed is None:
+            return self.ward
+        return replace(self.ward, timezone=await self.ward_time.of_ward(stay.bed.ward_code))
 
     async def record_administration(
         self, stay: StayView, entry: AdministrationInput, actor: Actor
     ) -> WriteReceipt:
-        if entry.scanned_patient_id is not None and entry.scanned_patient_id != stay.patient.ipp:
-            raise WrongPatient(
-                "ehr.wrong_patient", "the scanned wristband is not this bed's patient"
-            )
         order = await self._order(stay, entry.order_id)
-        business_id = bw.new_business_id("administration")
-        resource = bw.administration(
-            entry,
-            order,
-            self._subject(stay),
-            system=self.options.business_id_system,
-            business_id=business_id,
-            performer=actor.name,
-        )
-        write = outbox.QueuedWrite(
-            business_id=business_id,
-            kind="administration",
-            resource=resource,
-            visit_number=stay.visit_number,
-            patient_ipp=stay.patient.ipp,
-        )
-        details = {"order": entry.order_id, "given": entry.given, "reason": entry.reason}
-        await outbox.enqueue(
-            self.db,
-            self.audit,
-            [write],
-            actor=actor.name,
-            action="ehr.administration",
-            details=details,
-            now=self.clock(),
-        )
-        if self.worker is not None:
-            self.worker.wake()
-        return WriteReceipt(business_ids=(business_id,))
+        return await self.recording.administration(stay, self._subject(stay), entry, order, actor)
 
     async def record_vitals(self, stay: StayView, entry: VitalsInput, actor: Actor) -> WriteReceipt:
-        ids = [bw.new_business_id("vital") for _ in entry.values]
-        resources = bw.vital_observations(
-            entry,
-            self._subject(stay),
-            system=self.options.business_id_system,
-            business_ids=ids,
-            performer=actor.name,
-        )
-        writes = [
-            outbox.QueuedWrite(
-                business_id=i,
-                kind="vitals",
-                resource=r,
-                visit_number=stay.visit_number,
-                patient_ipp=stay.patient.ipp,
-            )
-            for i, r in zip(ids, resources, strict=True)
-        ]
-        await outbox.enqueue(
-            self.db,
-            self.audit,
-            writes,
-            actor=actor.name,
-            action="ehr.vitals",
-            details={"kinds": sorted(entry.values)},
-            now=self.clock(),
-        )
-        if self.worker is not None:
-            self.worker.wake()
-        return WriteReceipt(business_ids=tuple(ids))
+        return await self.recording.vitals(stay, self._subject(stay), entry, actor)
 
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         return await outbox.items(self.db, visit_number)
 
+    def identity_alerts(self) -> list[IdentityAlert]:
+        return sorted(self.records.alerts.values(), key=lambda a: a.since)
+
     # -- internals ------------------------------------------------------------------------
+    async def _audit_identity(self, stay: StayView, exc: IdentityToBeChecked) -> None:
+        async with self.db.session() as s:
+            await self.audit(
+                s,
+                "system",
+                "ehr.identity_to_be_checked",
+                "stay",
+                stay.visit_number,
+                {"reason": exc.reason, "bed": stay.bed.label if stay.bed else None},
+            )
+
     def _subject(self, stay: StayView) -> bw.Subject:
+        self.records.require_identity(stay.visit_number)  # nothing written to a doubtful record
         known = self.records.subjects.get(stay.visit_number)
         return bw.Subject(
             ipp=stay.patient.ipp,

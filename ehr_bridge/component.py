@@ -34,6 +34,7 @@ from wardline import appkeys as k
 from wardline.domain.clinical_record_port import (
     AdministrationInput,
     BedsideRecord,
+    IdentityAlert,
     OutboxItem,
     ScheduledDose,
     VitalsInput,
@@ -90,6 +91,10 @@ class ClinicalRecordFacade:
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         return await self._impl().outbox_state(visit_number)
 
+    def identity_alerts(self) -> list[IdentityAlert]:
+        record = self.bridge.clinical_record
+        return record.identity_alerts() if record is not None else []
+
 
 EHR = web.AppKey("ehr_bridge", EhrBridge)
 CLINICAL_RECORD = k.CLINICAL_RECORD
@@ -139,6 +144,7 @@ async def _fhir_context(app: web.Application) -> AsyncIterator[None]:
             options,
             worker=worker,
             clock=app[k.CLOCK],
+            ward_time=app[k.WARD_TIME],
         )
         task = asyncio.create_task(worker.run(), name="ehr:outbox")
         task.add_done_callback(_log_end)
@@ -179,6 +185,8 @@ def _new_processor(app: web.Application, bridge: EhrBridge) -> AdtProcessor:
         app[k.STAYS],
         default_charset=app[k.SETTINGS].hl7_default_charset,
         ward_aliases=bridge.options.ward_aliases,
+        zones=bridge.options.local_zones(),
+        ignored_events=bridge.options.hl7_ignored_events,
         clock=app[k.CLOCK],
         bus=app[k.BUS],
     )
@@ -198,6 +206,12 @@ def load_options() -> EhrOptions:
 
 def setup(app: web.Application) -> None:
     bridge = EhrBridge(options=load_options())
+    if app[k.SETTINGS].fhir_url and not bridge.options.ipp_system:
+        raise ConfigError(
+            "config.invalid",
+            "WARDLINE_EHR_IPP_SYSTEM is required when WARDLINE_FHIR_URL is set"
+            " (the FHIR identifier system of the hospital's IPP)",
+        )
     app[EHR] = bridge
     app[CLINICAL_RECORD] = ClinicalRecordFacade(bridge)
 

@@ -5,7 +5,7 @@ Every error has a stable ``error_id``; callers ``raise ... from exc`` to keep th
 
 from __future__ import annotations
 
-from wardline.errors import WardlineError
+from wardline.errors import Unavailable, WardlineError
 
 
 class EhrError(WardlineError):
@@ -24,11 +24,15 @@ class UnsupportedMessage(Hl7Error):
     """A well-formed message of a type or event Wardline does not handle (ACK AR)."""
 
 
+class IgnoredEvent(Hl7Error):
+    """A known ADT event the hospital sends and Wardline does not use (ACK AA, ignored)."""
+
+
 class FhirError(EhrError):
     """A FHIR exchange failed."""
 
 
-class FhirUnreachable(FhirError):
+class FhirUnreachable(FhirError, Unavailable):
     """The FHIR server did not answer (connection refused, timeout, 5xx)."""
 
 
@@ -36,8 +40,9 @@ class FhirRefused(FhirError):
     """The FHIR server refused a request for good (4xx, with an OperationOutcome reason)."""
 
 
-class FhirAuthError(FhirError):
-    """The FHIR server or its token endpoint refused our credentials."""
+class FhirAuthError(FhirError, Unavailable):
+    """The FHIR server or its token endpoint refused our credentials: the service cannot
+    reach the record until its settings are fixed (the reason is kept for the admin)."""
 
 
 class InvalidResource(FhirError):
@@ -50,3 +55,7 @@ class NotConfigured(EhrError):
 
 class WrongPatient(EhrError):
     """The scanned wristband is not the stay's patient: nothing is recorded."""
+
+
+class DoseAlreadyRecorded(EhrError):
+    """This dose (order, due time) already has its record, given or not: nothing is added."""

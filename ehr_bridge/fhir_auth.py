@@ -90,8 +90,14 @@ class ClientCredentials:
                 "fhir.token_unreachable", "the token endpoint did not answer"
             ) from exc
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
+            reason = ""
+            if isinstance(body, dict):  # RFC 6749 5.2: error and error_description
+                words = [str(body[k]) for k in ("error", "error_description") if body.get(k)]
+                reason = ": " + " - ".join(words)[:500] if words else ""
             raise FhirAuthError(
-                "fhir.token_refused", f"the token endpoint refused our credentials ({status})"
+                "fhir.token_refused",
+                f"the token endpoint refused our credentials ({status}){reason}",
+                status=status,
             )
         self._token = str(body["access_token"])
         self._expires = time.monotonic() + float(body.get("expires_in", 300))

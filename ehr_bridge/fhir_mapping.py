@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
+from ehr_bridge import fhir_orders as fo
 from ehr_bridge.errors import FhirRefused
+from ehr_bridge.med_schedule import WHEN_TIMES
 from wardline.domain.clinical_record_port import (
     Allergy,
+    AllergyReaction,
+    AllergyStatus,
     BedsideRecord,
-    DoseTiming,
-    MedicationOrder,
     PatientBanner,
     RecordedAdministration,
     VitalSign,
@@ -18,6 +21,14 @@ from wardline.domain.clinical_record_port import (
 
 Resource = dict[str, Any]
 DUE_AT_EXTENSION = "urn:wardline:fhir:due-at"
+SNOMED = "http://snomed.info/sct"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
+EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+NOT_CURRENT = frozenset({"inactive", "resolved"})
+NO_KNOWN_ALLERGY = frozenset({"716186003"})
+"""SNOMED CT "No known allergy (situation)"."""
+KNOWN_WHEN = frozenset(WHEN_TIMES)
 VITAL_KINDS = {
     "8867-4": "heart_rate",
     "8310-5": "temperature",
@@ -48,14 +59,7 @@ def _date(value: Any) -> date | None:
 
 
 def concept_text(concept: Any) -> str:
-    if not isinstance(concept, dict):
-        return ""
-    if concept.get("text"):
-        return str(concept["text"])
-    for coding in concept.get("coding", []) or []:
-        if coding.get("display") or coding.get("code"):
-            return str(coding.get("display") or coding.get("code"))
-    return ""
+    return fo.label(concept)
 
 
 def reference_id(ref: Any, kind: str) -> str | None:
@@ -67,7 +71,56 @@ def reference_id(ref: Any, kind: str) -> str | None:
     return tail.split("/", 1)[0] if tail else None
 
 
-def banner(patient: Resource, allergies: list[Resource], diets: list[Resource]) -> PatientBanner:
+def _reaction(reaction: Resource) -> AllergyReaction:
+    return AllergyReaction(
+        manifestations=tuple(
+            fo.label(m) for m in reaction.get("manifestation") or [] if fo.label(m)
+        ),
+        severity=reaction.get("severity") if isinstance(reaction.get("severity"), str) else None,
+        description=str(reaction["description"]) if reaction.get("description") else None,
+    )
+
+
+def current_allergy(resource: Resource) -> bool:
+    """Shown unless refuted or entered in error (verificationStatus), or no longer current
+    (clinicalStatus inactive or resolved); statuses are read by system and code only."""
+    if fo.has_code(resource.get("verificationStatus"), VERIFICATION, EXCLUDED_VERIFICATION):
+        return False
+    return not fo.has_code(resource.get("clinicalStatus"), CLINICAL, NOT_CURRENT)
+
+
+def allergies(resources: list[Resource]) -> tuple[tuple[Allergy, ...], AllergyStatus]:
+    """The current allergies and the allergy status: ``not_recorded`` when the EHR holds
+    nothing, ``no_known_allergy`` when it holds only a coded "no known allergy"."""
+    shown: list[Allergy] = []
+    none_known = False
+    for resource in resources:
+        if not current_allergy(resource):
+            continue
+        if fo.has_code(resource.get("code"), SNOMED, NO_KNOWN_ALLERGY):
+            none_known = True
+            continue
+        verification = fo.coded(resource.get("verificationStatus"))
+        category = resource.get("category") or [None]
+        shown.append(
+            Allergy(
+                substance=fo.label(resource.get("code")) or "?",
+                category=category[0] if isinstance(category, list) else None,
+                criticality=resource.get("criticality"),
+                code=fo.coded(resource.get("code")),
+                verification=verification.code if verification else None,
+                reactions=tuple(
+                    _reaction(r) for r in resource.get("reaction") or [] if isinstance(r, dict)
+                ),
+            )
+        )
+    status: AllergyStatus = (
+        "recorded" if shown else "no_known_allergy" if none_known else "not_recorded"
+    )
+    return tuple(shown), status
+
+
+def banner(patient: Resource, allergy_list: list[Resource], diets: list[Resource]) -> PatientBanner:
     names = patient.get("name") or [{}]
     name = next((n for n in names if n.get("use") == "official"), names[0])
     identifiers = tuple(
@@ -75,21 +128,15 @@ def banner(patient: Resource, allergies: list[Resource], diets: list[Resource]) 
         for i in patient.get("identifier", []) or []
         if i.get("value")
     )
+    shown, status = allergies(allergy_list)
     return PatientBanner(
         family_name=str(name.get("family", "")),
         given_name=" ".join(name.get("given", []) or []),
         birth_date=_date(patient.get("birthDate")),
         sex={"female": "F", "male": "M", "other": "O"}.get(patient.get("gender", ""), "U"),
         identifiers=identifiers,
-        allergies=tuple(
-            Allergy(
-                substance=concept_text(a.get("code")) or "?",
-                category=(a.get("category") or [None])[0],
-                criticality=a.get("criticality"),
-            )
-            for a in allergies
-            if concept_text(a.get("clinicalStatus") or {}) in {"", "active"}
-        ),
+        allergies=shown,
+        allergy_status=status,
         diets=tuple(
             concept_text(t)
             for order in diets
@@ -97,57 +144,6 @@ def banner(patient: Resource, allergies: list[Resource], diets: list[Resource]) 
             if concept_text(t)
         ),
     )
-
-
-def _time_of_day(value: str) -> time | None:
-    try:
-        return time.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def timing(dosage: Resource) -> DoseTiming:
-    repeat = (dosage.get("timing") or {}).get("repeat") or {}
-    bounds = repeat.get("boundsPeriod") or {}
-    times = tuple(t for t in (_time_of_day(v) for v in repeat.get("timeOfDay", []) or []) if t)
-    return DoseTiming(
-        frequency=repeat.get("frequency"),
-        period=repeat.get("period"),
-        period_unit=repeat.get("periodUnit"),
-        times_of_day=times,
-        when=tuple(repeat.get("when", []) or []),
-        offset_minutes=int(repeat.get("offset", 0) or 0),
-        bounds_start=_datetime(bounds.get("start")),
-        bounds_end=_datetime(bounds.get("end")),
-        as_needed=bool(dosage.get("asNeededBoolean")),
-    )
-
-
-def orders(requests: list[Resource], included: list[Resource]) -> list[MedicationOrder]:
-    medications = {
-        f"Medication/{m.get('id')}": m for m in included if m.get("resourceType") == "Medication"
-    }
-    out = []
-    for request in requests:
-        if request.get("status") not in (None, "active"):
-            continue
-        medication = concept_text(request.get("medicationCodeableConcept"))
-        ref = (request.get("medicationReference") or {}).get("reference")
-        if not medication and ref:
-            target = medications.get(ref) or medications.get(ref.split("/_history")[0])
-            medication = concept_text(target.get("code")) if target else ref
-        dosages = request.get("dosageInstruction", []) or []
-        out.append(
-            MedicationOrder(
-                order_id=str(request.get("id", "")),
-                medication=medication or "?",
-                dose="; ".join(str(d.get("text", "")) for d in dosages if d.get("text")),
-                route=concept_text(dosages[0].get("route")) or None if dosages else None,
-                timings=tuple(timing(d) for d in dosages),
-                authored_at=_datetime(request.get("authoredOn")),
-            )
-        )
-    return out
 
 
 def vitals(observations: list[Resource]) -> list[VitalSign]:
@@ -216,7 +212,7 @@ def bedside_record(
     allergies: list[Resource],
     diets: list[Resource],
     prescriptions: list[Resource],
-    included: list[Resource],
+    medications: Mapping[str, Resource],
     observations: list[Resource],
     administrations: list[Resource],
     fetched_at: datetime,
@@ -227,7 +223,7 @@ def bedside_record(
         return BedsideRecord(
             visit_number=visit_number,
             patient=banner(patient, allergies, diets),
-            orders=tuple(orders(prescriptions, included)),
+            orders=tuple(fo.orders(prescriptions, medications, KNOWN_WHEN)),
             vitals=tuple(vitals(observations)),
             administrations=tuple(_administrations(administrations)),
             fetched_at=fetched_at,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 
 from ehr_bridge.hl7_fields import MessageHeader
+from ehr_bridge.hl7_time import hl7_stamp
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # HL7 table 0357 (message error condition codes) used by Wardline.
 REQUIRED_FIELD_MISSING = "101"
@@ -38,7 +42,8 @@ class AckError:
 
 
 def _escape(value: str, header: MessageHeader) -> str:
-    """Escape HL7 delimiters in free text (escape character first)."""
+    """Escape HL7 delimiters (escape character first) and control characters (``\\Xhh\\``)
+    in a value written into the acknowledgement."""
     enc = header.encoding_characters.ljust(4, "\\")
     component, repetition, escape, sub = enc[0], enc[1], enc[2], enc[3]
     out = value.replace(escape, f"{escape}E{escape}")
@@ -49,7 +54,23 @@ def _escape(value: str, header: MessageHeader) -> str:
         (sub, "T"),
     ):
         out = out.replace(char, f"{escape}{code}{escape}")
-    return out.replace("\r", " ").replace("\n", " ")
+    return _CONTROL.sub(lambda m: f"{escape}X{ord(m.group()):02X}{escape}", out)
+
+
+def _usable_delimiters(header: MessageHeader) -> MessageHeader:
+    """The header, or with the standard delimiters (``|^~\\&``) when its own cannot delimit
+    an answer (a garbled MSH-1/MSH-2: letters, repeats, missing characters)."""
+    sep, enc = header.field_separator, header.encoding_characters
+    chars = sep + enc
+    usable = (
+        len(sep) == 1
+        and len(enc) in (4, 5)
+        and len(set(chars)) == len(chars)
+        and not any(c.isalnum() or c.isspace() or not c.isprintable() for c in chars)
+    )
+    if usable:
+        return header
+    return replace(header, field_separator="|", encoding_characters="^~\\&")
 
 
 def build_ack(
@@ -58,34 +79,41 @@ def build_ack(
     error: AckError | None = None,
     *,
     now: datetime | None = None,
+    zone: tzinfo = UTC,
     control_id: str | None = None,
 ) -> str:
-    """The ACK text (segments separated by CR) answering ``header``'s message."""
-    h = header or MessageHeader()
+    """The ACK text (segments separated by CR) answering ``header``'s message. MSH-7 is
+    ``now`` in ``zone`` with its offset; what is echoed from the message is escaped."""
+    h = _usable_delimiters(header or MessageHeader())
     sep = h.field_separator
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    stamp = hl7_stamp(now or datetime.now(UTC), zone)
     ack_id = control_id or uuid.uuid4().hex[:20]
+    comp = h.encoding_characters[0:1] or "^"
+
+    def echo(value: str) -> str:
+        return _escape(value, h)
+
+    trigger = echo(h.trigger)
     msh_fields = [
         "MSH",
         h.encoding_characters,
-        h.receiving_application or "WARDLINE",
-        h.receiving_facility,
-        h.sending_application,
-        h.sending_facility,
+        echo(h.receiving_application) or "WARDLINE",
+        echo(h.receiving_facility),
+        echo(h.sending_application),
+        echo(h.sending_facility),
         stamp,
         "",
-        f"ACK^{h.trigger}^ACK" if h.trigger else "ACK",
+        comp.join(["ACK", trigger, "ACK"]) if trigger else "ACK",
         ack_id,
-        h.processing_id or "P",
-        h.version or "2.5",
+        echo(h.processing_id) or "P",
+        echo(h.version) or "2.5",
     ]
     if h.declared_charset:  # MSH-13..17 empty, MSH-18 as the message declared it
-        msh_fields += ["", "", "", "", "", h.declared_charset]
+        msh_fields += ["", "", "", "", "", echo(h.declared_charset)]
     msh = sep.join(msh_fields)
-    msa_text = _escape(error.text, h)[:80] if error else ""
-    segments = [msh, sep.join(["MSA", code, h.control_id, msa_text])]
+    msa_text = _escape(error.text[:80], h) if error else ""
+    segments = [msh, sep.join(["MSA", code, echo(h.control_id), msa_text])]
     if error is not None:
-        comp = h.encoding_characters[0:1] or "^"
         label = _TEXT.get(error.code, "")
         err_code = comp.join([error.code, label, "HL70357"])
         # ERR-3 error code, ERR-4 severity, ERR-8 user message (v2.5)

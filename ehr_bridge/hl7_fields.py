@@ -1,15 +1,19 @@
 """HL7 v2 message access shared by the ADT mapping and the acknowledgements: decoding and
-parsing with python-hl7, the MSH header, field extraction and HL7 timestamps."""
+parsing with python-hl7 (printable characters only), the MSH header and field extraction."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import hl7
 
 from ehr_bridge.errors import MalformedMessage
 from ehr_bridge.hl7_charset import decode_message
+from ehr_bridge.hl7_time import hl7_date
+
+_CONTROL = re.compile(r"[\x00-\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +66,11 @@ def field(msg: hl7.Message, seg: str, fld: int, rep: int = 1, comp: int = 1, sub
     if not value:
         return ""
     text = str(value)
-    return str(msg.unescape(text)).strip() if msg.esc in text else text.strip()
+    if msg.esc in text:
+        text = str(msg.unescape(text))
+    if _CONTROL.search(text) is not None:  # written as an escape sequence (\X00\)
+        raise MalformedMessage("hl7.control_character", f"{seg}-{fld} holds a control character")
+    return text.strip()
 
 
 def has_segment(msg: hl7.Message, seg: str) -> bool:
@@ -80,30 +88,15 @@ def repetitions(msg: hl7.Message, seg: str, fld: int) -> int:
     return len(raw.split(msg.separators[2])) if raw else 0
 
 
-def parse_hl7_datetime(value: str) -> datetime | None:
-    """HL7 TS (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]) to an aware datetime (UTC if no zone)."""
-    if not value:
-        return None
-    text, zone = value, ""
-    for sign in ("+", "-"):
-        if sign in text[8:]:
-            cut = text.rindex(sign)
-            text, zone = text[:cut], text[cut:]
-    text = text.split(".", 1)[0]
-    formats = {14: "%Y%m%d%H%M%S", 12: "%Y%m%d%H%M", 10: "%Y%m%d%H", 8: "%Y%m%d"}
-    fmt = formats.get(len(text))
-    if fmt is None:
-        raise MalformedMessage("hl7.bad_datetime", f"invalid HL7 timestamp {value!r}")
-    try:
-        parsed = datetime.strptime(text + zone, fmt + ("%z" if zone else ""))
-    except ValueError as exc:
-        raise MalformedMessage("hl7.bad_datetime", f"invalid HL7 timestamp {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def birth_date(value: str) -> date | None:
-    stamp = parse_hl7_datetime(value[:8]) if value else None
-    return stamp.date() if stamp else None
+    return hl7_date(value)
+
+
+def control_character(text: str) -> int | None:
+    """The position of the first control character (C0 but the segment terminator, DEL, C1)
+    in ``text``, or None: HL7 data types hold printable characters only."""
+    found = _CONTROL.search(text)
+    return found.start() if found else None
 
 
 def read_header(msg: hl7.Message, codec: str) -> MessageHeader:
@@ -115,7 +108,7 @@ def read_header(msg: hl7.Message, codec: str) -> MessageHeader:
         receiving_application=field(msg, "MSH", 5),
         receiving_facility=field(msg, "MSH", 6),
         message_type=field(msg, "MSH", 9, 1, 1),
-        trigger=field(msg, "MSH", 9, 1, 2) or field(msg, "EVN", 1),
+        trigger=field(msg, "MSH", 9, 1, 2),
         control_id=field(msg, "MSH", 10),
         processing_id=field(msg, "MSH", 11) or "P",
         version=field(msg, "MSH", 12) or "2.5",
@@ -124,9 +117,19 @@ def read_header(msg: hl7.Message, codec: str) -> MessageHeader:
     )
 
 
-def parse_message(raw: bytes, default_charset: str) -> tuple[hl7.Message, str]:
-    """Decode and parse; the python-hl7 message and the codec used."""
+def parse_message(
+    raw: bytes, default_charset: str, *, strict: bool = True
+) -> tuple[hl7.Message, str]:
+    """Decode and parse; the python-hl7 message and the codec used. ``strict``: a control
+    character anywhere (NUL, ESC...) is :class:`MalformedMessage` ``hl7.control_character``."""
     decoded = decode_message(raw, default_charset)
+    if strict:
+        where = control_character(decoded.text)
+        if where is not None:
+            raise MalformedMessage(
+                "hl7.control_character",
+                f"control character U+{ord(decoded.text[where]):04X} at character {where + 1}",
+            )
     try:
         msg = hl7.parse(decoded.text)
     except Exception as exc:  # python-hl7 raises bare ParseException/ValueError
@@ -139,10 +142,10 @@ def parse_message(raw: bytes, default_charset: str) -> tuple[hl7.Message, str]:
 def header_of(raw: bytes, default_charset: str) -> MessageHeader | None:
     """Best-effort MSH of a message that may be unusable (to address its acknowledgement)."""
     try:
-        msg, codec = parse_message(raw, default_charset)
+        msg, codec = parse_message(raw, default_charset, strict=False)
     except MalformedMessage:
         try:
-            msg, codec = parse_message(raw, "latin-1")
+            msg, codec = parse_message(raw, "latin-1", strict=False)
         except MalformedMessage:
             return None
     try:

@@ -1,15 +1,19 @@
 """Today's medication schedule from dosage timings: pure functions, no I/O.
 
-Each order's timings give due times on the ward's local day; each due time gets a window
-(``tolerance`` either side) and a state: ``given`` / ``not_given`` when an administration was
-recorded for it, else ``overdue`` once the window has closed, else ``due``.
+Each order's timings give due times on the ward's local day, in the ward's zone (clock
+times are wall-clock times of that day, DST included; "every n hours" is counted in real
+hours); each due time gets a window (``tolerance`` either side) and a state: ``given`` /
+``not_given`` when an administration was recorded for it, else ``overdue`` once the window
+has closed, else ``due``. Orders on hold, as needed, or to clarify with the prescriber are
+never scheduled. ``count`` limits the doses counted from the start of the bounds (else from
+the order's date).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from wardline.domain.clinical_record_port import (
@@ -58,8 +62,13 @@ class Ward:
     tolerance: timedelta = timedelta(minutes=60)
 
 
+COUNT_HORIZON_DAYS = 366
+"""How far back doses are counted for ``count`` (an order older than that is to clarify)."""
+
+
 def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, at, tzinfo=tz)
+    """A wall-clock time of the ward's day (a time skipped by DST moves past the gap)."""
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC).astimezone(tz)
 
 
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -85,11 +94,13 @@ def _interval_times(
     )
     if step <= timedelta(0):
         return []
-    k = max(0, int((start - anchor) / step))
-    out, moment = [], anchor + k * step
+    tz = anchor.tzinfo
+    origin = anchor.astimezone(UTC)  # real hours: a DST change does not move the interval
+    k = max(0, int((start - origin) / step))
+    out, moment = [], origin + k * step
     while moment < end:
         if moment >= start:
-            out.append(moment)
+            out.append(moment.astimezone(tz))
         moment += step
     return out
 
@@ -97,9 +108,27 @@ def _interval_times(
 def due_times(
     timing: DoseTiming, day: date, tz: ZoneInfo, anchor: datetime | None
 ) -> list[datetime]:
-    """The due times of one timing on the local ``day`` (sorted, inside its bounds)."""
+    """The due times of one timing on the local ``day`` (sorted, inside its bounds, within
+    its ``count``)."""
     if timing.as_needed:
         return []
+    today = _day_times(timing, day, tz, anchor)
+    if timing.count is None or not today:
+        return today
+    origin = (timing.bounds_start or anchor or today[0]).astimezone(tz).date()
+    if (day - origin).days > COUNT_HORIZON_DAYS:
+        return []
+    given_before = 0
+    for n in range((day - origin).days):
+        given_before += len(_day_times(timing, origin + timedelta(days=n), tz, anchor))
+        if given_before >= timing.count:
+            return []
+    return today[: timing.count - given_before]
+
+
+def _day_times(
+    timing: DoseTiming, day: date, tz: ZoneInfo, anchor: datetime | None
+) -> list[datetime]:
     start, end = _day_bounds(day, tz)
     unit = timing.period_unit
     period_days = (
@@ -113,9 +142,10 @@ def due_times(
     if timing.times_of_day:
         times = [_local(day, t, tz) for t in timing.times_of_day]
     elif timing.when:
-        offset = timedelta(minutes=timing.offset_minutes)
         times = [
-            _local(day, t, tz) + offset for code in timing.when for t in WHEN_TIMES.get(code, ())
+            _local(day, t, tz) + _offset(code, timing.offset_minutes)
+            for code in timing.when
+            for t in WHEN_TIMES.get(code, ())
         ]
     elif timing.frequency and timing.period and unit in {"s", "min", "h"}:
         origin = timing.bounds_start or anchor or start
@@ -128,6 +158,18 @@ def due_times(
     lower = max(start, timing.bounds_start) if timing.bounds_start else start
     upper = min(end, timing.bounds_end) if timing.bounds_end else end
     return sorted({t for t in times if lower <= t < upper})
+
+
+def _offset(code: str, minutes: int) -> timedelta:
+    """FHIR ``offset``: minutes before the event for the "before" codes (AC, ACM, ACD,
+    ACV), after it otherwise."""
+    sign = -1 if code.startswith("AC") else 1
+    return timedelta(minutes=sign * minutes)
+
+
+def schedulable(order: MedicationOrder) -> bool:
+    """Whether the order's doses are placed on the schedule at all."""
+    return order.status == "active" and not order.as_needed and not order.to_clarify
 
 
 def _match(
@@ -166,6 +208,8 @@ def schedule_for_day(
     doses: list[ScheduledDose] = []
     used: set[int] = set()
     for order in orders:
+        if not schedulable(order):
+            continue
         dues = sorted(
             {
                 t
@@ -192,6 +236,8 @@ def schedule_for_day(
                     state=state,
                     recorded_at=match.at if match else None,
                     reason=match.reason if match else None,
+                    ordered_dose=order.ordered_dose,
+                    route=order.route,
                 )
             )
     doses.sort(key=lambda d: (d.due_at, d.medication))

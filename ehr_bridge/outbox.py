@@ -1,6 +1,13 @@
 """The outbox of bedside writes: queued in the transaction of their audit row, delivered to
 FHIR exactly once by a conditional create on their business identifier.
 
+An administration names its dose (order, due time): the table holds one record per dose
+and its business id is derived from the dose, so a second attempt is refused here
+(:class:`DoseAlreadyRecorded`) and, should one slip through elsewhere, meets the first on the
+server's conditional create. Before delivery the administration takes the order's own
+medication and route (:func:`ehr_bridge.bedside_writes.with_order`), after checking that the
+order belongs to the same patient.
+
 Delivery outcomes: 201 created, or 200 with the existing resource (with or without a
 Location header) -> delivered; 412 (several resources already carry the identifier) ->
 delivered, flagged for the admin; any other 4xx -> failed with the server's reason, never
@@ -18,11 +25,20 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ehr_bridge import bedside_writes as bw
 from ehr_bridge.config import EhrOptions
-from ehr_bridge.errors import EhrError, FhirRefused, FhirUnreachable
+from ehr_bridge.errors import (
+    DoseAlreadyRecorded,
+    EhrError,
+    FhirRefused,
+    FhirUnreachable,
+    InvalidResource,
+)
 from ehr_bridge.fhir_client import SharedSessionClient
+from ehr_bridge.fhir_mapping import reference_id
 from ehr_bridge.models import EhrOutbox
 from wardline.bus import EventBus
 from wardline.db.base import utcnow
@@ -45,6 +61,8 @@ class QueuedWrite:
     resource: dict[str, Any]
     visit_number: str
     patient_ipp: str
+    order_id: str | None = None
+    due_at: datetime | None = None
 
 
 async def enqueue(
@@ -57,7 +75,32 @@ async def enqueue(
     details: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Queue the writes and their audit row in one transaction (both or neither)."""
+    """Queue the writes and their audit row in one transaction (both or neither).
+    :class:`DoseAlreadyRecorded` when a dose among them already has its record."""
+    try:
+        await _enqueue(db, audit, writes, actor=actor, action=action, details=details, now=now)
+    except IntegrityError as exc:
+        doses = [w for w in writes if w.order_id is not None]
+        if not doses:
+            raise
+        raise DoseAlreadyRecorded(
+            "ehr.dose_already_recorded",
+            "this dose already has its record",
+            order=doses[0].order_id,
+            due_at=doses[0].due_at.isoformat() if doses[0].due_at else None,
+        ) from exc
+
+
+async def _enqueue(
+    db: Database,
+    audit: AuditHook,
+    writes: list[QueuedWrite],
+    *,
+    actor: str,
+    action: str,
+    details: dict[str, Any],
+    now: datetime,
+) -> None:
     async with db.session() as s:
         for write in writes:
             s.add(
@@ -68,6 +111,8 @@ async def enqueue(
                     kind=write.kind,
                     visit_number=write.visit_number,
                     patient_ipp=write.patient_ipp,
+                    order_id=write.order_id,
+                    due_at=write.due_at,
                     state=PENDING,
                     attempts=0,
                     next_attempt_at=now,
@@ -169,6 +214,8 @@ class OutboxWorker:
         state, server_id, error = PENDING, None, None
         try:
             resource = await self._resolve_subject(resource, ipp)
+            if kind == "MedicationAdministration":
+                resource = await self._with_order(resource)
             result = await self.client.create_conditional(kind, resource, condition)
             server_id = result.server_id or await self._find_id(kind, condition)
             state = DELIVERED
@@ -177,12 +224,16 @@ class OutboxWorker:
                 state, error = DELIVERED, f"already on the server several times: {exc.message}"
             else:
                 state, error = FAILED, exc.message
+        except InvalidResource as exc:
+            state, error = FAILED, exc.message
         except EhrError as exc:
             error = exc.message
         async with self.db.session() as s:
             row = await s.get(EhrOutbox, row_id)
             assert row is not None
             visit, kind_of_write = row.visit_number, row.kind
+            if state == DELIVERED:
+                row.resource = resource  # what the server was sent
             row.attempts += 1
             row.last_error = error
             row.state = state
@@ -212,6 +263,23 @@ class OutboxWorker:
             raise FhirUnreachable("fhir.patient_pending", "the EHR does not know the patient yet")
         resource["subject"] = {"reference": f"Patient/{found.matches[0]['id']}"}
         return resource
+
+    async def _with_order(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """The order's medication and route, from the MedicationRequest; refused for good when
+        the order is gone or belongs to another patient."""
+        request_ref = str((resource.get("request") or {}).get("reference", ""))
+        order_id = request_ref.split("/", 1)[-1]
+        order = await self.client.read("MedicationRequest", order_id) if order_id else None
+        if order is None:
+            raise FhirRefused("fhir.order_unknown", f"the order {order_id} is not on the server")
+        ours = reference_id(resource.get("subject"), "Patient")
+        theirs = reference_id(order.get("subject"), "Patient")
+        if ours is None or ours != theirs:
+            raise FhirRefused(
+                "fhir.order_of_another_patient",
+                f"the order {order_id} is not this patient's ({theirs} instead of {ours})",
+            )
+        return bw.with_order(resource, order)
 
     async def _find_id(self, kind: str, condition: str) -> str | None:
         """200 without body nor Location: ask the server which resource it meant."""

@@ -22,6 +22,12 @@ JS_MESSAGES = {
     "free",
     "assigned",
     "quarantined",
+    "None",
+    "identity.patient.several",
+    "identity.patient.birth_date",
+    "identity.patient.ins",
+    "identity.encounter.subject",
+    "identity.encounter.several",
 }
 
 

@@ -1,5 +1,6 @@
 """The admin API: inventory and terminal presence, staff accounts, DIDs and lines, the ADT
-feed with replay, the EHR outbox, the audit log and its verification. Role admin only."""
+feed with replay, the EHR outbox and identity alerts, the audit log and its verification.
+Role admin only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from kiosk_ui.admin_models import (
     BedOut,
     ChainOut,
     DidOut,
+    IdentityAlertOut,
+    IdentityAlertsOut,
     InventoryOut,
     LinesOut,
     MessagePath,
@@ -48,6 +51,7 @@ def staff_out(u: StaffView) -> StaffOut:
         ward_code=u.ward_code,
         language=u.language,
         active=u.active,
+        rpps=u.rpps,
     )
 
 
@@ -119,6 +123,7 @@ def register(api: Api) -> None:
             password=body.password,
             ward_code=body.ward_code,
             language=body.language,
+            rpps=body.rpps,
         )
         return staff_out(u)
 
@@ -212,6 +217,21 @@ def register(api: Api) -> None:
         message_id = call.params(MessagePath).message_id
         result = await feed.replay(message_id, call.signed_in().actor)
         return ReplayOut.model_validate(result, from_attributes=True)
+
+    @api.route(
+        "GET",
+        "/admin/ehr/identity-alerts",
+        roles=ROLE,
+        summary="Stays whose EHR identity is to be checked (nothing clinical shown at the bed)",
+        response=IdentityAlertsOut,
+        tags=TAGS,
+    )
+    async def admin_identity_alerts(call: ApiCall) -> IdentityAlertsOut:
+        record = call.request.app.get(k.CLINICAL_RECORD)
+        alerts = record.identity_alerts() if record is not None else []
+        return IdentityAlertsOut(
+            alerts=[IdentityAlertOut.model_validate(a, from_attributes=True) for a in alerts]
+        )
 
     @api.route(
         "GET",

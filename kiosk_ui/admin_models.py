@@ -36,6 +36,7 @@ class StaffOut(BaseModel):
     ward_code: str | None
     language: str
     active: bool
+    rpps: str | None = None
 
 
 class StaffListOut(BaseModel):
@@ -49,6 +50,9 @@ class StaffIn(BaseModel):
     password: str = Field(min_length=8, max_length=256)
     ward_code: str | None = Field(default=None, max_length=32)
     language: Literal["fr", "en", "de"] = "fr"
+    rpps: str | None = Field(
+        default=None, pattern=r"^\s*(\d\s*){11}$", description="RPPS number (11 digits)"
+    )
 
 
 class StaffPath(BaseModel):
@@ -125,6 +129,17 @@ class OutboxItemOut(BaseModel):
 class OutboxOut(BaseModel):
     configured: bool
     items: list[OutboxItemOut]
+
+
+class IdentityAlertOut(BaseModel):
+    visit_number: str
+    bed: str | None
+    reason: str
+    since: datetime
+
+
+class IdentityAlertsOut(BaseModel):
+    alerts: list[IdentityAlertOut]
 
 
 class AuditRowOut(BaseModel):

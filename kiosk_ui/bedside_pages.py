@@ -6,14 +6,14 @@ and in the page; a new badge signs the previous nurse out. Every view and write 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
-from aiohttp_session import get_session
 from pydantic import BaseModel, Field
 
 from kiosk_ui import nurse_checks
 from kiosk_ui.api import Api, ApiCall
+from kiosk_ui.bedside_session import end_nurse_session, open_nurse_session, signed_in_nurse
 from kiosk_ui.nurse_checks import AdministrationIn, NurseRecordOut, VitalsIn, record_out
 from kiosk_ui.security import client_address
 from kiosk_ui.state import WEB, WebEdge
@@ -24,8 +24,8 @@ from wardline.domain.commands import Actor
 from wardline.domain.errors import Conflict, PermissionDenied
 from wardline.domain.staff import badge_hash
 from wardline.domain.stay_views import StayView
+from wardline.errors import WardlineError
 
-NURSE_KEY = "bedside_nurse"
 JS_MESSAGES = {
     "Signed out",
     "Recorded: waiting for the EHR",
@@ -37,12 +37,18 @@ JS_MESSAGES = {
     "not_given",
     "Record",
     "The record may be out of date",
+    "Identity to be checked: nothing clinical is shown or recorded for this patient."
+    " Ask the admissions office to check the identity in the EHR.",
 }
 
 
 class BadgeIn(BaseModel):
     badge: str = Field(min_length=4, max_length=128)
     pin: str = Field(min_length=4, max_length=8)
+
+
+class SignoutIn(BaseModel):
+    by: Literal["signout", "back", "home", "patient", "idle", "page"] = "signout"
 
 
 class NurseOut(BaseModel):
@@ -67,28 +73,23 @@ async def _audit(
         await request.app[k.AUDIT].record(s, actor, action, "bed", place.bed_label, details)
 
 
-async def signed_in_nurse(request: web.Request) -> tuple[TerminalPlace, Actor]:
-    """The nurse signed in at this terminal, not idle for too long (else signed out)."""
-    place = await require_terminal(request)
-    session = await get_session(request)
-    nurse = session.get(NURSE_KEY)
-    now = request.app[k.CLOCK]().timestamp()
-    if not isinstance(nurse, dict):
-        raise PermissionDenied("bedside.nurse_signed_out", "tap your badge and type your PIN")
-    idle = request.app[k.SETTINGS].nurse_idle_signout_seconds
-    if now - float(nurse["last"]) > idle:
-        session.pop(NURSE_KEY, None)
-        await _audit(request, str(nurse["username"]), "bedside.nurse_idle_signout", place, {})
-        raise PermissionDenied("bedside.nurse_signed_out", "signed out after a while without input")
-    session[NURSE_KEY] = {**nurse, "last": now}
-    return place, Actor(name=str(nurse["username"]), roles=frozenset({"nurse"}))
-
-
 async def stay_at(request: web.Request, place: TerminalPlace) -> StayView:
     stay = await request.app[k.STAYS].stay_for_bed(place.bed_label)
     if stay is None:
         raise Conflict("bedside.no_stay", "no patient in this bed")
     return stay
+
+
+async def _refused(
+    request: web.Request, actor: Actor, place: TerminalPlace, error_id: str, order: str
+) -> None:
+    await _audit(
+        request,
+        actor.name,
+        "bedside.administration_refused",
+        place,
+        {"error": error_id, "order": order},
+    )
 
 
 def api_routes(api: Api) -> None:
@@ -104,16 +105,7 @@ def api_routes(api: Api) -> None:
     async def nurse_signin(call: ApiCall) -> NurseOut:
         request = call.request
         place = await require_terminal(request)
-        session = await get_session(request)
-        previous = session.pop(NURSE_KEY, None)
-        if isinstance(previous, dict):
-            await _audit(
-                request,
-                str(previous["username"]),
-                "bedside.nurse_signout",
-                place,
-                {"by": "next_badge"},
-            )
+        await end_nurse_session(request, place, "next_badge")
         body = call.body(BadgeIn)
         throttle, badge = request.app[WEB].throttle, "badge:" + badge_hash(body.badge)
         throttle.check(badge, client_address(request))
@@ -125,13 +117,7 @@ def api_routes(api: Api) -> None:
         throttle.succeeded(badge, client_address(request))
         if "nurse" not in staff.roles:
             raise PermissionDenied("auth.role", "only nurses sign in at the bed")
-        now = request.app[k.CLOCK]().timestamp()
-        session[NURSE_KEY] = {
-            "username": staff.username,
-            "display_name": staff.display_name,
-            "last": now,
-        }
-        await _audit(request, staff.username, "bedside.nurse_signin", place, {})
+        await open_nurse_session(request, place, staff)
         return NurseOut(
             display_name=staff.display_name,
             idle_seconds=request.app[k.SETTINGS].nurse_idle_signout_seconds,
@@ -141,15 +127,25 @@ def api_routes(api: Api) -> None:
         "POST",
         "/tv/nurse/signout",
         roles=("terminal",),
-        summary="The nurse signs out at the bed",
+        summary="The nurse signs out at the bed, or leaves the staff view (Back, Home, idle)",
+        body=SignoutIn,
         response=None,
         tags=("bedside",),
     )
     async def nurse_signout(call: ApiCall) -> None:
         place = await require_terminal(call.request)
-        nurse = (await get_session(call.request)).pop(NURSE_KEY, None)
-        if isinstance(nurse, dict):
-            await _audit(call.request, str(nurse["username"]), "bedside.nurse_signout", place, {})
+        await end_nurse_session(call.request, place, call.body(SignoutIn).by)
+
+    @api.route(
+        "POST",
+        "/tv/nurse/presence",
+        roles=("terminal",),
+        summary="The nurse is still at the bed (keys pressed): her idle time starts again",
+        response=None,
+        tags=("bedside",),
+    )
+    async def nurse_presence(call: ApiCall) -> None:
+        await signed_in_nurse(call.request)
 
     @api.route(
         "GET",
@@ -166,16 +162,18 @@ def api_routes(api: Api) -> None:
         record = await port.record_for_stay(stay)
         schedule = await port.medication_schedule(stay)
         outbox = await port.outbox_state(stay.visit_number)
+        zone = await call.request.app[k.WARD_TIME].of_ward(place.ward_code)
         await _audit(
             call.request, actor.name, "bedside.record_view", place, {"visit": stay.visit_number}
         )
-        return record_out(record, schedule, outbox)
+        return record_out(record, schedule, outbox, zone)
 
     @api.route(
         "POST",
         "/tv/nurse/administrations",
         roles=("terminal",),
-        summary="Record an administration (five rights checked)",
+        summary="Record an administration, or a dose not given (five rights checked, one "
+        "record per dose)",
         body=AdministrationIn,
         response=WriteOut,
         status=201,
@@ -191,26 +189,29 @@ def api_routes(api: Api) -> None:
             nurse_checks.check_wristband(body, stay)
             record = await port.record_for_stay(stay)
             schedule = await port.medication_schedule(stay)
-            nurse_checks.check_rights(body, record, schedule, now)
-        except nurse_checks.RightsRefused as exc:
-            await _audit(
-                call.request,
-                actor.name,
-                "bedside.administration_refused",
-                place,
-                {"error": exc.error_id, "order": body.order_id},
+            checked = nurse_checks.check_rights(body, record, schedule, now)
+            entry = AdministrationInput(
+                order_id=body.order_id,
+                due_at=body.due_at,
+                given=body.given,
+                at=now,
+                reason=checked.reason,
+                reason_text=body.reason_text.strip() or None,
+                dose=checked.dose,
+                partial=body.partial and body.given,
+                dose_confirmed_text=checked.dose_confirmed_text,
+                late_reason=body.late_reason.strip() or None,
+                scanned_patient_id=body.wristband.strip(),
+                scanned_medication=body.medication_code.strip(),
             )
+            receipt = await port.record_administration(stay, entry, actor)
+        except (nurse_checks.RightsRefused, nurse_checks.DoseAlreadyRecorded) as exc:
+            await _refused(call.request, actor, place, exc.error_id, body.order_id)
             raise
-        entry = AdministrationInput(
-            order_id=body.order_id,
-            due_at=body.due_at,
-            given=body.given,
-            at=now,
-            reason=body.reason or None,
-            scanned_patient_id=body.wristband.strip(),
-            scanned_medication=body.medication_code.strip(),
-        )
-        receipt = await port.record_administration(stay, entry, actor)
+        except WardlineError as exc:
+            if exc.error_id == "ehr.dose_already_recorded":
+                await _refused(call.request, actor, place, exc.error_id, body.order_id)
+            raise
         return WriteOut(business_ids=list(receipt.business_ids), state=receipt.state)
 
     @api.route(

@@ -16,7 +16,7 @@ import aiohttp_session
 import jinja2
 from aiohttp import web
 
-from kiosk_ui import admin, console, feeds, pages, session_api
+from kiosk_ui import admin, console, feeds, pages, session_api, static_files
 from kiosk_ui.api import Api
 from kiosk_ui.errors import error_middleware
 from kiosk_ui.i18n import Catalogs
@@ -63,7 +63,7 @@ def setup(app: web.Application, options: WebOptions | None = None) -> None:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    app.router.add_static("/static", HERE / "static", append_version=True, name="static")
+    static_files.setup(app, HERE / "static")
     pages.add_routes(app)
     session_api.register(edge.api)
     feeds.register(edge.feed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from kiosk_ui import console_api
+from kiosk_ui import console_api, nurse_call_api
 from kiosk_ui.auth import require
 from kiosk_ui.lamps import lamp_layout
 from kiosk_ui.pages import base_context
@@ -51,6 +51,11 @@ JS_MESSAGES = {
     "Live",
     "No nurse call.",
     "level {level}",
+    "Acknowledge",
+    "Acknowledged",
+    "the station could not be rung",
+    "only a nurse or the switchboard may acknowledge",
+    "the call is already cleared",
     "open",
     "acknowledged",
     "answered",
@@ -78,4 +83,5 @@ async def console_page(request: web.Request) -> web.StreamResponse:
 def register(app: web.Application, edge: WebEdge) -> None:
     app.router.add_get("/console", console_page)
     console_api.register(edge.api)
+    nurse_call_api.register(edge.api)
     edge.js_messages.update(JS_MESSAGES)

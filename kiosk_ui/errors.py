@@ -14,10 +14,14 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp_session import get_session
 from pydantic import ValidationError
 
+from kiosk_ui.error_messages import for_people
+from kiosk_ui.i18n import choose_language
+from wardline import appkeys as k
 from wardline.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from wardline.errors import ConfigError, StorageError, WardlineError
+from wardline.errors import ConfigError, StorageError, Unavailable, WardlineError
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +69,10 @@ _BY_ID: dict[str, int] = {
     "pbx.unreachable": 503,
     "pbx.login_refused": 503,
     "pbx.timeout": 504,
+    "ehr.identity_to_be_checked": 409,
+    "ehr.dose_already_recorded": 409,
+    "ehr.wrong_patient": 422,
+    "ehr.not_configured": 503,
 }
 _BY_FAMILY: tuple[tuple[type[WardlineError], int], ...] = (
     (NotFound, 404),
@@ -72,6 +80,7 @@ _BY_FAMILY: tuple[tuple[type[WardlineError], int], ...] = (
     (InvalidInput, 422),
     (PermissionDenied, 403),
     (StorageError, 503),
+    (Unavailable, 503),
     (ConfigError, 500),
 )
 
@@ -94,20 +103,38 @@ def wants_json(request: web.Request) -> bool:
     )
 
 
-def error_response(request: web.Request, error: WardlineError) -> web.Response:
+def error_response(
+    request: web.Request, error: WardlineError, message: str | None = None
+) -> web.Response:
+    """``message``: the error's message for people, in the page's language (else its own)."""
     status = status_of(error)
     retry = error.details.get("retry_after", 60)
     headers = {"Retry-After": str(retry)} if status == 429 else None
     if error.error_id == "auth.required" and not wants_json(request):
         raise web.HTTPSeeOther("/signin")
     if wants_json(request):
-        body = json.dumps(error.as_dict(), default=str)
+        body = json.dumps(dict(error.as_dict(), message=message or error.message), default=str)
         return web.Response(
             status=status, text=body, content_type="application/json", headers=headers
         )
-    text = f"<!doctype html><title>{status}</title><p>{_escape(error.message)}</p>"
+    text = f"<!doctype html><title>{status}</title><p>{_escape(message or error.message)}</p>"
     text += '<p><a href="/">Wardline</a></p>'
     return web.Response(status=status, text=text, content_type="text/html", headers=headers)
+
+
+async def _for_people(request: web.Request, error: WardlineError) -> str:
+    """The message in the language of the page (session, cookie, browser, default)."""
+    from kiosk_ui.state import WEB  # the edge's state holds the API, which uses this module
+
+    if WEB not in request.app:
+        return error.message
+    try:
+        session = await get_session(request)
+        chosen = session.get("lang")
+    except RuntimeError:  # no session storage on this request
+        chosen = None
+    lang = choose_language(request, chosen, request.app[k.SETTINGS].default_language)
+    return for_people(error, request.app[WEB].catalogs.translator(lang))
 
 
 def _escape(text: str) -> str:
@@ -130,7 +157,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except WardlineError as exc:
         log.info("web.refused", error_id=exc.error_id, path=request.path)
-        return error_response(request, exc)
+        return error_response(request, exc, await _for_people(request, exc))
     except ValidationError as exc:
         errors = [
             {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]}

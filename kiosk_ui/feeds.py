@@ -92,9 +92,13 @@ async def nurse_calls_snapshot(app: web.Application, user: SignedIn) -> list[dic
     wards = [user.ward_code] if user.ward_code and not user.roles & STAFF_DESK else None
     if wards is None:
         wards = await ward_codes(app[k.DATABASE])
+    rings = app.get(k.NURSE_CALL_RINGS)
     out: list[dict[str, Any]] = []
     for ward in wards:
-        out.extend(asdict(c) for c in await port.open_calls(ward))
+        for c in await port.open_calls(ward):
+            item = asdict(c)
+            item["ring"] = rings.ring_state(c.call_id) if rings is not None else None
+            out.append(item)
     return out
 
 

@@ -52,3 +52,21 @@ class WebSession(Base):
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime] = mapped_column(index=True)
+
+class BedsideNurseSession(Base):
+    """The nurse signed in at a terminal, at most one: the server's side of her session.
+
+    The TV's cookie holds only a random token, whose SHA-256 is kept here; signing out deletes
+    the row, so a copy of the cookie taken before is worth nothing afterwards.
+    """
+
+    __tablename__ = "bedside_nurse_sessions"
+    terminal_id: Mapped[str] = mapped_column(
+        ForeignKey("terminals.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200))
+    rpps: Mapped[str | None] = mapped_column(String(11))
+    started_at: Mapped[datetime]
+    last_input_at: Mapped[datetime]

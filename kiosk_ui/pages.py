@@ -13,8 +13,9 @@ from aiohttp_session import get_session
 from sqlalchemy import select
 
 from kiosk_ui.auth import SignedIn, current_user, open_session, require
+from kiosk_ui.error_messages import for_people, page_refusals
 from kiosk_ui.errors import WebError, status_of
-from kiosk_ui.i18n import LANG_COOKIE, LANGUAGES, Translator, choose_language
+from kiosk_ui.i18n import LANG_COOKIE, LANGUAGES, choose_language
 from kiosk_ui.security import CSRF_FIELD, client_address, csrf_token
 from kiosk_ui.state import WEB, WebEdge
 from wardline import appkeys as k
@@ -48,6 +49,7 @@ async def base_context(request: web.Request, user: SignedIn | None) -> dict[str,
         "csrf_field": CSRF_FIELD,
         "site_name": request.app[k.SETTINGS].site_name,
         "js_messages": json.dumps(js, ensure_ascii=False),
+        "js_refusals": json.dumps(page_refusals(tr), ensure_ascii=False),
         "nav": [(path, role) for role, path in HOME_BY_ROLE if user and role in user.roles],
     }
 
@@ -122,27 +124,11 @@ async def home(request: web.Request) -> web.StreamResponse:
 async def signin_form(request: web.Request, error: WardlineError | None = None) -> web.Response:
     context = await base_context(request, await current_user(request))
     context["phones"] = await switchboard_phones(request)
-    context["error"] = signin_message(context["_"], error) if error else None
+    context["error"] = for_people(error, context["_"]) if error else None
     response = aiohttp_jinja2.render_template("signin.html.j2", request, context)
     if error is not None:
         response.set_status(status_of(error))
     return response
-
-
-SIGNIN_MESSAGES = {
-    "auth.failed": "unknown user or wrong secret",
-    "auth.throttled": "too many failed sign-ins: try again in {retry_after} seconds",
-    "auth.rate_limited": "too many attempts from this address: wait a minute",
-    "signin.extension": "choose one of the switchboard phones",
-}
-
-
-def signin_message(tr: Translator, error: WardlineError) -> str:
-    """The sign-in page's message for ``error``, in the page's language."""
-    msgid = SIGNIN_MESSAGES.get(error.error_id)
-    if msgid is None:
-        return tr(error.message)
-    return tr(msgid, **{k: v for k, v in error.details.items() if k == "retry_after"})
 
 
 async def signin_page(request: web.Request) -> web.StreamResponse:

@@ -9,6 +9,7 @@ stay, the nurse call and the survey. Clinical data appear only once a nurse sign
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -20,18 +21,20 @@ from sqlalchemy import select
 
 from bedside.context import phone_state
 from bedside.options import ChannelEntry
-from kiosk_ui import bedside_pages, tv_meals
+from kiosk_ui import bedside_pages, tv_clock, tv_meals
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.auth import current_user
+from kiosk_ui.bedside_session import patient_side
+from kiosk_ui.error_messages import AT_THE_BED, for_people, page_refusals
 from kiosk_ui.i18n import LANGUAGES
 from kiosk_ui.models import SurveyAnswer
 from kiosk_ui.pages import base_context, remember_language
 from kiosk_ui.security import CSP
 from kiosk_ui.state import WebEdge
-from kiosk_ui.terminal_auth import TerminalPlace, enroll, require_terminal
+from kiosk_ui.terminal_auth import TerminalPlace, enroll
 from kiosk_ui.tv_feed import tv_topic
 from kiosk_ui.tv_options import TvOptions, channel_lineup
-from telephony.models import CallRecord
+from telephony.calls.models import CallRecord
 from wardline import appkeys as k
 from wardline.domain.errors import InvalidInput, NotFound
 from wardline.domain.stay_views import StayView
@@ -102,6 +105,7 @@ def register(app: web.Application, edge: WebEdge) -> None:
     app.router.add_post("/tv/enroll", enroll_post)
     edge.js_messages.update(JS_MESSAGES)
     api_routes(edge.api)
+    tv_clock.api_routes(edge.api)
     edge.feed.add_topic(tv_topic())
     tv_meals.register(app, edge)
     bedside_pages.register(app, edge)
@@ -178,7 +182,7 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
     user = await current_user(request)
     if user is None:
         raise web.HTTPSeeOther("/tv/enroll")
-    place = await require_terminal(request)
+    place = await patient_side(request, "page")
     stay = await stay_of(request, place)
     tv = context_of(place, stay, request.app[k.SETTINGS].default_language)
     session = await get_session(request)
@@ -198,8 +202,12 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         outside_prefix=options.outside_line_prefix,
         idle_seconds=request.app[k.SETTINGS].nurse_idle_signout_seconds,
         now=request.app[k.CLOCK]().isoformat(),
+        clock=tv_clock.clock_text(
+            request.app[k.CLOCK](), await request.app[k.WARD_TIME].of_ward(place.ward_code), lang
+        ),
         meals=await tv_meals.meals_view(request, stay, lang) if stay else None,
     )
+    context["js_refusals"] = json.dumps(page_refusals(context["_"], AT_THE_BED), ensure_ascii=False)
     response = aiohttp_jinja2.render_template("tv.html.j2", request, context)
     response.headers["Content-Security-Policy"] = tv_policy(context["channels"])
     return response
@@ -218,7 +226,7 @@ def _origin(url: str) -> str:
 
 async def enroll_page(request: web.Request, error: WardlineError | None = None) -> web.Response:
     context = await base_context(request, await current_user(request))
-    context["error"] = error
+    context["error"] = None if error is None else for_people(error, context["_"])
     response = aiohttp_jinja2.render_template("tv_enroll.html.j2", request, context)
     if error is not None:
         response.set_status(401)
@@ -259,7 +267,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_context(call: ApiCall) -> TvContext:
-        place = await require_terminal(call.request)
+        place = await patient_side(call.request)
         stay = await stay_of(call.request, place)
         return context_of(place, stay, call.request.app[k.SETTINGS].default_language)
 
@@ -272,7 +280,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_calls(call: ApiCall) -> CallsOut:
-        place = await require_terminal(call.request)
+        place = await patient_side(call.request)
         stay = await stay_of(call.request, place)
         return CallsOut(calls=await calls_of(call.request, place, stay) if stay else [])
 
@@ -285,7 +293,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_nurse_call(call: ApiCall) -> NurseCallOut:
-        place = await require_terminal(call.request)
+        place = await patient_side(call.request)
         if k.NURSE_CALLS not in call.request.app:
             raise NotFound("nurse_call.unavailable", "the nurse call service is not running")
         view = await call.request.app[k.NURSE_CALLS].raise_from_tv(place.bed_label)
@@ -302,7 +310,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_survey(call: ApiCall) -> None:
-        place = await require_terminal(call.request)
+        place = await patient_side(call.request)
         answers = call.body(SurveyIn).answers
         if any(not 1 <= v <= 5 for v in answers.values()) or not answers:
             raise InvalidInput("survey.range", "answers go from 1 to 5")
@@ -320,6 +328,7 @@ def api_routes(api: Api) -> None:
         tags=("tv",),
     )
     async def tv_language(call: ApiCall) -> None:
+        await patient_side(call.request)
         lang = call.body(LanguageIn).lang
         if lang not in LANGUAGES:
             raise InvalidInput("lang.unknown", "unknown language", lang=lang)

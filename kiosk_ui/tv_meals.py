@@ -10,10 +10,10 @@ from pydantic import BaseModel
 
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.auth import require
+from kiosk_ui.bedside_session import patient_side
 from kiosk_ui.meals import MEALS, Meals, Restrictions, offered, order_day, ordering_open
 from kiosk_ui.pages import language
 from kiosk_ui.state import WebEdge
-from kiosk_ui.terminal_auth import require_terminal
 from kiosk_ui.tv_options import TvOptions
 from wardline import appkeys as k
 from wardline.domain.errors import Conflict
@@ -94,7 +94,7 @@ async def meals_view(request: web.Request, stay: StayView, lang: str) -> MealsOu
 
 
 async def _stay(request: web.Request) -> tuple[StayView, str]:
-    place = await require_terminal(request)
+    place = await patient_side(request)
     stay = await request.app[k.STAYS].stay_for_bed(place.bed_label)
     if stay is None:
         raise Conflict("meal.no_stay", "no patient in this bed")

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from telephony.pbx_session import LinkTuning, PbxSession
-from telephony.snapshot_json import snapshot_json
+from telephony.calls.session import LinkTuning, PbxSession
+from telephony.calls.snapshot_json import snapshot_json
 from wardline.settings import Settings
 
 
@@ -41,10 +41,10 @@ def register_cli(subparsers: Any) -> None:
         help="the hospital's inventory YAML (default: the lab of the captures)",
     )
     sim.set_defaults(handler=cmd_simulator)
-    from telephony.asterisk_config_cli import register as register_asterisk_config
+    from telephony.config.cli import register as register_asterisk_config
 
     register_asterisk_config(subparsers)
-    from telephony.line_cli import register as register_line
+    from telephony.lines.cli import register as register_line
 
     register_line(subparsers)
 
@@ -64,7 +64,7 @@ async def cmd_snapshot(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
-    from telephony.pbx_simulator import PbxSimulator
+    from telephony.simulator.server import PbxSimulator
 
     secret = settings.ami_secret.get_secret_value() or "wardline-secret"
     users = {settings.ami_username: secret}
@@ -80,7 +80,7 @@ async def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         if getattr(args, "demo", False):
-            from telephony.sim_demo import run_demo
+            from telephony.simulator.demo import run_demo
 
             await run_demo(sim)
         else:

@@ -2,8 +2,9 @@
 
 Adds the PBX session (AMI link + live state + actions) under :data:`TELEPHONY`, the
 switchboard and AstDB ports under :data:`SWITCHBOARD` and :data:`ASTDB`, a call-record
-writer on the bus, the nurse-call ring (a nurse call rings the nurse station, an escalation
-its target) under :data:`NURSE_CALL_RING`, the bed lines (AstDB following the stays,
+writer on the bus, the nurse-call ring (an open nurse call keeps the phones its ward's policy
+names ringing until it is acknowledged or cleared, again after a PBX outage) under
+:data:`NURSE_CALL_RING`, the bed lines (AstDB following the stays,
 :data:`BED_LINES`) and line management (:data:`LINES`), readiness checks ``pbx`` (connection
 state, last resync time, rings placed and failed) and ``bed_lines``, and a cleanup context
 that starts the link (when ``ami_enabled``) and stops it.
@@ -17,14 +18,13 @@ from typing import Any
 
 from aiohttp import web
 
-from telephony.bed_lines import BedLines
-from telephony.call_records import CallRecordWriter
+from telephony.calls.records import CallRecordWriter
+from telephony.calls.session import PbxSession
+from telephony.lines.bed_lines import BedLines
 from telephony.nurse_call_ring import NurseCallRinger
-from telephony.pbx_session import PbxSession
 from wardline import appkeys as k
 from wardline.domain.call_events import CallEnded
 from wardline.domain.lines import Lines
-from wardline.domain.nurse_call_events import NurseCallEscalated, NurseCallRaised
 
 TELEPHONY = web.AppKey("telephony", PbxSession)
 NURSE_CALL_RING = web.AppKey("telephony.nurse_call_ring", NurseCallRinger)
@@ -46,9 +46,11 @@ def setup(app: web.Application) -> None:
     app[ASTDB] = session.actions
     writer = CallRecordWriter(unit_of_work=app[k.DATABASE].session)
     bus.subscribe(CallEnded, writer, name="telephony.call_records")
-    ringer = NurseCallRinger.from_database(session.actions.ring_alert, app[k.DATABASE].session)
+    ringer = NurseCallRinger(session.link, bus.publish)
     app[NURSE_CALL_RING] = ringer
-    bus.subscribe((NurseCallRaised, NurseCallEscalated), ringer, name="telephony.nurse_call_ring")
+    app[k.NURSE_CALL_RINGS] = ringer
+    bus.subscribe(NurseCallRinger.EVENTS, ringer, name="telephony.nurse_call_ring")
+    session.link.subscribe(ringer.on_frame)
     bed_lines = BedLines(session.actions, app[k.DATABASE])
     bed_lines.subscribe(bus)
     app[BED_LINES] = bed_lines
@@ -63,8 +65,7 @@ def setup(app: web.Application) -> None:
     def pbx_check() -> dict[str, Any]:
         if not settings.ami_enabled:
             return {"state": "disabled"}
-        rings = {"placed": ringer.placed, "failed": ringer.failed}
-        return {**session.link.readiness(), "nurse_call_rings": rings}
+        return {**session.link.readiness(), "nurse_call_rings": ringer.readiness()}
 
     app[k.READINESS].register("pbx", pbx_check)
     app[k.READINESS].register("bed_lines", bed_lines.readiness)
@@ -76,5 +77,6 @@ async def _pbx_context(app: web.Application) -> AsyncIterator[None]:
     if app[k.SETTINGS].ami_enabled:
         await session.start()
     yield
+    await app[NURSE_CALL_RING].close()
     await session.stop()
     await app[BED_LINES].close()

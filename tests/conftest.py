@@ -31,6 +31,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_HOSPITAL = ROOT / "examples" / "hospital.yaml"
 
 
+@pytest.fixture(autouse=True)
+def _ehr_ipp_system(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as the hospital of the sandbox and the corpus: its IPP system is set (it is
+    required once FHIR is configured); a test of its absence unsets it."""
+    from ehr_bridge.sandbox.corpus import IPP_SYSTEM
+
+    monkeypatch.setenv("WARDLINE_EHR_IPP_SYSTEM", IPP_SYSTEM)
+
+
 class FakeClock:
     """A controllable clock (not a protocol double: time is an input of the domain)."""
 
@@ -164,3 +173,22 @@ async def serve_app() -> AsyncIterator[Callable[[web.Application], object]]:
     yield start
     for runner in reversed(runners):
         await runner.cleanup()
+
+
+# Markers that say which real service a test needs, so that `-m "not browser"` (or
+# "not mqtt", "not postgres") selects honestly. Fixtures and imports tell, so a new test is
+# marked without anyone remembering to.
+_MQTT_FIXTURES = {"shared_broker", "broker_factory", "mosquitto", "mosquitto_broker"}
+_BROWSER_NAMES = {"launch_chromium", "async_playwright"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        module = vars(getattr(item, "module", None) or object())
+        if names & _MQTT_FIXTURES or "need_mosquitto" in module:
+            item.add_marker(pytest.mark.mqtt)
+        if _BROWSER_NAMES & set(module) or "browser" in names:
+            item.add_marker(pytest.mark.browser)
+        if "fresh_postgres_database" in module or "need_postgres" in module:
+            item.add_marker(pytest.mark.postgres)

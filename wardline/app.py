@@ -35,6 +35,7 @@ from wardline.loop_monitor import (
 )
 from wardline.ops import Readiness, readiness_gauge, routes
 from wardline.settings import Settings
+from wardline.ward_time import WardTime
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,7 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
         quarantine=timedelta(hours=settings.did_quarantine_hours),
     )
     app[k.STAFF] = StaffDirectory(database, audit, clock=clock)
+    app[k.WARD_TIME] = WardTime(database, settings)
     app[k.READINESS] = readiness
     app[k.METRICS] = registry
     gauge = readiness_gauge(registry, readiness)

@@ -13,13 +13,14 @@ from wardline.db.engine import Database
 from wardline.domain.adt_feed_port import AdtFeedPort
 from wardline.domain.audit import AuditLog
 from wardline.domain.clinical_record_port import ClinicalRecordPort
-from wardline.domain.nurse_call_port import NurseCallPort
+from wardline.domain.nurse_call_port import NurseCallPort, NurseCallRingPort
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
 from wardline.domain.switchboard_port import AstDB, Switchboard
 from wardline.loop_monitor import LoopMonitor
 from wardline.ops import Readiness
 from wardline.settings import Settings
+from wardline.ward_time import WardTime
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -27,6 +28,7 @@ BUS = web.AppKey("bus", EventBus)
 AUDIT = web.AppKey("audit", AuditLog)
 STAYS = web.AppKey("stays", Stays)
 STAFF = web.AppKey("staff", StaffDirectory)
+WARD_TIME = web.AppKey("ward_time", WardTime)
 READINESS = web.AppKey("readiness", Readiness)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 LOOP_MONITOR = web.AppKey("loop_monitor", LoopMonitor)
@@ -39,3 +41,4 @@ ASTDB: web.AppKey[AstDB] = web.AppKey("astdb")
 CLINICAL_RECORD: web.AppKey[ClinicalRecordPort] = web.AppKey("clinical_record")
 ADT_FEED: web.AppKey[AdtFeedPort] = web.AppKey("adt_feed")
 NURSE_CALLS: web.AppKey[NurseCallPort] = web.AppKey("nurse_calls")
+NURSE_CALL_RINGS: web.AppKey[NurseCallRingPort] = web.AppKey("nurse_call_rings")

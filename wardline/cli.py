@@ -30,55 +30,108 @@ def _edge_registrars() -> list[Callable[[Any], None]]:
     return [telephony, bedside, ehr_bridge, kiosk_ui]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wardline")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wardline",
         description="Wardline: bed phone lines, bedside terminals and the EHR bridge of a "
         "hospital's digital wards.",
+        epilog="Settings come from WARDLINE_* environment variables or the TOML file named by "
+        "WARDLINE_CONFIG (README: Settings). `wardline COMMAND --help` says what each reads.",
     )
+    parser.add_argument("--version", action="version", version=f"wardline {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    serve = sub.add_parser("serve", help="run the service (web, AMI, MQTT, MLLP, workers)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the service (web, AMI, MQTT, MLLP, workers)",
+        description="Run the service until SIGINT or SIGTERM: the web pages and API "
+        "(WARDLINE_HTTP_HOST, WARDLINE_HTTP_PORT), the Asterisk AMI link (WARDLINE_AMI_*), the "
+        "MQTT link to the terminals (WARDLINE_MQTT_URL), the HL7 ADT listener (WARDLINE_MLLP_*), "
+        "the FHIR client (WARDLINE_FHIR_*) and the database (WARDLINE_DATABASE_URL, migrated at "
+        "start unless WARDLINE_DB_AUTO_UPGRADE=false). It logs the addresses it listens on.",
+    )
     serve.set_defaults(handler=cmd_serve)
 
-    db = sub.add_parser("db", help="database schema")
+    db = sub.add_parser(
+        "db",
+        help="database schema",
+        description="The database schema: migrated as its owner (WARDLINE_DATABASE_OWNER_URL, "
+        "default WARDLINE_DATABASE_URL), used by the service as WARDLINE_DATABASE_URL.",
+    )
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser(
         "upgrade",
-        help="migrate the database to the newest schema (as WARDLINE_DATABASE_OWNER_URL), then "
-        "grant the service's role its rights",
+        help="migrate the database to the newest schema, then grant the service's role",
+        description="Create or migrate the schema as its owner (WARDLINE_DATABASE_OWNER_URL, "
+        "default WARDLINE_DATABASE_URL; default database: SQLite wardline.db in "
+        "WARDLINE_DATA_DIR); when the service's URL names another role, grant it the service's "
+        "rights (INSERT and SELECT only on the audit).",
     ).set_defaults(handler=cmd_db_upgrade)
     grant = db_sub.add_parser(
-        "grant", help="grant the service's role (of WARDLINE_DATABASE_URL) its rights, as owner"
+        "grant",
+        help="grant the service's role its rights, as the owner",
+        description="Connected as the owner (WARDLINE_DATABASE_OWNER_URL), give the service's "
+        "role (ROLE, default the user of WARDLINE_DATABASE_URL) the rights it needs: rows of "
+        "every table, but only INSERT and SELECT on the audit, no trigger, no ownership.",
     )
     grant.add_argument("role", nargs="?", help="the service's role (default: from its URL)")
     grant.set_defaults(handler=cmd_db_grant)
 
     inv = sub.add_parser("inventory", help="sites, wards, rooms, beds, terminals and DIDs")
     inv_sub = inv.add_subparsers(dest="inventory_command", metavar="ACTION", required=True)
-    load = inv_sub.add_parser("load", help="load an inventory YAML file (idempotent)")
-    load.add_argument("file", type=Path)
+    load = inv_sub.add_parser(
+        "load",
+        help="load an inventory YAML file (idempotent)",
+        description="Load sites, wards, rooms, beds, terminals, phones and DIDs from a YAML "
+        "file (docs/inventory.md) into the database (WARDLINE_DATABASE_URL). Every problem of "
+        "the file is reported before anything is written.",
+    )
+    load.add_argument("file", type=Path, help="the inventory file (YAML)")
     load.set_defaults(handler=cmd_inventory_load)
 
     audit = sub.add_parser("audit", help="the keyed, chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     audit_sub.add_parser(
-        "verify", help="verify the chain and its checkpoints; report the first broken link"
+        "verify",
+        help="verify the chain and its checkpoints; report the first broken link",
+        description="Check the keyed chain of the audit log in the database "
+        "(WARDLINE_DATABASE_URL) under WARDLINE_AUDIT_KEY, and against the signed checkpoints "
+        "of WARDLINE_AUDIT_CHECKPOINT_FILE; exit 1 and name the first broken link when it is "
+        "not intact.",
     ).set_defaults(handler=cmd_audit_verify)
     audit_sub.add_parser(
-        "checkpoint", help="append a signed checkpoint of the chain's head to the checkpoint file"
+        "checkpoint",
+        help="append a signed checkpoint of the chain's head to the checkpoint file",
+        description="Sign the audit chain's head (position and hash) with WARDLINE_AUDIT_KEY and "
+        "append it to WARDLINE_AUDIT_CHECKPOINT_FILE (the service does it every minute).",
     ).set_defaults(handler=cmd_audit_checkpoint)
 
     user = sub.add_parser("user", help="staff accounts")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
-    add = user_sub.add_parser("add", help="add a staff account (nurse, switchboard, admin)")
-    add.add_argument("username")
+    add = user_sub.add_parser(
+        "add",
+        help="add a staff account (nurse, switchboard, admin)",
+        description="Add a staff account to the database (WARDLINE_DATABASE_URL). The "
+        "password is asked on the terminal, or read from standard input with --password-stdin.",
+    )
+    add.add_argument("username", help="the sign-in name")
     add.add_argument("--name", required=True, help="display name")
     add.add_argument(
         "--role", action="append", required=True, choices=["nurse", "switchboard", "admin"]
     )
-    add.add_argument("--ward", help="the nurse's ward code")
-    add.add_argument("--language", default="fr", choices=["fr", "en", "de"])
+    add.add_argument("--ward", help="the nurse's ward code (must exist in the inventory)")
+    add.add_argument(
+        "--language", default="fr", choices=["fr", "en", "de"], help="language of the pages"
+    )
     add.add_argument(
         "--password-stdin",
         action="store_true",
@@ -86,10 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--with-pin", action="store_true", help="also ask for a bedside PIN")
     add.add_argument("--badge", help="badge id (stored only as a keyed hash)")
+    add.add_argument("--rpps", help="RPPS number of a health professional (11 digits)")
     add.set_defaults(handler=cmd_user_add)
 
     demo = sub.add_parser(
-        "demo", help="run the whole hospital on embedded defaults (simulators, SQLite, amqtt)"
+        "demo",
+        help="run the whole hospital on embedded defaults (simulators, SQLite, amqtt)",
+        description="Run a synthetic hospital on one machine: SQLite and the log in the data "
+        "directory, an in-process MQTT broker, the PBX simulator, the FHIR sandbox, the MLLP "
+        "listener and the web pages; prints where to click. Kept between runs.",
     )
     demo.add_argument("--host", default="127.0.0.1", help="web address (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
@@ -99,7 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="on",
         help="drive admissions, calls and nurse calls (default on)",
     )
-    demo.add_argument("--data-dir", type=Path, default=Path("data/demo"), help="demo state")
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data/demo"),
+        help="the demo's database, inventory and log, kept between runs (default data/demo); "
+        "a non-empty directory the demo did not create is refused",
+    )
+    demo.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start over: remove the demo's own files in the data directory first",
+    )
     demo.add_argument("--seed", type=int, help="seed of the scenario's choices")
     demo.set_defaults(handler=cmd_demo)
 
@@ -110,7 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(arguments)
     try:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
@@ -120,10 +193,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = asyncio.run(result)  # type: ignore[arg-type]
         return int(result or 0)
     except WardlineError as exc:
-        print(f"wardline: error: {exc.message}", file=sys.stderr)
-        return EXIT_FAILURE
+        return _fail(exc.message)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        expected = expected_failure(exc)
+        if expected is None:
+            raise
+        return _fail(expected)
+
+
+def _fail(message: str) -> int:
+    print(f"wardline: error: {message}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def expected_failure(exc: BaseException) -> str | None:
+    """The one line for a failure a person can fix (a database that refuses, a port in
+    use), or None for a bug, whose traceback is worth seeing."""
+    import errno
+
+    from wardline.db.access import database_failure, is_database_exception
+
+    if is_database_exception(exc):
+        return database_failure(exc).message
+    if isinstance(exc, OSError) and exc.errno in {errno.EADDRINUSE, errno.EADDRNOTAVAIL}:
+        return (
+            f"cannot listen: {exc.strerror}; choose another port or address "
+            "(WARDLINE_HTTP_PORT, WARDLINE_HTTP_HOST, WARDLINE_MLLP_PORT)"
+        )
+    return None
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -136,17 +235,28 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         scenario=args.scenario == "on",
         data_dir=args.data_dir,
         seed=args.seed,
+        fresh=args.fresh,
     )
-    return await run_demo(options)
+    return await run_demo(options, log_level=settings.log_level, log_format=settings.log_format)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import re
+
+    import structlog
     from aiohttp import web
 
     from wardline.app import build_app
 
+    log = structlog.get_logger("wardline.serve")
+
+    def listening(text: str) -> None:
+        for url in re.findall(r"https?://\S+", text):
+            log.info("web.listening", url=url)
+
     app = build_app(settings)
-    web.run_app(app, host=settings.http_host, port=settings.http_port, print=None)
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=listening)
+    log.info("service.stopped")
     return 0
 
 
@@ -177,17 +287,9 @@ async def cmd_db_grant(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _open(settings: Settings) -> Any:
-    from wardline.db.engine import Database, current_revisions
-    from wardline.errors import StorageError
+    from wardline.db.access import open_migrated
 
-    db = Database(settings.effective_database_url)
-    if not await db.ping():
-        await db.dispose()
-        raise StorageError("db.unavailable", "the database is unreachable")
-    if not await current_revisions(db):
-        await db.dispose()
-        raise StorageError("db.empty", "the database has no schema: run `wardline db upgrade`")
-    return db
+    return await open_migrated(settings.effective_database_url)
 
 
 async def cmd_inventory_load(args: argparse.Namespace, settings: Settings) -> int:
@@ -255,7 +357,15 @@ def _read_secret(prompt: str, from_stdin: bool) -> str:
         if not line:
             raise WardlineError("cli.stdin", f"{prompt.lower()} expected on standard input")
         return line.rstrip("\n")
-    return getpass.getpass(f"{prompt}: ")
+    if not sys.stdin.isatty():
+        raise WardlineError(
+            "cli.no_terminal",
+            f"no terminal to ask the {prompt.lower()}: give it with --password-stdin",
+        )
+    try:
+        return getpass.getpass(f"{prompt}: ")
+    except EOFError as exc:
+        raise WardlineError("cli.stdin", f"no {prompt.lower()} given") from exc
 
 
 async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -278,6 +388,7 @@ async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
             badge=args.badge,
             ward_code=args.ward,
             language=args.language,
+            rpps=args.rpps,
         )
     finally:
         await db.dispose()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import shutil
+import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,6 +26,7 @@ import structlog
 from aiohttp import web
 from pydantic import SecretStr
 
+from wardline.demo_dir import DemoDirectory
 from wardline.errors import ConfigError
 from wardline.settings import Settings
 
@@ -74,6 +75,10 @@ class DemoOptions:
     """An external broker instead of the in-process amqtt one (tests use Mosquitto)."""
     database_url: str | None = None
     """An external database instead of SQLite in the data directory (tests use PostgreSQL)."""
+    fresh: bool = False
+    """Start over: remove the demo's own files in the data directory first."""
+    tv_terminal: str = "T-CARDIO-101-A"
+    """The terminal whose TV the banner opens (through a fresh enrolment link)."""
 
 
 @dataclass
@@ -86,6 +91,7 @@ class DemoHospital:
     pbx: Any
     sandbox: Any
     broker_port: int
+    tv_link: str = ""
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -125,10 +131,14 @@ async def mqtt_broker(port: int) -> AsyncIterator[None]:
         await broker.shutdown()
 
 
-async def _prepare_database(settings: Settings, inventory: Path) -> None:
+async def _prepare_database(settings: Settings, inventory: Path, tv_terminal: str) -> str:
+    """Migrate, load the inventory and the demo accounts (each only when missing: the demo
+    keeps its data between runs); return a fresh credential for the banner's TV."""
+    from kiosk_ui.terminal_auth import issue_credential
     from wardline.db.engine import Database, upgrade
     from wardline.domain.audit import AuditLog
     from wardline.domain.commands import Actor
+    from wardline.domain.errors import Conflict
     from wardline.domain.inventory import load_inventory
     from wardline.domain.staff import StaffDirectory
 
@@ -140,26 +150,32 @@ async def _prepare_database(settings: Settings, inventory: Path) -> None:
         await load_inventory(db, inventory, actor, audit)
         staff = StaffDirectory(db, audit)
         for a in DEMO_ACCOUNTS:
-            await staff.add_user(
-                actor,
-                username=a.username,
-                display_name=a.name,
-                roles={a.role},
-                password=a.password,
-                pin=a.pin,
-                badge=a.badge,
-                ward_code=a.ward,
-            )
+            with contextlib.suppress(Conflict):
+                await staff.add_user(
+                    actor,
+                    username=a.username,
+                    display_name=a.name,
+                    roles={a.role},
+                    password=a.password,
+                    pin=a.pin,
+                    badge=a.badge,
+                    ward_code=a.ward,
+                )
+        return await issue_credential(db, tv_terminal, actor)
     finally:
         await db.dispose()
 
 
 @asynccontextmanager
-async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
-    """Start every part; stop them in reverse order when the block ends."""
-    from ehr_bridge.fhir_sandbox import RunningSandbox
-    from ehr_bridge.fhir_sandbox_store import SandboxStore
-    from telephony.pbx_simulator import PbxSimulator
+async def start_demo(
+    options: DemoOptions, directory: DemoDirectory | None = None
+) -> AsyncIterator[DemoHospital]:
+    """Start every part; stop them in reverse order when the block ends. ``directory`` is
+    the data directory already claimed by the caller (else it is claimed here)."""
+    from ehr_bridge.sandbox.corpus import IPP_SYSTEM, VISIT_SYSTEM, load_corpus
+    from ehr_bridge.sandbox.server import RunningSandbox
+    from ehr_bridge.sandbox.store import SandboxStore
+    from telephony.simulator.server import PbxSimulator
     from wardline.app import build_app
     from wardline.example_hospital import dump, generate
 
@@ -168,12 +184,13 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
             "demo.port_busy",
             f"port {options.port} is taken on {options.host}: choose another with --port",
         )
-    shutil.rmtree(options.data_dir, ignore_errors=True)
-    options.data_dir.mkdir(parents=True)
-    inventory = options.data_dir / "hospital.yaml"
-    inventory.write_text(dump(generate(options.beds)), encoding="utf-8")
-
     async with AsyncExitStack() as stack:
+        if directory is None:
+            directory = DemoDirectory(options.data_dir).claim(fresh=options.fresh)
+            stack.callback(directory.release)
+        inventory = directory.inventory
+        if not inventory.exists():
+            inventory.write_text(dump(generate(options.beds)), encoding="utf-8")
         if options.mqtt_url is None:
             broker_port = free_port()
             await stack.enter_async_context(mqtt_broker(broker_port))
@@ -181,7 +198,12 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
         else:
             mqtt_url = options.mqtt_url
             broker_port = int(mqtt_url.rsplit(":", 1)[1])
-        sandbox = RunningSandbox(SandboxStore())
+        # The demo is the sandbox's hospital: its IPP and visit systems.
+        os.environ.setdefault("WARDLINE_EHR_IPP_SYSTEM", IPP_SYSTEM)
+        os.environ.setdefault("WARDLINE_EHR_VISIT_SYSTEM", VISIT_SYSTEM)
+        store = SandboxStore()
+        load_corpus(store)  # the corpus of real-EHR-shaped records, served beside the demo's
+        sandbox = RunningSandbox(store)
         await sandbox.start()
         stack.push_async_callback(sandbox.stop)
         pbx = _simulator(PbxSimulator, inventory)
@@ -202,7 +224,7 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
             fhir_url=sandbox.url,
             site_name="Centre Hospitalier Régional Synthétique (démo)",
         )
-        await _prepare_database(settings, inventory)
+        tv_secret = await _prepare_database(settings, inventory, options.tv_terminal)
         app = build_app(settings)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -210,8 +232,15 @@ async def start_demo(options: DemoOptions) -> AsyncIterator[DemoHospital]:
         site = web.TCPSite(runner, options.host, options.port)
         await site.start()
         port = int(runner.addresses[0][1])
+        base = f"http://{options.host}:{port}"
         demo = DemoHospital(
-            settings, app, f"http://{options.host}:{port}", pbx, sandbox, broker_port
+            settings,
+            app,
+            base,
+            pbx,
+            sandbox,
+            broker_port,
+            tv_link=f"{base}/tv/enroll#credential={tv_secret}",
         )
         stack.push_async_callback(_cancel_all, demo.tasks)
         yield demo
@@ -247,17 +276,33 @@ def spawn(demo: DemoHospital, coro: Awaitable[Any], name: str) -> None:
 def banner(demo: DemoHospital, options: DemoOptions) -> str:
     base = demo.base_url
     nurse = DEMO_ACCOUNTS[2]
+    switchboard, admin = DEMO_ACCOUNTS[1], DEMO_ACCOUNTS[0]
+    rule = "─" * 78
     lines = [
         "",
+        rule,
         "Wardline demo: a synthetic hospital over real AMI, MQTT, HL7/MLLP and FHIR.",
-        f"  switchboard console  {base}/console   (standard / standard-demo, phone 9000)",
-        f"  admin                {base}/admin     (admin / admin-demo)",
-        f"  patient TV           {base}/tv        (terminal T-CARDIO-101-A)",
-        f"  nurse at the bed     {base}/bedside   (badge {nurse.badge}, PIN {nurse.pin})",
-        f"  readiness            {base}/readyz",
-        f"  PBX simulator AMI    127.0.0.1:{demo.pbx.port}  MLLP 127.0.0.1:"
-        f"{demo.settings.mllp_port}  MQTT 127.0.0.1:{demo.broker_port}  FHIR {demo.sandbox.url}",
-        "  scenario: " + ("on (admissions, calls, nurse calls)" if options.scenario else "off"),
+        rule,
+        "  Switchboard console",
+        f"    {base}/console",
+        f"    sign in as {switchboard.username} / {switchboard.password} (operator phone 9000)",
+        "  Admin pages",
+        f"    {base}/admin",
+        f"    sign in as {admin.username} / {admin.password}",
+        f"  Patient TV of bed {options.tv_terminal.removeprefix('T-')}"
+        " (remote: arrows, Enter, Esc)",
+        f"    {demo.tv_link}",
+        "    (a new enrolment link at each start; it signs this browser in as that TV)",
+        "  Nurse at the bed: on that TV, the Staff tile,",
+        f"    badge {nurse.badge}, PIN {nurse.pin} ({nurse.name}, ward {nurse.ward})",
+        f"  Health: {base}/readyz   Metrics: {base}/metrics",
+        "",
+        f"  Data and logs: {options.data_dir}/ (log: {options.data_dir}/demo.log); "
+        "--fresh starts over",
+        f"  PBX simulator AMI 127.0.0.1:{demo.pbx.port}  MLLP 127.0.0.1:"
+        f"{demo.settings.mllp_port}  MQTT 127.0.0.1:{demo.broker_port}",
+        "  Scenario: " + ("on (admissions, calls, nurse calls)" if options.scenario else "off"),
+        rule,
         "Ctrl-C stops everything.",
         "",
     ]
@@ -265,22 +310,49 @@ def banner(demo: DemoHospital, options: DemoOptions) -> str:
 
 
 async def run_demo(
-    options: DemoOptions, ready: Callable[[DemoHospital], None] | None = None
+    options: DemoOptions,
+    ready: Callable[[DemoHospital], None] | None = None,
+    *,
+    log_level: str = "INFO",
+    log_format: str = "auto",
 ) -> int:
+    """The ``wardline demo`` command: claims the data directory, sends routine logs to a
+    file in it (the terminal keeps the banner, warnings and errors), runs until SIGINT or
+    SIGTERM, then stops every part in order and says "stopped"."""
     from wardline.demo_scenario import run_scenario, run_terminals
+    from wardline.logs import configure_logging
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    async with start_demo(options) as demo:
-        spawn(demo, run_terminals(demo, options.terminals, io.StringIO()), "demo.terminals")
-        if options.scenario:
-            spawn(demo, run_scenario(demo, options.tick_seconds, options.seed), "demo.scenario")
-        print(banner(demo, options), flush=True)
-        if ready is not None:
-            ready(demo)
-        await stop.wait()
-        print("stopping…", flush=True)
+    directory = DemoDirectory(options.data_dir).claim(fresh=options.fresh)
+    try:
+        configure_logging(log_level, log_format, file=directory.log_file, stream_level="WARNING")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        if directory.first_start:
+            print(
+                f"First start in {options.data_dir}: creating the database and the synthetic "
+                "hospital (about 15 s)…",
+                flush=True,
+            )
+        else:
+            print(f"Starting the demo hospital kept in {options.data_dir}…", flush=True)
+        async with start_demo(options, directory) as demo:
+            if not stop.is_set():
+                spawn(demo, run_terminals(demo, options.terminals, io.StringIO()), "demo.terminals")
+                if options.scenario:
+                    spawn(
+                        demo,
+                        run_scenario(demo, options.tick_seconds, options.seed),
+                        "demo.scenario",
+                    )
+                print(banner(demo, options), flush=True)
+                if ready is not None:
+                    ready(demo)
+                await stop.wait()
+            print("stopping…", flush=True)
+        print("stopped", flush=True)
+    finally:
+        directory.release()
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
@@ -20,7 +21,7 @@ import structlog
 from sqlalchemy import select
 
 from wardline import appkeys as k
-from wardline.db.models import Bed, Room, Ward
+from wardline.db.models import Bed, Patient, Room, Stay, Ward
 
 if TYPE_CHECKING:
     from wardline.demo import DemoHospital
@@ -111,6 +112,9 @@ class Scenario:
         self.admitted: dict[str, Admitted] = {}
         self.beds: list[DemoBed] = []
         self.counter = itertools.count(1)
+        # Control ids unique across runs: the demo keeps its data, and the listener answers
+        # a control id it has seen with the stored ACK (a duplicate, not applied again).
+        self.run_tag = format(int(time.time()), "x")[-8:]
 
     def free_beds(self) -> list[DemoBed]:
         taken = {a.bed.label for a in self.admitted.values()}
@@ -121,14 +125,63 @@ class Scenario:
 
         patient = self.admitted[visit].patient
         where = AdtBed(ward=bed.ward, room=bed.room, bed=bed.bed) if bed else None
-        control = f"DEMO{next(self.counter):08d}"
+        control = f"DEMO{self.run_tag}{next(self.counter):06d}"
         code = await self.sender.send(adt_message(trigger, patient, where, control))
         log.info("demo.adt", trigger=trigger, visit_number=visit, ack=code)
         return code
 
+    async def resume(self) -> None:
+        """Take up the stays a previous run left (the demo keeps its data): they become the
+        scenario's patients again, and their records are seeded into the FHIR sandbox, which
+        keeps nothing between runs."""
+        from ehr_bridge.adt_builder import AdtPatient
+        from ehr_bridge.sandbox.seed import seed_patient
+
+        by_label = {b.label: b for b in self.beds}
+        async with self.demo.app[k.DATABASE].sessions() as s:
+            rows = (
+                await s.execute(
+                    select(Stay, Patient, Bed.label)
+                    .join(Patient, Stay.patient_id == Patient.id)
+                    .join(Bed, Stay.bed_id == Bed.id)
+                    .where(Stay.status == "active")
+                )
+            ).all()
+            numbers = [
+                int(ipp) - 900000
+                for ipp in await s.scalars(select(Patient.ipp))
+                if ipp.isdigit() and int(ipp) > 900000
+            ]
+        self.counter = itertools.count(max(numbers, default=0) + 1)
+        for stay, patient, label in rows:
+            bed = by_label.get(label)
+            if bed is None or patient.birth_date is None:
+                continue
+            adt_patient = AdtPatient(
+                ipp=patient.ipp,
+                family=patient.family_name,
+                given=patient.given_name,
+                birth_date=patient.birth_date,
+                sex=patient.sex,
+                visit_number=stay.visit_number,
+            )
+            seed_patient(
+                self.demo.sandbox.store,
+                ipp=patient.ipp,
+                visit_number=stay.visit_number,
+                location_id=bed.fhir_location,
+                family=patient.family_name,
+                given=patient.given_name,
+                birth_date=patient.birth_date,
+                gender="female" if patient.sex == "F" else "male",
+                gluten_free=self.rng.random() < 0.2,
+                penicillin_allergy=self.rng.random() < 0.2,
+            )
+            self.admitted[stay.visit_number] = Admitted(adt_patient, bed)
+
     async def admit(self, bed: DemoBed | None = None) -> None:
         from ehr_bridge.adt_builder import AdtPatient
-        from ehr_bridge.fhir_seed import seed_patient
+        from ehr_bridge.sandbox.seed import seed_patient
 
         free = self.free_beds()
         if not free:
@@ -200,7 +253,7 @@ class Scenario:
 
 
 async def run_scenario(demo: DemoHospital, tick: float, seed: int | None) -> None:
-    from telephony.sim_demo import DemoCalls
+    from telephony.simulator.demo import DemoCalls
 
     rng = random.Random(seed)
     scenario = Scenario(demo, rng)
@@ -213,12 +266,25 @@ async def run_scenario(demo: DemoHospital, tick: float, seed: int | None) -> Non
 
 
 async def _drive(scenario: Scenario, calls: Any, tick: float) -> None:
-    rng = scenario.rng
     scenario.beds = await demo_beds(scenario.demo)
-    await scenario.admit(scenario.beds[0])  # the TV of T-CARDIO-101-A greets someone
-    for _ in range(min(30, len(scenario.beds) // 3)):
+    await scenario.resume()
+    if scenario.beds[0].label not in {a.bed.label for a in scenario.admitted.values()}:
+        await scenario.admit(scenario.beds[0])  # the TV of T-CARDIO-101-A greets someone
+    for _ in range(min(30, len(scenario.beds) // 3) - len(scenario.admitted)):
         await scenario.admit()
     pending: set[asyncio.Task[None]] = set()
+    try:
+        await _loop(scenario, calls, tick, pending)
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _loop(
+    scenario: Scenario, calls: Any, tick: float, pending: set[asyncio.Task[None]]
+) -> None:
+    rng = scenario.rng
     while True:
         await asyncio.sleep(tick)
         action = rng.choices(

@@ -32,3 +32,8 @@ class ConfigError(WardlineError):
 
 class StorageError(WardlineError):
     """The database is unreachable or refused an operation."""
+
+
+class Unavailable(WardlineError):
+    """A system the service depends on cannot be used right now (down, or refusing the
+    service's credentials): the request may succeed later, nothing was changed."""

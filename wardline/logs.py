@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
@@ -98,8 +99,19 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard library logging once for the process."""
+def configure_logging(
+    level: str = "INFO",
+    fmt: str = "auto",
+    stream: TextIO | None = None,
+    *,
+    file: Path | None = None,
+    stream_level: str | None = None,
+) -> None:
+    """Configure structlog and the standard library logging once for the process.
+
+    With ``file``, every record at ``level`` goes to that file as JSON lines and the stream
+    only shows records at ``stream_level`` and above (the demo keeps its terminal for the
+    banner, warnings and errors)."""
     out = stream or sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Processor = (
@@ -122,8 +134,26 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
     )
     handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
+    handlers: list[logging.Handler] = [handler]
+    if stream_level is not None:
+        handler.setLevel(stream_level.upper())
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(file, encoding="utf-8")
+        to_file.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=_shared_processors(),
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.JSONRenderer(),
+                ],
+            )
+        )
+        handlers.append(to_file)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        old.close()
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
     # Libraries that log message contents at DEBUG stay quiet.
     noisy_loggers = (
@@ -133,6 +163,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
         "asyncio",
         "aiosqlite",
         "alembic.runtime.plugins",
+        "alembic.runtime.migration",  # two lines at every start; migrations say what they did
     )
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

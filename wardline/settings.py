@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     )
     site_name: str = Field(default="Wardline", description="Hospital name shown on pages.")
     default_language: str = Field(default="fr", description="Default language (fr, en, de).")
+    timezone: str = Field(
+        default="Europe/Paris", description="Time zone of the sites (clinical times, TV clock)."
+    )
+    site_timezones: dict[str, str] = Field(
+        default_factory=dict,
+        description='Time zone of a site by its code, JSON: {"CHU-NORD": "Europe/Paris"}.',
+    )
 
     # telephony (Asterisk AMI)
     ami_host: str = Field(default="127.0.0.1", description="Asterisk AMI host.")
@@ -103,7 +110,12 @@ class Settings(BaseSettings):
         description="Broker URL `mqtt://user:password@host:port` (`mqtts://` for TLS).",
     )
     mqtt_enabled: bool = Field(default=True, description="Connect to the broker at start-up.")
-    mqtt_client_id: str = Field(default="wardline-service", description="MQTT client id.")
+    mqtt_client_id: str | None = Field(
+        default=None,
+        description="MQTT client id; default the user name of `WARDLINE_MQTT_URL`, else "
+        "`wardline-service`. Each instance of the service needs its own account (the generated "
+        "broker configuration binds the client id to the account).",
+    )
     terminal_offline_alert_seconds: float = Field(
         default=300.0, gt=0, description="Offline time after which a terminal raises an alert."
     )
@@ -143,6 +155,16 @@ class Settings(BaseSettings):
         default=False,
         description="Tests: fail instead of skipping when PostgreSQL or Mosquitto is missing.",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _zone_name(value)
+
+    @field_validator("site_timezones")
+    @classmethod
+    def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        return {site: _zone_name(zone) for site, zone in value.items()}
 
     @field_validator("default_language")
     @classmethod
@@ -210,10 +232,24 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
+        problems = [
+            f"WARDLINE_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"])
         raise ConfigError(
-            "config.invalid", f"invalid setting {field}: {first['msg']}", field=field
+            "config.invalid", "invalid setting " + "; ".join(problems), field=field
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config.toml", f"settings file {path} is not valid TOML: {exc}") from exc
+
+
+def _zone_name(name: str) -> str:
+    """An IANA time zone name known to this machine (``Europe/Paris``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name

@@ -13,7 +13,7 @@ def _classes() -> list[tuple[str, type[BaseSettings]]]:
     from ehr_bridge.config import EhrOptions
     from kiosk_ui.options import WebOptions
     from kiosk_ui.tv_options import TvOptions
-    from telephony.asterisk_config import AsteriskSettings
+    from telephony.config.files import AsteriskSettings
     from wardline.settings import Settings
 
     classes: list[tuple[str, type[BaseSettings]]] = [

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import os
 import shutil
 import socket
 import subprocess
@@ -26,6 +25,10 @@ from bedside.broker_config import (
 )
 from bedside.topics import Topics
 from tests.services import MQTT_HOST, MQTT_PORT, need_mosquitto, port_open, services_required
+
+SERVICE_ACCOUNTS = ("wardline-service", "wardline-service-2")
+"""Two service instances: the second also reads the broker's state in the tests (with client
+ids bound to accounts, a reader on the first's account would kick the first off)."""
 
 
 def free_port() -> int:
@@ -111,6 +114,13 @@ class PrivateBroker:
             self.process.wait(timeout=5)
             self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: nothing saved since the last autosave."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+            self.process = None
+
 
 @pytest.fixture
 def broker_factory(tmp_path: Path) -> Iterator[object]:
@@ -120,14 +130,21 @@ def broker_factory(tmp_path: Path) -> Iterator[object]:
         pytest.skip("mosquitto binary missing")
     started: list[PrivateBroker] = []
 
-    def make(terminals: list[str], **tls: Any) -> PrivateBroker:
+    def make(
+        terminals: list[str], *, persistence: bool = False, extra: str = "", **tls: Any
+    ) -> PrivateBroker:
         port = free_port()
         directory = tmp_path / f"broker-{port}"
-        creds = load_or_create_credentials(tmp_path / "data", terminals)
+        creds = load_or_create_credentials(
+            tmp_path / "data", terminals, service_users=SERVICE_ACCOUNTS
+        )
         # Started as root, mosquitto would drop to "mosquitto" and not read tmp_path.
-        run_as = getpass.getuser() if os.geteuid() == 0 else None
-        options = ListenerOptions(port=port, persistence=False, run_as=run_as, **tls)
+        run_as = getpass.getuser()
+        options = ListenerOptions(port=port, persistence=persistence, run_as=run_as, **tls)
         write_broker_config(directory, creds, options)
+        if extra:
+            with (directory / "mosquitto.conf").open("a", encoding="utf-8") as conf:
+                conf.write(extra)
         broker = PrivateBroker(directory, port, creds)
         broker.start()
         started.append(broker)

@@ -65,11 +65,13 @@ async def running_service(
 
     bus.subscribe(DomainEvent, record, name="test.recorder")
     await bus.start()
+    await gateway.start()
     await link.start()
     await link.wait_connected()
     try:
         yield service
     finally:
+        await gateway.close()
         await calls.close()
         await link.stop()
         await bus.stop()

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bedside.contract import parse_notice
 from bedside.models import NurseCall
@@ -19,13 +20,17 @@ from tests.bedside.harness import Service, running_service, terminal
 from tests.bedside.ward import add_nurse, seed_ward
 from tests.services import wait_until
 from wardline.db.engine import Database
+from wardline.db.models import AuditEvent, InventoryMeta
 from wardline.domain.errors import PermissionDenied
 from wardline.domain.nurse_call_events import (
     NurseCallAcknowledged,
+    NurseCallAnsweredAtPhone,
     NurseCallCleared,
     NurseCallEscalated,
     NurseCallRaised,
+    NurseCallRingWanted,
 )
+from wardline.domain.nurse_call_policy import POLICY_META_KEY
 
 ESCALATION = [
     {"level": "neighbour_ward", "after_seconds": 300, "ward": "N2"},
@@ -159,12 +164,11 @@ async def test_unknown_terminal_and_bad_payload_change_nothing(
         await ghost.send(press("g-1"))
         await known.send(b'{"v":1,"type":"nurse_call","source":"elbow","press_id":"x"}')
         await known.send(b"\x00garbage")
-        await wait_until(lambda: len(known.notices) >= 2)
+        await wait_until(lambda: service.gateway.refused["mqtt.payload_not_json"] == 1)
+        await wait_until(lambda: len(known.notices) >= 1)
         notices = [parse_notice(n) for n in known.notices]
-        assert [getattr(n, "error_id", None) for n in notices] == [
-            "mqtt.payload_schema",
-            "mqtt.payload_not_json",
-        ]
+        # One notice per terminal per interval: the second refusal is counted, not answered.
+        assert [getattr(n, "error_id", None) for n in notices] == ["mqtt.payload_schema"]
         await wait_until(lambda: service.gateway.unknown_terminal >= 1)
         assert ghost.notices == []
         assert await service.calls.open_calls("N1") == []
@@ -231,3 +235,92 @@ async def test_close_stops_the_notice_sender_wherever_it_is(service: Service) ->
         await nurse.notices_sent()
         await nurse.close()
     assert await service.calls.open_calls("N1") == []
+
+
+def rings(service: Service) -> list[NurseCallRingWanted]:
+    return [e for e in service.events if isinstance(e, NurseCallRingWanted)]
+
+
+async def test_rings_follow_the_levels_and_every_press_gets_its_notice(
+    service: Service, shared_broker: tuple[str, int], topics: Topics
+) -> None:
+    host, port = shared_broker
+    async with terminal(host, port, topics, "NA") as bed_a:
+        await bed_a.send(press("r-1"))
+        await wait_until(lambda: states(bed_a.notices).count("received") == 1)
+        await bed_a.send(press("r-2"))  # pressed again while the call is open: told again
+        await wait_until(lambda: states(bed_a.notices).count("received") == 2)
+        [call] = await service.calls.open_calls("N1")
+        service.clock.advance(120)
+        await service.calls.escalate_due()
+        service.clock.advance(180)
+        await service.calls.escalate_due()
+        await service.bus.drain()
+        assert [(r.call_id, r.level, r.phones) for r in rings(service)] == [
+            (call.call_id, 0, ("2000",)),
+            (call.call_id, 1, ("2000", "2100")),
+            (call.call_id, 2, ("2000", "2100", "2200")),
+        ]
+        first = rings(service)[0]
+        assert (first.caller_name, first.bed_extension, first.names_from_bed) == (
+            "Appel ch. 1 lit A", "3101", False,
+        )  # fmt: skip
+        assert first.reissue_seconds < first.dial_limit_seconds
+        # a restart: the open call's ring is asked for again, at its level
+        assert await service.calls.ring_open_calls() == 1
+        await service.bus.drain()
+        assert rings(service)[-1].phones == ("2000", "2100", "2200")
+        await service.calls.acknowledge(call.call_id, "nina")
+        await wait_until(lambda: "acknowledged" in states(bed_a.notices))
+        await bed_a.send(press("r-3"))  # the patient presses again: still taken
+        await wait_until(lambda: states(bed_a.notices).count("acknowledged") == 2)
+        assert await service.calls.ring_open_calls() == 0  # acknowledged: nothing rings
+
+
+async def test_the_ward_policy_decides_the_phones(service: Service) -> None:
+    async with service.db.session() as s:
+        s.add(InventoryMeta(key=POLICY_META_KEY, value={"N1": {
+            "keep_lower_levels": False, "caller_name": "patient", "answer_connects_bed": True,
+            "dial_limit_seconds": 6, "reissue_seconds": 4,
+        }}))  # fmt: skip
+    raised = await service.calls.raise_from_tv("N1-2-A")
+    service.clock.advance(120)
+    await service.calls.escalate_due()
+    await service.bus.drain()
+    assert [(r.level, r.phones) for r in rings(service)] == [(0, ("2000",)), (1, ("2100",))]
+    last = rings(service)[-1]
+    assert (last.call_id, last.names_from_bed, last.connect_bed) == (raised.call_id, True, True)
+    assert (last.dial_limit_seconds, last.reissue_seconds) == (6, 4)
+
+
+async def test_answering_at_a_phone_and_the_console_acknowledge_audited(
+    service: Service,
+) -> None:
+    service.calls.subscribe(service.bus)
+    first = await service.calls.raise_from_tv("N1-1-A")
+    service.bus.publish(
+        NurseCallAnsweredAtPhone(
+            call_id=first.call_id, bed_label="", ward_code="", extension="2000"
+        )
+    )
+    await wait_until(lambda: any(isinstance(e, NurseCallAcknowledged) for e in service.events))
+    [acked] = [e for e in service.events if isinstance(e, NurseCallAcknowledged)]
+    assert (acked.call_id, acked.by, acked.via) == (first.call_id, "phone:2000", "phone")
+    second = await service.calls.raise_from_tv("N1-2-A")
+    await add_nurse(service.db, "sam", "BADGE-SAM", roles="switchboard")
+    done = await service.calls.acknowledge(second.call_id, "sam")
+    assert (done.state, done.acknowledged_by) == ("acknowledged", "sam")
+    with pytest.raises(PermissionDenied):
+        await service.calls.acknowledge(second.call_id, "adam")  # an admin is not the ward
+    assert (await service.calls.acknowledge(second.call_id, "nina")).acknowledged_by == "sam"
+    await service.calls.clear_by_badge("N1-2-A", "BADGE-NINA")
+    async with service.db.session() as s:
+        rows = (await s.scalars(select(AuditEvent).order_by(AuditEvent.seq))).all()
+    trail = [
+        (r.actor, r.action, r.details.get("via")) for r in rows if r.subject_type == "nurse_call"
+    ]
+    assert trail == [
+        ("phone:2000", "nurse_call.acknowledge", "phone"),
+        ("sam", "nurse_call.acknowledge", "console"),
+        ("nina", "nurse_call.clear", "badge"),
+    ]

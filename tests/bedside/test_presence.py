@@ -87,11 +87,13 @@ async def test_replayed_offline_status_keeps_the_offline_time(service: Service) 
     a replayed ``offline`` must not restart the terminal's offline time."""
     online = b'{"v":1,"state":"online","firmware":"1"}'
     offline = b'{"v":1,"state":"offline"}'
-    await service.gateway.on_message(service.topics.status("PB"), online, False)
-    await service.gateway.on_message(service.topics.status("PB"), offline, False)
+    service.gateway.on_message(service.topics.status("PB"), online, False)
+    service.gateway.on_message(service.topics.status("PB"), offline, False)
+    await service.gateway.idle()
     went_offline = service.clock.now
     service.clock.advance(200)
-    await service.gateway.on_message(service.topics.status("PB"), offline, True)  # replayed
+    service.gateway.on_message(service.topics.status("PB"), offline, True)  # replayed
+    await service.gateway.idle()
     service.clock.advance(101)
     [alert] = await service.registry.check_offline()
     assert alert.terminal_id == "PB" and alert.last_seen == went_offline

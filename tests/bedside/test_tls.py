@@ -52,7 +52,7 @@ async def test_mqtts_link(tmp_path: Path, broker_factory: Callable[..., PrivateB
     topics = Topics()
     got: list[bytes] = []
 
-    async def on_message(topic: str, payload: bytes, retained: bool) -> None:
+    def on_message(topic: str, payload: bytes, retained: bool) -> None:
         got.append(payload)
 
     link = MqttLink(parse_mqtt_url(url), client_id="svc-tls", ca_file=certs["cafile"],

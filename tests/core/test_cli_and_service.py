@@ -93,7 +93,7 @@ def test_expected_failures_are_one_line_without_traceback(tmp_path: Path) -> Non
     assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr
     assert "database" in unreachable.stderr
     bad_setting = run(["db", "upgrade"], tmp_path, WARDLINE_HTTP_PORT="x")
-    assert bad_setting.returncode == 2 and "http_port" in bad_setting.stderr
+    assert bad_setting.returncode == 2 and "WARDLINE_HTTP_PORT" in bad_setting.stderr
 
 
 async def test_readyz_reports_database_state(tmp_path: Path, serve_app: object) -> None:

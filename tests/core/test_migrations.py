@@ -25,3 +25,19 @@ async def test_upgrade_from_empty_builds_every_table(db_url: str) -> None:
         assert diff == [], f"models and migrations differ: {diff}"
     finally:
         await db.dispose()
+
+
+def test_every_migration_file_has_its_own_revision() -> None:
+    """Two branches adding the same revision id would leave one migration silently unused."""
+    import ast
+
+    from wardline.db.engine import MIGRATIONS_DIR
+
+    seen: dict[str, str] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "revision":
+                value = ast.literal_eval(node.value) if node.value is not None else None
+                assert value not in seen, f"{path.name} and {seen[value]} are both {value}"
+                seen[str(value)] = path.name
+    assert len(seen) >= 8

@@ -112,3 +112,41 @@ async def test_bad_accounts_refused(db: Database, clock: FakeClock) -> None:
                 **args,  # type: ignore[arg-type]
             )
     assert [u.username for u in await staff.list_users()] == ["inf.lambert"]
+
+
+async def test_rpps_is_optional_checked_and_held_by_one_account(
+    db: Database, clock: FakeClock
+) -> None:
+    staff = await directory(db, clock)
+    assert (await staff.get("inf.lambert")).rpps is None
+    added = await staff.add_user(
+        SYSTEM_ADMIN_CLI,
+        username="inf.roux",
+        display_name="Jeanne Roux",
+        roles={"nurse"},
+        password="long enough",
+        rpps=" 100 0000 0001 ",  # typed with spaces: kept as its 11 digits
+    )
+    assert added.rpps == "10000000001"
+    assert (await staff.get("inf.roux")).rpps == "10000000001"
+    with pytest.raises(Conflict) as taken:
+        await staff.add_user(
+            SYSTEM_ADMIN_CLI,
+            username="inf.other",
+            display_name="x",
+            roles={"nurse"},
+            password="long enough",
+            rpps="10000000001",
+        )
+    assert taken.value.error_id == "staff.rpps_taken"
+    for bad in ("1234", "1000000000A", "100000000012"):
+        with pytest.raises(InvalidInput):
+            await staff.add_user(
+                SYSTEM_ADMIN_CLI,
+                username="inf.bad",
+                display_name="x",
+                roles={"nurse"},
+                password="long enough",
+                rpps=bad,
+            )
+    assert sorted(u.username for u in await staff.list_users()) == ["inf.lambert", "inf.roux"]

@@ -25,7 +25,7 @@ import aiomqtt
 
 from bedside.contract import BadgeTap, NurseCallPressed
 from ehr_bridge.adt_builder import AdtBed, AdtPatient, AdtSender, adt_message
-from ehr_bridge.fhir_seed import seed_patient
+from ehr_bridge.sandbox.seed import seed_patient
 from kiosk_ui.terminal_auth import issue_credential
 from tests.services import (
     MQTT_HOST,

@@ -13,6 +13,7 @@ import yaml
 
 from ehr_bridge.adt_listener import AdtListener
 from ehr_bridge.adt_processing import AdtProcessor
+from tests.services import fresh_postgres_database, need_postgres
 from wardline.bus import EventBus
 from wardline.db.engine import Database, create_database
 from wardline.domain.audit import AuditLog
@@ -59,6 +60,39 @@ async def listener(hospital: Hospital) -> AsyncIterator[AdtListener]:
     lst = AdtListener(
         AdtProcessor(hospital.db, hospital.stays, default_charset="iso-8859-1"), port=0
     )
+    await lst.start()
+    try:
+        yield lst
+    finally:
+        await lst.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_hospital(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
+) -> AsyncIterator[Hospital]:
+    """The synthetic hospital on each engine (PostgreSQL from the session's template)."""
+    if request.param == "sqlite":
+        target = tmp_path / "wardline.db"
+        shutil.copyfile(migrated_templates["sqlite"], target)
+        h = await open_hospital(f"sqlite+aiosqlite:///{target}", tmp_path, migrated=True)
+        try:
+            yield h
+        finally:
+            await h.db.dispose()
+        return
+    need_postgres()
+    async with fresh_postgres_database(template=migrated_templates["postgres"]) as url:
+        h = await open_hospital(url, tmp_path, migrated=True)
+        try:
+            yield h
+        finally:
+            await h.db.dispose()
+
+
+@pytest.fixture
+async def any_listener(any_hospital: Hospital) -> AsyncIterator[AdtListener]:
+    lst = AdtListener(AdtProcessor(any_hospital.db, any_hospital.stays), port=0)
     await lst.start()
     try:
         yield lst

@@ -37,3 +37,23 @@ def stay_view(
         ended_at=None,
         fhir_encounter_id=encounter,
     )
+
+
+def corpus_stay(key: str, **changes: object) -> StayView:
+    """The stay of a corpus patient as the ADT feed admitted them; ``changes`` alter the ADT
+    identity (``birth_date``, ``ins``, ``ipp``) to make it disagree with the EHR."""
+    from dataclasses import replace
+
+    from ehr_bridge.sandbox.corpus import CORPUS_PATIENTS
+
+    p = CORPUS_PATIENTS[key]
+    stay = stay_view(p.ipp, p.visit_number)
+    patient = replace(
+        stay.patient,
+        family_name=p.family,
+        given_name=p.given,
+        birth_date=p.birth_date,
+        sex=p.sex,
+        ins=p.ins,
+    )
+    return replace(stay, patient=replace(patient, **changes))  # type: ignore[arg-type]

@@ -40,19 +40,47 @@ async def test_malformed_is_rejected_and_nothing_applied(
         assert await s.scalar(select(func.count()).select_from(Stay)) == 1
 
 
-async def test_event_wardline_does_not_handle_is_acknowledged_and_ignored(
+async def test_only_events_listed_as_unused_are_acknowledged_and_ignored(
     hospital: Hospital, listener: AdtListener
 ) -> None:
-    """A feed carries more than Wardline acts on (A05, A28, Z99...): AA, nothing applied."""
+    """A05, A28... (the configured list) are AA and ignored; a missing, garbled or unknown
+    message type or trigger is AR, never AA for a message that was not applied."""
     assert listener.port
+    base = adt("A01", "X")
+    cases = [
+        (adt("A05", "M1"), "AA", None),
+        (adt("A28", "M2"), "AA", None),
+        (adt("Z99", "M3"), "AR", "201"),  # well formed, not used, not listed
+        (base.replace(b"ADT^A01^ADT_A01|X", b"ADT|M4"), "AR", "101"),  # no trigger
+        (base.replace(b"ADT^A01^ADT_A01|X", b"ADT^A0l^ADT_A01|M5"), "AR", "201"),
+        (base.replace(b"ADT^A01^ADT_A01|X", b"ADT^A03^ADT_A03|M6"), "AR", "201"),  # EVN-1 A01
+        (base.replace(b"ADT^A01^ADT_A01|X", b"|M7"), "AR", "101"),  # no message type
+        (base.replace(b"ADT^A01^ADT_A01|X", b"ORU^R01^ORU_R01|M8"), "AR", "200"),
+    ]
     async with Sender(listener.port) as sender:
-        assert ack_code(await sender.send(adt("A05", "M1"))) == "AA"
-        assert ack_code(await sender.send(adt("Z99", "M2"))) == "AA"
-        other = adt("A01", "M3").replace(b"ADT^A01^ADT_A01", b"ORU^R01^ORU_R01")
-        ack = await sender.send(other)  # not an ADT message at all: rejected
-        assert ack_code(ack) == "AR" and str(ack.segment("ERR")(3)(1)(1)) == "200"
-    assert await statuses(hospital) == [("ignored", "AA"), ("ignored", "AA"), ("rejected", "AR")]
+        for raw, code, error in cases:
+            ack = await sender.send(raw)
+            assert ack_code(ack) == code, raw[:80]
+            if error:
+                assert str(ack.segment("ERR")(3)(1)(1)) == error
+    assert await statuses(hospital) == [("ignored", "AA")] * 2 + [("rejected", "AR")] * 6
     assert await stay(hospital) is None
+
+
+async def test_ignored_events_are_a_setting(hospital: Hospital) -> None:
+    processor = AdtProcessor(hospital.db, hospital.stays, ignored_events=frozenset({"Z99", "A01"}))
+    lst = AdtListener(processor, port=0)
+    await lst.start()
+    try:
+        assert lst.port
+        async with Sender(lst.port) as sender:
+            assert ack_code(await sender.send(adt("Z99", "M1"))) == "AA"
+            assert ack_code(await sender.send(adt("A05", "M2"))) == "AR"
+            # a supported event is never ignored, whatever the list says
+            assert ack_code(await sender.send(adt("A01", "M3"))) == "AA"
+    finally:
+        await lst.stop()
+    assert await bed_of(hospital) == "CARDIO-101-A"
 
 
 async def test_ward_aliases_map_points_of_care(hospital: Hospital) -> None:

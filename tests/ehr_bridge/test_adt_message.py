@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ehr_bridge.adt_message import parse_adt
-from ehr_bridge.errors import Hl7Error, MalformedMessage, UnsupportedMessage
-from ehr_bridge.hl7_fields import parse_hl7_datetime
+from ehr_bridge.errors import Hl7Error, IgnoredEvent, MalformedMessage, UnsupportedMessage
 from tests.ehr_bridge.messages import INS_OID, adt
 from wardline.domain.commands import (
     Admit,
@@ -66,7 +65,7 @@ def test_admit_carries_patient_identity_and_event_time() -> None:
     assert command.patient.birth_date == date(1952, 3, 14)
     assert command.patient.ipp == "100001"
     assert command.patient.ipp_authority == "CHRS"
-    assert command.at == datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
+    assert command.at == datetime(2026, 3, 1, 9, 15, tzinfo=UTC)  # 10:15 in Paris (CET)
 
 
 def test_latin1_message_declared_8859_1_keeps_accents() -> None:
@@ -124,7 +123,7 @@ def test_zbe_movement_date_wins_over_evn() -> None:
     assert message.movement.movement_id == "MVT-77"
     assert message.movement.action == "INSERT"
     assert isinstance(message.command, Transfer)
-    assert message.command.at == datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+    assert message.command.at == datetime(2026, 3, 2, 7, 30, tzinfo=UTC)  # 08:30 in Paris
 
 
 def test_merge_reads_mrg() -> None:
@@ -163,7 +162,9 @@ def test_lf_segment_separators_are_accepted() -> None:
         (adt("A01", "C1", visit=""), "hl7.no_visit", MalformedMessage),
         (adt("A01", "C1", ward="", room="", bed=""), "hl7.no_location", MalformedMessage),
         (adt("A01", "C1", ipp=""), "hl7.no_ipp", MalformedMessage),
-        (adt("A05", "C1"), "hl7.unsupported_event", UnsupportedMessage),
+        (adt("A05", "C1"), "hl7.ignored_event", IgnoredEvent),
+        (adt("A52", "C1"), "hl7.unsupported_event", UnsupportedMessage),
+        (adt("Z99", "C1"), "hl7.unsupported_event", UnsupportedMessage),
         (adt("A40", "C1"), "hl7.no_mrg", MalformedMessage),
     ],
 )
@@ -177,20 +178,6 @@ def test_non_adt_message_type_is_unsupported() -> None:
     raw = adt("A01", "C1").replace(b"ADT^A01^ADT_A01", b"ORU^R01^ORU_R01")
     with pytest.raises(UnsupportedMessage):
         parse_adt(raw)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("20260301", datetime(2026, 3, 1, tzinfo=UTC)),
-        ("202603011015", datetime(2026, 3, 1, 10, 15, tzinfo=UTC)),
-        ("20260301101530.123", datetime(2026, 3, 1, 10, 15, 30, tzinfo=UTC)),
-        ("20260301101530+0100", datetime(2026, 3, 1, 9, 15, 30, tzinfo=UTC)),
-        ("", None),
-    ],
-)
-def test_hl7_timestamps(text: str, expected: datetime | None) -> None:
-    assert parse_hl7_datetime(text) == expected
 
 
 @settings(max_examples=300, deadline=None)

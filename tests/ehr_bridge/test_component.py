@@ -16,9 +16,9 @@ from sqlalchemy import select
 from ehr_bridge.adt_message import parse_adt
 from ehr_bridge.cli import cmd_context, cmd_demo_adt, cmd_sandbox, register_cli
 from ehr_bridge.component import ADT_FEED, CLINICAL_RECORD, EHR, setup
-from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import example_bed_locations, seed_example, seed_patient
+from ehr_bridge.sandbox.seed import example_bed_locations, seed_example, seed_patient
+from ehr_bridge.sandbox.server import RunningSandbox, SandboxAuth
+from ehr_bridge.sandbox.store import SandboxStore
 from tests.ehr_bridge.messages import adt
 from tests.ehr_bridge.mllp_client import Sender, ack_code
 from wardline import appkeys as k
@@ -168,7 +168,7 @@ async def test_cli_context_prints_json(
     capsys.readouterr()
     assert await cmd_context(argparse.Namespace(bed="CARDIO-101-A"), settings) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["patient"]["family_name"] == "MARTIN"
+    assert printed["banner"]["family_name"] == "MARTIN"
     assert printed["stale"] is False
 
 
@@ -211,3 +211,24 @@ def test_bad_ehr_setting_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigError) as info:
         load_options()
     assert "WARDLINE_EHR_PAGE_LIMIT" in info.value.message
+
+
+def test_fhir_without_the_ipp_system_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from wardline.errors import ConfigError
+
+    monkeypatch.delenv("WARDLINE_EHR_IPP_SYSTEM")
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+        fhir_url="http://127.0.0.1:9/fhir",
+        ami_enabled=False,
+        mqtt_enabled=False,
+        mllp_enabled=False,
+    )
+    with pytest.raises(ConfigError) as info:
+        build_app(settings)
+    assert "WARDLINE_EHR_IPP_SYSTEM" in info.value.message
+    assert "\n" not in info.value.message
+    build_app(settings.model_copy(update={"fhir_url": None}))  # without FHIR it is not needed

@@ -12,9 +12,9 @@ from ehr_bridge.config import EhrOptions
 from ehr_bridge.errors import FhirUnreachable
 from ehr_bridge.fhir_auth import ClientCredentials, StaticToken
 from ehr_bridge.fhir_client import SharedSessionClient
-from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import seed_patient
+from ehr_bridge.sandbox.seed import seed_patient
+from ehr_bridge.sandbox.server import RunningSandbox, SandboxAuth
+from ehr_bridge.sandbox.store import SandboxStore
 from tests.ehr_bridge.fhir_fixtures import stay_view
 
 TOKEN = "t0ken"

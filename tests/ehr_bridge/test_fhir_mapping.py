@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from ehr_bridge import fhir_mapping as fm
 from ehr_bridge.errors import FhirRefused
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import seed_patient
+from ehr_bridge.sandbox.seed import seed_patient
+from ehr_bridge.sandbox.store import SandboxStore
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
@@ -89,7 +89,7 @@ def build(**parts: Any) -> Any:
         "allergies": [],
         "diets": [],
         "prescriptions": [],
-        "included": [],
+        "medications": {},
         "observations": [],
         "administrations": [],
         "fetched_at": NOW,
@@ -106,7 +106,7 @@ def test_seeded_resources_map_to_the_record() -> None:
         allergies=store.all("AllergyIntolerance"),
         diets=store.all("NutritionOrder"),
         prescriptions=store.all("MedicationRequest"),
-        included=store.all("Medication"),
+        medications={f"Medication/{m['id']}": m for m in store.all("Medication")},
         observations=store.all("Observation"),
     )
     assert record.patient.gluten_free

@@ -8,9 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import example_bed_locations, seed_example, seed_patient
+from ehr_bridge.sandbox.seed import example_bed_locations, seed_example, seed_patient
+from ehr_bridge.sandbox.server import RunningSandbox, SandboxAuth
+from ehr_bridge.sandbox.store import SandboxStore
 
 TOKEN = "sandbox-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

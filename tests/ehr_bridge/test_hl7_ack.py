@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import hl7
 import pytest
 
@@ -49,3 +51,23 @@ def test_ack_declares_the_charset_of_the_message() -> None:
     ack = hl7.parse(text.encode("latin-1").decode("latin-1"))
     assert str(ack.segment("MSH")(18)) == "8859/1"
     assert str(ack.segment("MSH")(12)) == "2.5"
+
+
+@pytest.mark.parametrize(
+    "msh",
+    [b"MSH|&|PAS", b"MSH|^^\\&|PAS", b"MSH|^~\\|PAS", b"MSHA^~\\&APAS", b"MSH|^~ &|PAS"],
+)
+def test_ack_to_a_garbled_msh_uses_the_standard_delimiters(msh: bytes) -> None:
+    raw = adt("A01", "G1").replace(b"MSH|^~\\&|PASTEL", msh + b"TEL", 1)
+    header = header_of(raw, "utf-8")
+    ack = hl7.parse(build_ack(header, "AR", AckError(code="101", text="bad MSH")))
+    assert str(ack.segment("MSA")(1)) == "AR"
+    assert str(ack.segment("MSH")(1)) == "|" and str(ack.segment("MSH")(2)) == "^~\\&"
+
+
+def test_ack_escapes_what_it_echoes() -> None:
+    header = parse_adt(adt("A01", "CTRL-9")).header
+    tricky = replace(header, control_id="A|B^C\x00", sending_facility="F~G")
+    ack = hl7.parse(build_ack(tricky, "AA"))
+    assert ack.unescape(str(ack.segment("MSA")(2))) == "A|B^C\x00"
+    assert ack.unescape(str(ack.segment("MSH")(6))) == "F~G"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -17,15 +18,15 @@ from ehr_bridge.config import EhrOptions
 from ehr_bridge.errors import InvalidResource
 from ehr_bridge.fhir_auth import StaticToken
 from ehr_bridge.fhir_client import SharedSessionClient
-from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import seed_patient
 from ehr_bridge.models import EhrOutbox
 from ehr_bridge.outbox import OutboxWorker
+from ehr_bridge.sandbox.seed import seed_patient
+from ehr_bridge.sandbox.server import RunningSandbox, SandboxAuth
+from ehr_bridge.sandbox.store import SandboxStore
 from tests.ehr_bridge.conftest import Hospital
 from tests.ehr_bridge.fhir_fixtures import stay_view
 from wardline.db.models import AuditEvent
-from wardline.domain.clinical_record_port import AdministrationInput, VitalsInput
+from wardline.domain.clinical_record_port import AdministrationInput, GivenDose, VitalsInput
 from wardline.domain.commands import Actor
 
 TOKEN = "t0ken"
@@ -64,7 +65,14 @@ async def bedside(hospital: Hospital) -> AsyncIterator[Bedside]:
 def given(
     order: str = "mr-100001-0", at: datetime = NOW, ok: bool = True, reason: str | None = None
 ) -> AdministrationInput:
-    return AdministrationInput(order_id=order, due_at=None, given=ok, at=at, reason=reason)
+    return AdministrationInput(
+        order_id=order,
+        due_at=None,
+        given=ok,
+        at=at,
+        reason=reason,  # type: ignore[arg-type]
+        dose=GivenDose(value=Decimal(5), unit="mg") if ok else None,
+    )
 
 
 async def count(h: Hospital, model: type, *where: object) -> int:
@@ -133,17 +141,25 @@ async def test_refused_write_shows_the_server_reason(bedside: Bedside) -> None:
     stranger = stay_view(ipp="100001", visit="V100001")
     await bedside.record.record_for_stay(stranger)
     bedside.record.records.subjects["V100001"] = ("ghost", None)  # the EHR will refuse it
+    await bedside.record.record_vitals(
+        stranger, VitalsInput(at=NOW, values={"heart_rate": 80}), NURSE
+    )
+    # An administration is not even sent: its order is not this (ghost) patient's.
     await bedside.record.record_administration(stranger, given(), NURSE)
     assert await bedside.worker.deliver_due() == 0
-    [item] = await bedside.record.outbox_state("V100001")
-    assert item.state == "failed" and "Patient/ghost" in (item.last_error or "")
+    vitals, administration = await bedside.record.outbox_state("V100001")
+    assert vitals.state == "failed" and "Patient/ghost" in (vitals.last_error or "")
+    assert administration.state == "failed"
+    assert "not this patient's" in (administration.last_error or "")
     await bus.drain()
     await bus.stop()
     assert [(e.visit_number, e.business_id, e.kind) for e in refused] == [
-        ("V100001", item.business_id, "administration")
+        ("V100001", vitals.business_id, "vitals"),
+        ("V100001", administration.business_id, "administration"),
     ]
     assert await bedside.worker.deliver_due() == 0  # not retried
     assert bedside.sandbox.store.created["MedicationAdministration"] == 0
+    assert bedside.sandbox.store.created["Observation"] == 0
 
 
 async def test_subject_resolved_by_ipp_when_never_fetched(bedside: Bedside) -> None:
@@ -224,7 +240,11 @@ async def test_schedule_shows_a_dose_given_at_the_bed_before_delivery(bedside: B
     await bedside.record.record_administration(
         stay,
         AdministrationInput(
-            order_id=bisoprolol.order_id, due_at=due, given=True, at=due + timedelta(minutes=5)
+            order_id=bisoprolol.order_id,
+            due_at=due,
+            given=True,
+            at=due + timedelta(minutes=5),
+            dose=GivenDose(value=Decimal(5), unit="mg"),
         ),
         NURSE,
     )
@@ -267,13 +287,23 @@ async def test_wrong_wristband_records_nothing(bedside: Bedside) -> None:
     from ehr_bridge.errors import WrongPatient
 
     entry = AdministrationInput(
-        order_id="mr-100001-0", due_at=None, given=True, at=NOW, scanned_patient_id="999999"
+        order_id="mr-100001-0",
+        due_at=None,
+        given=True,
+        at=NOW,
+        scanned_patient_id="999999",
+        dose=GivenDose(value=Decimal(5), unit="mg"),
     )
     with pytest.raises(WrongPatient):
         await bedside.record.record_administration(stay_view(), entry, NURSE)
     assert await count(bedside.hospital, EhrOutbox) == 0
     right = AdministrationInput(
-        order_id="mr-100001-0", due_at=None, given=True, at=NOW, scanned_patient_id="100001"
+        order_id="mr-100001-0",
+        due_at=None,
+        given=True,
+        at=NOW,
+        scanned_patient_id="100001",
+        dose=GivenDose(value=Decimal(5), unit="mg"),
     )
     await bedside.record.record_administration(stay_view(), right, NURSE)
     assert await count(bedside.hospital, EhrOutbox) == 1
@@ -323,10 +353,12 @@ async def test_outbox_on_postgresql(tmp_path: Any) -> None:
                     VitalsInput(at=NOW, values={"systolic": 128, "diastolic": 76}),
                     NURSE,
                 )
-                assert await worker.deliver_due() == 3
+                assert await worker.deliver_due() == 2  # the pressure is one panel
                 assert await worker.deliver_due() == 0
             assert await count(h, AuditEvent, AuditEvent.action.like("ehr.%")) == 2
         finally:
             await h.db.dispose()
             await sandbox.stop()
-    assert store.created["MedicationAdministration"] == 1 and store.created["Observation"] == 2
+    assert store.created["MedicationAdministration"] == 1 and store.created["Observation"] == 1
+    [panel] = [o for o in store.all("Observation") if o["code"]["coding"][0]["code"] == "85354-9"]
+    assert [c["code"]["coding"][0]["code"] for c in panel["component"]] == ["8480-6", "8462-4"]

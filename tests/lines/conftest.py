@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from telephony.ami_link import AmiLink, Backoff
-from telephony.bed_lines import BedLines
-from telephony.pbx_session import PbxSession
-from telephony.pbx_simulator import PbxSimulator
+from telephony.ami.link import AmiLink, Backoff
+from telephony.calls.session import PbxSession
+from telephony.lines.bed_lines import BedLines
+from telephony.simulator.server import PbxSimulator
 from tests.conftest import Hospital
 from wardline.domain import commands as c
 from wardline.domain.lines import Lines

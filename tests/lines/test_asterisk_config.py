@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from telephony.asterisk_config import (
+from telephony.config.files import (
     FILES,
     SUMMARY_FILE,
     AsteriskSettings,
@@ -17,7 +17,7 @@ from telephony.asterisk_config import (
     render,
     write_config,
 )
-from telephony.asterisk_config_plan import (
+from telephony.config.plan import (
     PbxPlan,
     WardLine,
     plan_from_database,
@@ -163,7 +163,7 @@ def test_passwords_generated_once_and_kept_private(tmp_path: Path) -> None:
 
 
 def test_a_name_that_would_break_a_file_is_refused(example: PbxPlan) -> None:
-    from telephony.asterisk_config_plan import AsteriskConfigRefused, check_plan
+    from telephony.config.plan import AsteriskConfigRefused, check_plan
 
     ward = example.wards[0]
     evil = PbxPlan(

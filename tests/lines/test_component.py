@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from telephony.component import BED_LINES, LINES, TELEPHONY, setup
-from telephony.pbx_simulator import PbxSimulator
+from telephony.simulator.server import PbxSimulator
 from tests.conftest import EXAMPLE_HOSPITAL
 from tests.lines.conftest import ADT, OPERATOR, admit
 from tests.services import wait_until

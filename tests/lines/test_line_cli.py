@@ -8,7 +8,7 @@ import sys
 
 from sqlalchemy import select
 
-from telephony.pbx_simulator import PbxSimulator
+from telephony.simulator.server import PbxSimulator
 from tests.conftest import ROOT, Hospital
 from tests.lines.conftest import ADT, admit
 from wardline.db.models import AuditEvent, Stay

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from telephony.bed_lines import touched
-from telephony.line_keys import LineFacts, caller_name, line_keys, split_key
+from telephony.lines.bed_lines import touched
+from telephony.lines.keys import LineFacts, caller_name, line_keys, split_key
 from wardline.domain import events as ev
 from wardline.domain.line_events import LineNumberSwapped
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from telephony.pbx_simulator import PbxSimulator
+from telephony.simulator.server import PbxSimulator
 from tests.lines.conftest import ADT, LineLab, admit, patient
 from tests.services import wait_until
 from wardline.db.models import AuditEvent, Did

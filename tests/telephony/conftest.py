@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from telephony.ami_link import AmiLink, Backoff
-from telephony.pbx_session import PbxSession
-from telephony.pbx_simulator import PbxSimulator
+from telephony.ami.link import AmiLink, Backoff
+from telephony.calls.session import PbxSession
+from telephony.simulator.server import PbxSimulator
+from tests.telephony.real_pbx import AMI_SECRET, RealPbx, asterisk_binary, skip_reason
 from wardline.domain.events import DomainEvent
 
 
@@ -47,3 +52,37 @@ async def lab() -> AsyncIterator[Lab]:
     finally:
         await session.stop()
         await sim.stop()
+
+
+@pytest.fixture
+async def real_pbx() -> AsyncIterator[RealPbx]:
+    """A real Asterisk on the generated configuration (opt-in: ``WARDLINE_TEST_ASTERISK``)."""
+    reason = skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    binary = asterisk_binary()
+    assert binary is not None
+    # a short path: the control socket's name must fit in sun_path (108 bytes)
+    root = Path(tempfile.mkdtemp(prefix="wl-ast-"))
+    pbx = RealPbx(root, binary)
+    try:
+        await pbx.start()
+        yield pbx
+    finally:
+        await pbx.stop()
+        if os.environ.get("WARDLINE_KEEP_PBX_DIR") != "1":
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def real_session(real_pbx: RealPbx) -> AsyncIterator[Lab]:
+    """The product's PBX session logged in to the real Asterisk with the generated account."""
+    events: list[DomainEvent] = []
+    link = make_link(real_pbx.ami_port, secret=AMI_SECRET)
+    session = PbxSession(link, events.append)
+    await session.start()
+    await session.link.wait_synced(10)
+    try:
+        yield Lab(None, session, events)  # type: ignore[arg-type]
+    finally:
+        await session.stop()

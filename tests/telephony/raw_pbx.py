@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from telephony.ami_frames import FrameDecoder
+from telephony.ami.frames import FrameDecoder
 
 LISTS = {
     "coreshowchannels": "CoreShowChannelsComplete",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from telephony.ami_frames import AmiMessage, parse_stream
-from telephony.ami_protocol import PbxAction
+from telephony.ami.frames import AmiMessage, parse_stream
+from telephony.ami.protocol import PbxAction
 from tests.telephony.replay import capture
 
 

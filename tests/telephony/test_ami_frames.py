@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telephony.ami_frames import FrameDecoder, parse_stream
+from telephony.ami.frames import FrameDecoder, parse_stream
 
 CAPTURES = Path(__file__).parent / "captures"
 ALL = sorted(CAPTURES.glob("*.ami"))

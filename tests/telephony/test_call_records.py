@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 import wardline.db.models  # noqa: F401  (the stays table the records refer to)
-from telephony.call_records import CallRecordWriter
-from telephony.models import CallRecord
+from telephony.calls.models import CallRecord
+from telephony.calls.records import CallRecordWriter
 from tests.conftest import Hospital
 from tests.services import fresh_postgres_database, wait_until
 from tests.telephony.conftest import Lab

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telephony.ami_frames import parse_stream
-from telephony.ami_link import AmiLink, Backoff
-from telephony.call_state import CallState
+from telephony.ami.frames import parse_stream
+from telephony.ami.link import AmiLink, Backoff
+from telephony.calls.state import CallState
 from telephony.errors import PbxLoginRefused
 from tests.telephony.replay import Replay, capture
 from wardline.domain import call_events as ev

@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from telephony.calls.models import CallRecord
 from telephony.cli import cmd_snapshot, register_cli
 from telephony.component import SWITCHBOARD, TELEPHONY, setup
 from telephony.errors import PbxLoginRefused, PbxUnreachable
-from telephony.models import CallRecord
-from telephony.pbx_simulator import PbxSimulator
+from telephony.simulator.server import PbxSimulator
 from tests.services import wait_until
 from wardline import appkeys as k
 from wardline.app import build_app
@@ -48,7 +48,13 @@ async def test_setup_reports_readiness_and_writes_call_records(
         pbx = report["checks"]["pbx"]
         assert pbx["state"] == "up" and pbx["connection"] == "up"
         assert pbx["last_resync_at"] is not None
-        assert pbx["nurse_call_rings"] == {"placed": 0, "failed": 0}
+        assert pbx["nurse_call_rings"] == {
+            "placed": 0,
+            "failed": 0,
+            "stopped": 0,
+            "open_calls": 0,
+            "live_rings": 0,
+        }
         assert app[SWITCHBOARD].snapshot().phones["2001"] == "idle"
         sim.dial("2001", "2002")
         sim.answer("2002")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from telephony.sim_demo import CALLERS, DemoCalls, run_demo
+from telephony.simulator.demo import CALLERS, DemoCalls, run_demo
 from tests.services import wait_until
 from tests.telephony.conftest import Lab
 from tests.telephony.test_simulator_hospital import example  # noqa: F401  (fixture)

@@ -8,11 +8,11 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
-from telephony.ami_frames import AmiMessage
-from telephony.ami_link import AmiLink
-from telephony.call_state import CallState
+from telephony.ami.frames import AmiMessage
+from telephony.ami.link import AmiLink
+from telephony.calls.session import PbxSession
+from telephony.calls.state import CallState
 from telephony.errors import PbxActionFailed, PbxTimeout, PbxUnreachable
-from telephony.pbx_session import PbxSession
 from tests.services import wait_until
 from tests.telephony.conftest import Lab, make_link
 from tests.telephony.raw_pbx import RawPbx
@@ -183,7 +183,7 @@ async def test_unknown_action_and_channel_are_typed_errors(lab: Lab) -> None:
 
 async def test_refused_login_and_unreachable_are_typed() -> None:
     from telephony.errors import PbxLoginRefused
-    from telephony.pbx_simulator import PbxSimulator
+    from telephony.simulator.server import PbxSimulator
 
     sim = await PbxSimulator().start()
     port = sim.port

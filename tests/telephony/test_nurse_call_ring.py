@@ -1,118 +1,215 @@
-"""A nurse call rings the ward's nurse station, an escalation its target, over real AMI: the
-telephony session originates from a Local channel, the simulator (the example hospital) rings
-the phone showing "Appel malade <bed label>". When the PBX is down the ring fails at once,
-is counted, and is never sent later."""
+"""An open nurse call keeps its phones ringing, over real AMI to the PBX simulator (the example
+hospital, its generated ring dialplan with a short Dial limit): every ring is replaced before
+the Dial limit ends and no phone falls silent; a clear or an acknowledgement CANCELs every
+ring Wardline placed and nothing else; answering at a phone reports the answer and stops the
+others; a ring that could not be placed during a PBX outage is placed when the link is back."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import pytest
 
+from telephony.calls.session import PbxSession
 from telephony.nurse_call_ring import NurseCallRinger
-from telephony.pbx_session import PbxSession
-from telephony.pbx_simulator import PbxSimulator
-from tests.conftest import EXAMPLE_HOSPITAL, Hospital
+from telephony.simulator.model import Headers
+from telephony.simulator.server import PbxSimulator
+from tests.conftest import EXAMPLE_HOSPITAL
 from tests.services import wait_until
-from tests.telephony.conftest import Lab, make_link
-from wardline.domain.call_events import CallAnswered, CallRinging
+from tests.telephony.conftest import make_link
+from wardline.bus import EventBus
 from wardline.domain.events import DomainEvent
 from wardline.domain.nurse_call_events import (
     NurseCallAcknowledged,
-    NurseCallEscalated,
-    NurseCallRaised,
+    NurseCallAnsweredAtPhone,
+    NurseCallCleared,
+    NurseCallRingFailed,
+    NurseCallRinging,
+    NurseCallRingWanted,
 )
+
+BASE = {"call_id": 7, "bed_label": "CARDIO-101-A", "ward_code": "CARDIO"}
+
+
+def wanted(phones: tuple[str, ...], level: int = 0, **over: object) -> NurseCallRingWanted:
+    fields: dict[str, object] = {
+        **BASE, "level": level, "phones": phones, "caller_name": "Appel ch. 101 lit A",
+        "caller_number": "2990", "bed_extension": "2001", "names_from_bed": False,
+        "connect_bed": False, "dial_limit_seconds": 2, "reissue_seconds": 1,
+    }  # fmt: skip
+    fields.update(over)
+    return NurseCallRingWanted(**fields)  # type: ignore[arg-type]
+
+
+@dataclass
+class Ward:
+    sim: PbxSimulator
+    session: PbxSession
+    ringer: NurseCallRinger
+    bus: EventBus
+    events: list[DomainEvent] = field(default_factory=list)
+    pbx_events: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def of(self, kind: type[DomainEvent]) -> list[DomainEvent]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def record(self, sim: PbxSimulator) -> None:
+        def listen(name: str, headers: Headers, _privilege: str) -> None:
+            self.pbx_events.append((name, dict(headers)))
+
+        sim.pbx.listeners.append(listen)
+
+    def phone_channels(self, phone: str) -> list[str]:
+        prefix = f"PJSIP/{phone}-"
+        return [ch.uniqueid for ch in self.sim.pbx.channels.values() if ch.name.startswith(prefix)]
+
+    def ringing_timeline(self, phone: str) -> list[int]:
+        """How many channels of ``phone`` ring after each PBX event (from its first ring)."""
+        ringing: set[str] = set()
+        counts: list[int] = []
+        for name, h in self.pbx_events:
+            if not h.get("Channel", "").startswith(f"PJSIP/{phone}-"):
+                continue
+            if name == "Newstate" and h.get("ChannelStateDesc") == "Ringing":
+                ringing.add(h["Uniqueid"])
+            elif name in {"Hangup", "Newstate"}:
+                ringing.discard(h["Uniqueid"])
+            else:
+                continue
+            counts.append(len(ringing))
+        return counts
 
 
 @pytest.fixture
-async def ward(hospital: Hospital) -> AsyncIterator[tuple[Lab, NurseCallRinger]]:
+async def ward() -> AsyncIterator[Ward]:
     sim = await PbxSimulator.from_inventory(EXAMPLE_HOSPITAL).start()
+    bus = EventBus()
     events: list[DomainEvent] = []
-    session = PbxSession(make_link(sim.port), events.append)
+    session = PbxSession(make_link(sim.port), bus.publish)
+    ringer = NurseCallRinger(session.link, bus.publish)
+    session.link.subscribe(ringer.on_frame)
+    bus.subscribe(NurseCallRinger.EVENTS, ringer, name="ring")
+
+    async def record(event: DomainEvent) -> None:
+        events.append(event)
+
+    bus.subscribe(DomainEvent, record, name="record")
+    await bus.start()
     await session.start()
     await session.link.wait_synced(5)
-    ringer = NurseCallRinger.from_database(session.actions.ring_alert, hospital.db.session)
-    hospital.bus.subscribe(
-        (NurseCallRaised, NurseCallEscalated, NurseCallAcknowledged), ringer, name="ring"
-    )
+    w = Ward(sim, session, ringer, bus, events)
+    w.record(sim)
     try:
-        yield Lab(sim, session, events), ringer
+        yield w
     finally:
+        await ringer.close()
         await session.stop()
-        await sim.stop()
+        await bus.stop()
+        await w.sim.stop()
 
 
-def raised(station: str | None = "2900") -> NurseCallRaised:
-    return NurseCallRaised(
-        call_id=7,
-        bed_label="CARDIO-101-A",
-        ward_code="CARDIO",
-        nurse_station_extension=station,
-        source="button",
-    )
-
-
-@pytest.mark.parametrize("station", ["2900", None])
-async def test_raised_rings_the_nurse_station(
-    hospital: Hospital, ward: tuple[Lab, NurseCallRinger], station: str | None
+async def test_an_open_call_rings_on_without_gap_and_a_clear_cancels_only_its_rings(
+    ward: Ward,
 ) -> None:
-    lab, ringer = ward
-    hospital.bus.publish(raised(station))  # None: the ward's station from the inventory
-    await wait_until(lambda: lab.sim.ringing("2900") is not None, 5)
-    call_id, number, name = lab.sim.ringing("2900") or ("", "", "")
-    assert (number, name) == ("2990", "Appel malade CARDIO-101-A")
-    await wait_until(lambda: ringer.placed == 1, 5)  # the answer may follow the ring
-    assert ringer.last_call_id == call_id
-    await wait_until(lambda: lab.of(CallRinging), 5)
-    ring = lab.of(CallRinging)[0]
-    assert isinstance(ring, CallRinging) and ring.call_id == call_id
-    assert (ring.ringing_extension, ring.caller_name) == ("2900", "Appel malade CARDIO-101-A")
-    lab.sim.answer("2900")
-    await wait_until(lambda: lab.of(CallAnswered), 5)
-    lab.sim.hangup("2900")
-    assert lab.sim.calls() == {}
+    for bed in ("2001", "2002"):
+        ward.sim.astdb[f"bed/{bed}/active"] = "1"
+    other_call = ward.sim.dial("2002", "2001")  # a call of someone else, ringing too
+    ward.bus.publish(wanted(("2900", "2901")))
+    await wait_until(lambda: ward.sim.ringing("2900") is not None, 5)
+    _, number, name = ward.sim.ringing("2900") or ("", "", "")
+    assert (number, name) == ("2990", "Appel ch. 101 lit A")
+    # three rounds of rings per phone: each placed before the previous reached its limit
+    await wait_until(lambda: ward.ringer.placed >= 6, 10)
+    await wait_until(lambda: len(ward.phone_channels("2900")) >= 1, 5)
+    for phone in ("2900", "2901"):
+        timeline = ward.ringing_timeline(phone)
+        first = timeline.index(1)
+        assert min(timeline[first:]) >= 1, (phone, timeline)  # never silent while open
+    dial_ends = [h.get("DialStatus") for n, h in ward.pbx_events if n == "DialEnd"]
+    assert "NOANSWER" not in dial_ends  # every ring was replaced before the Dial limit
+    ringing_now = ward.phone_channels("2900") + ward.phone_channels("2901")
+    assert ringing_now
+
+    ward.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=12.0))
+    await wait_until(lambda: not ward.phone_channels("2900") and not ward.phone_channels("2901"))
+    cancelled = {
+        h["DestUniqueid"]
+        for n, h in ward.pbx_events
+        if n == "DialEnd" and h.get("DialStatus") == "CANCEL"
+    }
+    assert set(ringing_now) <= cancelled  # each ring that was on got its CANCEL
+    assert ward.sim.calls() == {other_call: {"2001", "2002"}}  # the other call untouched
+    placed = ward.ringer.placed
+    await asyncio.sleep(1.5)  # longer than the re-ring interval: nothing rings again
+    assert ward.ringer.placed == placed and not ward.phone_channels("2900")
+    assert ward.ringer.readiness()["open_calls"] == 0
 
 
-async def test_escalation_rings_the_level_extension_or_the_other_ward(
-    hospital: Hospital, ward: tuple[Lab, NurseCallRinger]
+async def test_answering_at_a_phone_reports_it_and_stops_the_other_rings(ward: Ward) -> None:
+    ward.bus.publish(wanted(("2900", "2901"), dial_limit_seconds=30, reissue_seconds=25))
+    await wait_until(lambda: ward.sim.ringing("2900") and ward.sim.ringing("2901"), 5)
+    ward.sim.answer("2901")
+    await wait_until(lambda: ward.of(NurseCallAnsweredAtPhone), 5)
+    [answer] = ward.of(NurseCallAnsweredAtPhone)
+    assert isinstance(answer, NurseCallAnsweredAtPhone)
+    assert (answer.call_id, answer.extension) == (7, "2901")
+    await wait_until(lambda: ward.sim.ringing("2900") is None, 5)
+    assert len(ward.phone_channels("2901")) == 1  # the nurse who answered stays on the line
+    # the bedside edge then records the acknowledgement: nothing more to stop
+    ward.bus.publish(NurseCallAcknowledged(**BASE, by="phone:2901", response_seconds=3.0))
+    await ward.bus.drain()
+    assert len(ward.phone_channels("2901")) == 1
+
+
+async def test_an_escalation_without_lower_levels_moves_the_ring(ward: Ward) -> None:
+    ward.bus.publish(wanted(("2900",), dial_limit_seconds=30, reissue_seconds=25))
+    await wait_until(lambda: ward.sim.ringing("2900") is not None, 5)
+    ward.bus.publish(wanted(("2901",), level=1, dial_limit_seconds=30, reissue_seconds=25))
+    await wait_until(lambda: ward.sim.ringing("2901") is not None, 5)
+    await wait_until(lambda: ward.sim.ringing("2900") is None, 5)
+    ward.bus.publish(wanted(("2901", "2910"), level=2, dial_limit_seconds=30, reissue_seconds=25))
+    await wait_until(lambda: ward.sim.ringing("2910") is not None, 5)
+    assert len(ward.phone_channels("2901")) == 1  # kept, not rung twice
+
+
+async def test_a_clear_right_after_the_press_leaves_nothing_ringing(ward: Ward) -> None:
+    """The clear may land before the Originate is sent, or before its channel exists: in
+    both cases nothing rings afterwards (a late channel is hung up as it appears)."""
+    for _ in range(5):
+        ward.bus.publish(wanted(("2900",), dial_limit_seconds=30, reissue_seconds=25))
+        ward.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=1.0))
+        await ward.bus.drain()
+        await wait_until(lambda: not ward.sim.pbx.channels, 5)
+    await asyncio.sleep(0.3)
+    assert not ward.sim.pbx.channels and ward.ringer.readiness()["live_rings"] == 0
+
+
+async def test_a_ring_that_failed_in_an_outage_is_placed_when_the_link_is_back(
+    ward: Ward,
 ) -> None:
-    lab, ringer = ward
-    base = {"call_id": 7, "bed_label": "CARDIO-101-A", "ward_code": "CARDIO"}
-    hospital.bus.publish(
-        NurseCallEscalated(
-            **base, level=1, level_name="charge_nurse", extension="2901", target_ward_code=None
-        )
-    )
-    await wait_until(lambda: lab.sim.ringing("2901") is not None, 5)
-    hospital.bus.publish(
-        NurseCallEscalated(
-            **base, level=2, level_name="neighbour_ward", extension=None, target_ward_code="PNEUMO"
-        )
-    )
-    await wait_until(lambda: lab.sim.ringing("2910") is not None, 5)
-    assert lab.sim.ringing("2910")[1:] == ("2990", "Appel malade CARDIO-101-A")  # type: ignore[index]
-    hospital.bus.publish(NurseCallAcknowledged(**base, by="2900", response_seconds=30.0))
-    await hospital.bus.drain()
-    assert ringer.placed == 2 and ringer.failed == 0
-    assert lab.sim.ringing("2900") is None
+    port = ward.sim.port
+    await ward.sim.stop()
+    await wait_until(lambda: ward.session.link.state != "up", 5)
+    ward.bus.publish(wanted(("2900",), dial_limit_seconds=30, reissue_seconds=25))
+    await wait_until(lambda: ward.of(NurseCallRingFailed), 5)
+    [failed] = ward.of(NurseCallRingFailed)
+    assert isinstance(failed, NurseCallRingFailed)
+    assert (failed.phones, failed.reason) == (("2900",), "pbx_unreachable")
+    assert ward.ringer.ring_state(7) == "failed:pbx_unreachable"
+    ward.sim = await PbxSimulator.from_inventory(EXAMPLE_HOSPITAL).start(port=port)
+    await wait_until(lambda: ward.sim.ringing("2900") is not None, 10)
+    await wait_until(lambda: ward.of(NurseCallRinging), 5)
+    assert ward.ringer.ring_state(7) == "ringing"
+    ward.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=30.0))
+    await wait_until(lambda: not ward.sim.pbx.channels, 5)
 
 
-async def test_pbx_down_counts_the_ring_and_never_sends_it_later(
-    hospital: Hospital, ward: tuple[Lab, NurseCallRinger]
-) -> None:
-    lab, ringer = ward
-    port = lab.sim.port
-    await lab.sim.stop()
-    await wait_until(lambda: lab.session.link.state != "up", 5)
-    hospital.bus.publish(raised())
-    await wait_until(lambda: ringer.failed == 1, 5)
-    assert ringer.placed == 0
-    again = await PbxSimulator.from_inventory(EXAMPLE_HOSPITAL).start(port=port)
-    try:
-        await wait_until(lambda: lab.session.link.state == "up", 10)
-        await lab.session.link.wait_synced(5)
-        await asyncio.sleep(0.3)
-        assert again.calls() == {} and again.ringing("2900") is None
-    finally:
-        await again.stop()
+async def test_a_phone_that_cannot_ring_is_reported(ward: Ward) -> None:
+    ward.sim.pbx.phones["2901"].registered = False
+    ward.bus.publish(wanted(("2901",), dial_limit_seconds=30, reissue_seconds=25))
+    await wait_until(lambda: ward.of(NurseCallRingFailed), 5)
+    [failed] = ward.of(NurseCallRingFailed)
+    assert isinstance(failed, NurseCallRingFailed)
+    assert (failed.phones, failed.reason) == (("2901",), "phone_unavailable")

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from telephony import sim_features
-from telephony.ami_frames import AmiMessage, parse_stream
-from telephony.pbx_simulator import PbxSimulator
+from telephony.ami.frames import AmiMessage, parse_stream
+from telephony.simulator import features as sim_features
+from telephony.simulator.server import PbxSimulator
 from tests.telephony.replay import capture
 
 KEY = {
@@ -92,7 +92,7 @@ async def test_park_and_pickup_like_asterisk(sim: tuple[PbxSimulator, list[AmiMe
 
 
 async def test_redirect_like_asterisk(sim: tuple[PbxSimulator, list[AmiMessage]]) -> None:
-    from telephony.sim_transfers import redirect
+    from telephony.simulator.transfers import redirect
 
     simulator, heard = sim
     call_id = simulator.dial("2001", "2900")
@@ -105,7 +105,7 @@ async def test_redirect_like_asterisk(sim: tuple[PbxSimulator, list[AmiMessage]]
 
 
 async def test_blind_transfer_like_asterisk(sim: tuple[PbxSimulator, list[AmiMessage]]) -> None:
-    from telephony.sim_transfers import blind_transfer
+    from telephony.simulator.transfers import blind_transfer
 
     simulator, heard = sim
     simulator.astdb["bed/2003/active"] = "1"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from telephony.pbx_session import PbxSession
-from telephony.pbx_simulator import PbxSimulator
-from telephony.sim_inventory import SimInventory
+from telephony.calls.session import PbxSession
+from telephony.simulator.inventory import SimInventory
+from telephony.simulator.server import PbxSimulator
 from tests.conftest import EXAMPLE_HOSPITAL, Hospital
 from tests.services import wait_until
 from tests.telephony.conftest import Lab, make_link

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from telephony.ami_frames import AmiMessage, FrameDecoder
-from telephony.ami_link import Backoff
-from telephony.pbx_session import PbxSession
-from telephony.pbx_simulator import PbxSimulator
+from telephony.ami.frames import AmiMessage, FrameDecoder
+from telephony.ami.link import Backoff
+from telephony.calls.session import PbxSession
+from telephony.simulator.server import PbxSimulator
 from tests.services import wait_until
 from tests.telephony.conftest import make_link
 

@@ -286,7 +286,7 @@ async def test_astdb_tree_delete_through_the_link(lab: Lab) -> None:
 
 
 async def test_demo_places_calls_and_ends_forgotten_ones(lab: Lab) -> None:
-    from telephony.sim_demo import run_demo
+    from telephony.simulator.demo import run_demo
 
     task = asyncio.create_task(run_demo(lab.sim, every=0.05, patience=0.2, seed=3))
     try:

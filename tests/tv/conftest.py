@@ -21,9 +21,9 @@ from bedside.nurse_call import NurseCalls
 from bedside.topics import Topics
 from ehr_bridge.adt_message import parse_adt
 from ehr_bridge.component import setup as ehr_setup
-from ehr_bridge.fhir_sandbox import RunningSandbox, SandboxAuth
-from ehr_bridge.fhir_sandbox_store import SandboxStore
-from ehr_bridge.fhir_seed import seed_patient
+from ehr_bridge.sandbox.seed import seed_patient
+from ehr_bridge.sandbox.server import RunningSandbox, SandboxAuth
+from ehr_bridge.sandbox.store import SandboxStore
 from kiosk_ui.component import setup as web_setup
 from kiosk_ui.options import WebOptions
 from kiosk_ui.terminal_auth import issue_credential

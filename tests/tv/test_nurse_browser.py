@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from ehr_bridge.fhir_sandbox import RunningSandbox
 from ehr_bridge.models import EhrOutbox
+from ehr_bridge.sandbox.server import RunningSandbox
 from tests.conftest import Hospital
 from tests.services import wait_until
 from tests.tv.conftest import BADGE, IPP, PIN, Serve, TvLab, open_lab
-from tests.tv.test_tv_browser import enrolled_tv, open_tile
+from tests.tv.test_tv_browser import VIEWPORT, enrolled_tv, open_tile
 from tests.web.browser import launch_chromium, save_screenshot
 from wardline import appkeys as k
 
@@ -78,18 +78,30 @@ async def test_nurse_records_an_administration_once_then_idles_out(
         assert states and set(states) <= {"due", "overdue", "given", "not_given"}
         await save_screenshot(page, "nurse-schedule", tmp_path)
 
-        # A wrong wristband: refused with a clear message, nothing recorded.
+        # A wrong wristband: refused with a clear message in the page's language (French).
         await choose_dose(page, "Bisoprolol")
         await page.keyboard.type("999999")  # the wristband field has the focus
         await page.keyboard.press("ArrowDown")
         await page.keyboard.type("Bisoprolol 5 mg comprimé")
         await page.keyboard.press("Enter")
         await page.wait_for_selector("#admin-result[data-error='bedside.wrong_patient']")
-        assert "not this bed's patient" in (await page.text_content("#admin-result") or "")
+        assert "n'est pas celui du patient de ce lit" in (
+            await page.text_content("#admin-result") or ""
+        )
         assert await outbox_rows(lab) == 0 and administrations(lab) == 0
 
-        # The right patient, medication, dose and route, inside the window.
+        # The right patient and medication; the order has only a text dose ("1 comprimé"):
+        # the nurse types the dose and confirms it against that text.
+        assert await page.text_content("#order-dose") == "1 comprimé"
+        assert await page.is_visible("#dose-confirmed")
         await page.fill("#wristband", IPP)
+        await page.fill("#dose-value", "1")
+        await page.fill("#dose-unit", "{tbl}")
+        await page.focus("#med-code")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#admin-result[data-error='bedside.confirm_dose']")
+        assert "1 comprimé" in (await page.text_content("#admin-result") or "")
+        await page.check("#dose-confirmed")
         await page.focus("#med-code")
         await page.keyboard.press("Enter")
         await page.wait_for_selector("#admin-form", state="hidden")
@@ -99,9 +111,95 @@ async def test_nurse_records_an_administration_once_then_idles_out(
         assert administrations(lab) == 1 and await outbox_rows(lab) == 1
         [resource] = lab.sandbox.store.all("MedicationAdministration")
         assert resource["status"] == "completed"
+        assert resource["dosage"]["text"] == "1 comprimé"
 
         # No input for the idle time: signed out, the badge form is back.
         await page.wait_for_selector("body[data-nurse='out']", timeout=(IDLE_SECONDS + 4) * 1000)
         assert await page.is_visible("#badge-form")
         assert not await page.is_visible("#nurse-panel")
         assert (await page.text_content("#schedule")) == ""
+
+
+async def test_a_double_click_on_enregistrer_makes_one_record(tvlab: TvLab) -> None:
+    async with launch_chromium() as browser:
+        page = await enrolled_tv(browser, tvlab)
+        await sign_in_at_the_bed(page)
+        posts: list[str] = []
+        page.on(
+            "request",
+            lambda r: (
+                posts.append(r.url)
+                if r.method == "POST" and r.url.endswith("/tv/nurse/administrations")
+                else None
+            ),
+        )
+        await choose_dose(page, "Bisoprolol")
+        await page.fill("#wristband", IPP)
+        await page.fill("#med-code", "Bisoprolol 5 mg comprimé")
+        await page.fill("#dose-value", "1")
+        await page.fill("#dose-unit", "{tbl}")
+        await page.check("#dose-confirmed")
+        assert await page.text_content("#record-given") == "Enregistrer"
+        await page.dblclick("#record-given")
+        await page.wait_for_selector("#admin-form", state="hidden")
+        await wait_until(lambda: administrations(tvlab) == 1, timeout=10)
+        await page.wait_for_selector("#schedule tr[data-order='mr-100001-1'][data-state='given']")
+        await asyncio.sleep(0.5)
+        assert len(posts) == 1  # the second click found the button disabled
+        assert administrations(tvlab) == 1 and await outbox_rows(tvlab) == 1
+        assert not await page.is_disabled("#record-given")  # enabled again once answered
+
+
+async def test_not_given_with_a_reason_in_the_browser(tvlab: TvLab) -> None:
+    async with launch_chromium() as browser:
+        page = await enrolled_tv(browser, tvlab)
+        await sign_in_at_the_bed(page)
+        await choose_dose(page, "Bisoprolol")
+        await page.fill("#wristband", IPP)
+        await page.click("#record-not-given")  # no reason yet: refused, in French
+        await page.wait_for_selector("#admin-result[data-error='bedside.reason_needed']")
+        assert "n'a pas été donnée" in (await page.text_content("#admin-result") or "")
+        await page.click("button.reason[data-reason='vomited']")
+        assert await page.get_attribute("button.reason[data-reason='vomited']", "aria-pressed") == (
+            "true"
+        )
+        await page.click("#record-not-given")
+        await page.wait_for_selector("#admin-form", state="hidden")
+        row = "#schedule tr[data-order='mr-100001-1'][data-state='not_given']"
+        await page.wait_for_selector(row)
+        await wait_until(lambda: administrations(tvlab) == 1, timeout=10)
+        [resource] = tvlab.sandbox.store.all("MedicationAdministration")
+        assert resource["status"] == "not-done"
+        assert resource["statusReason"][0]["coding"][0]["code"] == "vomited"
+        # Shown as not given: choosing it again and recording is refused by the server.
+        await choose_dose(page, "Bisoprolol")
+        await page.fill("#wristband", IPP)
+        await page.click("button.reason[data-reason='refused']")
+        await page.click("#record-not-given")
+        await page.wait_for_selector("#admin-result[data-error='bedside.dose_already_recorded']")
+        assert "déjà été enregistrée" in (await page.text_content("#admin-result") or "")
+        assert administrations(tvlab) == 1
+
+
+async def test_a_terminal_in_utc_shows_the_wards_paris_times(tvlab: TvLab) -> None:
+    """The lab's clock is 07:10 UTC, 08:10 in Paris; the paracetamol is due at 00:00, 06:00,
+    12:00 and 18:00 Paris time (23:00, 05:00, 11:00, 17:00 UTC in November)."""
+    async with launch_chromium() as browser:
+        page = await browser.new_page(viewport=VIEWPORT, timezone_id="UTC")
+        assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "UTC"
+        await page.goto(tvlab.base + "/tv/enroll")
+        await page.fill("#credential", tvlab.credential)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("body[data-view='home']")
+        clock = page.locator("#clock")
+        assert "08:10" in (await clock.text_content() or "")
+        await page.wait_for_function("document.getElementById('clock').dateTime !== ''")
+        assert "08:10" in (await clock.text_content() or "")  # after the script's own update
+        assert "dimanche 22 novembre" in (await clock.text_content() or "")
+        await sign_in_at_the_bed(page)
+        times = await page.eval_on_selector_all(
+            "#schedule tr[data-order='mr-100001-0'] button.dose", "bs => bs.map(b => b.textContent)"
+        )
+        assert times == ["00:00", "06:00", "12:00", "18:00"]
+        await choose_dose(page, "Bisoprolol")
+        assert (await page.text_content("#admin-title") or "").endswith("08:00")

@@ -210,7 +210,7 @@ async def test_tv_page_allows_the_channel_streams_only(tvlab: TvLab) -> None:
 async def test_calls_of_this_stay_only(tvlab: TvLab) -> None:
     from datetime import timedelta
 
-    from telephony.models import CallRecord
+    from telephony.calls.models import CallRecord
 
     stay = await tvlab.app[k.STAYS].stay_for_bed(BED)
     assert stay is not None and stay.bed is not None

@@ -20,7 +20,7 @@ from kiosk_ui.component import setup as web_setup
 from kiosk_ui.options import WebOptions
 from telephony.component import TELEPHONY
 from telephony.component import setup as telephony_setup
-from telephony.pbx_simulator import PbxSimulator
+from telephony.simulator.server import PbxSimulator
 from tests.conftest import Hospital
 from wardline import appkeys as k
 from wardline.app import build_app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kiosk_ui import admin, console, pages
+from kiosk_ui import admin, console, error_messages
 from kiosk_ui.i18n import LANGUAGES, Catalogs
 
 UI = Path(__file__).resolve().parents[2] / "kiosk_ui"
@@ -15,7 +15,7 @@ SCRIPT_CALL = re.compile(r"""\bt\(\s*(["'])(.+?)\1\s*[,)]""")
 
 def used_messages() -> set[str]:
     found: set[str] = set(console.JS_MESSAGES) | admin.JS_MESSAGES
-    found |= set(pages.SIGNIN_MESSAGES.values())
+    found |= set(error_messages.MESSAGES.values())  # refusals, in the page's language
     for path in (UI / "templates").rglob("*.j2"):
         found.update(m[1] for m in TEMPLATE_CALL.findall(path.read_text()))
     for path in (UI / "static").rglob("*.js"):

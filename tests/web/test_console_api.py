@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telephony.pbx_simulator import PbxSimulator
+from telephony.simulator.server import PbxSimulator
 from tests.services import wait_until
 from tests.web.conftest import Browser, WebLab
 

@@ -66,7 +66,7 @@ async def test_every_text_input_of_the_api_refuses_control_characters(
                 assert r.status == 422, (method, target, body, r.status, answer)
                 assert answer["error"] == "request.control_character", answer
                 assert answer["details"]["field"].startswith(field), (field, answer)
-                assert "control character" in answer["message"]
+                assert answer["message"] and answer["message"] != answer["error"]
                 checked.add(f"{method} {path}")
     assert "post /api/v1/admin/staff" in checked and "post /api/v1/session" in checked
     assert len(checked) >= 15, sorted(checked)

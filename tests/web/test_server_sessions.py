@@ -159,9 +159,9 @@ async def test_expired_sessions_are_purged(clocklab: WebLab, hospital: Hospital)
 
 async def test_the_sign_in_page_speaks_the_page_language(weblab: WebLab) -> None:
     expected = {
-        "fr": ("utilisateur inconnu ou mot de passe erroné", "réessayez dans 1 secondes"),
-        "en": ("unknown user or wrong secret", "try again in 1 seconds"),
-        "de": ("unbekannter Benutzer oder falsches Passwort", "in 1 Sekunden erneut"),
+        "fr": ("Utilisateur inconnu ou mot de passe erroné.", "réessayez dans 1 secondes"),
+        "en": ("Unknown user or wrong secret.", "try again in 1 seconds"),
+        "de": ("Unbekannter Benutzer oder falsches Passwort", "in 1 Sekunden erneut"),
     }
     weblab.app[WEB].limiter = RateLimiter(1000, 60)
     weblab.app[WEB].throttle = SignInThrottle(clock=lambda: 0.0)

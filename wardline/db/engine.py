@@ -86,7 +86,7 @@ class Database:
             else:
                 yield
         except DBAPIError as exc:
-            if exc.connection_invalidated or _is_connection_error(exc.orig):
+            if is_unavailable(exc):
                 raise StorageError(
                     "db.unavailable", "the database is unreachable", engine=self.dialect
                 ) from exc
@@ -110,6 +110,39 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# SQLSTATE classes of a database that cannot serve now, whatever the data: connection
+# exception, transaction rollback (serialization, deadlock), insufficient resources, object
+# not in prerequisite state (a database not accepting connections), operator intervention
+# (shutting down, starting up), system error, internal error.
+_UNAVAILABLE_CLASSES = frozenset({"08", "40", "53", "55", "57", "58", "XX"})
+
+
+def sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE of a PostgreSQL error (asyncpg), None for other engines."""
+    orig = exc.orig
+    for candidate in (
+        orig,
+        getattr(orig, "driver_exception", None),
+        getattr(orig, "__cause__", None),
+    ):
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str) and code:
+            return code
+    return None
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """Whether a database error says the database cannot serve now (retry later), rather
+    than that it refuses this data (a constraint, a value it cannot store)."""
+    if exc.connection_invalidated or _is_connection_error(exc.orig):
+        return True
+    code = sqlstate(exc)
+    if code is not None:
+        return code[:2] in _UNAVAILABLE_CLASSES
+    name = type(exc.orig).__name__
+    return name == "OperationalError"  # SQLite: locked, I/O error, cannot open
 
 
 def _is_connection_error(orig: BaseException | None) -> bool:
@@ -147,6 +180,7 @@ async def upgrade(url: str, revision: str = "heads") -> None:
         await asyncio.to_thread(upgrade_sync, url, revision)
     except (OperationalError, OSError) as exc:
         raise StorageError("db.unavailable", f"cannot migrate the database: {exc}") from exc
+    log.info("database.schema_current", revision=revision)
 
 
 async def current_revisions(db: Database) -> set[str]:

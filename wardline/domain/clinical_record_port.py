@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Literal, Protocol
 
 from wardline.domain.commands import Actor
@@ -17,11 +18,62 @@ DoseState = Literal["due", "overdue", "given", "not_given"]
 WriteState = Literal["pending", "delivered", "failed"]
 
 
+AllergyStatus = Literal["recorded", "no_known_allergy", "not_recorded"]
+"""``recorded``: allergies are listed; ``no_known_allergy``: the EHR holds a coded "no known
+allergy"; ``not_recorded``: the EHR holds nothing (a warning: unknown is not "none")."""
+OrderStatus = Literal["active", "on_hold"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Code:
+    """A coded concept as the EHR sent it: system and code decide, display is for people."""
+
+    system: str
+    code: str
+    display: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllergyReaction:
+    manifestations: tuple[str, ...]
+    severity: str | None = None
+    """mild, moderate, severe"""
+    description: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Allergy:
     substance: str
     category: str | None = None
     criticality: str | None = None
+    """low, high, unable-to-assess"""
+    code: Code | None = None
+    verification: str | None = None
+    """confirmed, unconfirmed, presumed (refuted and entered-in-error are never shown)"""
+    reactions: tuple[AllergyReaction, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoseQuantity:
+    """A quantity with its UCUM unit code (``mg``, ``[iU]``, ``{tbl}``) and the unit as the
+    prescriber wrote it (``UI``, ``comprimé``)."""
+
+    value: Decimal
+    unit: str
+    unit_text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderedDose:
+    """The dose of an order: one quantity, or a range (low and/or high)."""
+
+    quantity: DoseQuantity | None = None
+    low: DoseQuantity | None = None
+    high: DoseQuantity | None = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.quantity is None and (self.low is not None or self.high is not None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +86,7 @@ class PatientBanner:
     """(label, value) pairs: ("IPP", "100001"), ("INS", ...)."""
     allergies: tuple[Allergy, ...] = ()
     diets: tuple[str, ...] = ()
+    allergy_status: AllergyStatus = "not_recorded"
 
     @property
     def gluten_free(self) -> bool:
@@ -56,6 +109,8 @@ class DoseTiming:
     bounds_start: datetime | None = None
     bounds_end: datetime | None = None
     as_needed: bool = False
+    count: int | None = None
+    """Doses in all (Timing.repeat.count), counted from the start of the bounds."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +121,18 @@ class MedicationOrder:
     route: str | None = None
     timings: tuple[DoseTiming, ...] = ()
     authored_at: datetime | None = None
+    status: OrderStatus = "active"
+    """``on_hold``: suspended, shown but never due."""
+    status_reason: str | None = None
+    medication_code: Code | None = None
+    route_code: Code | None = None
+    ordered_dose: OrderedDose | None = None
+    """Machine-readable dose (None: only ``dose`` text, the nurse confirms against it)."""
+    as_needed: bool = False
+    """"If needed": shown with its reason, never scheduled."""
+    as_needed_reason: str | None = None
+    to_clarify: bool = False
+    """An active order that cannot be scheduled: shown "to clarify with the prescriber"."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,18 +177,55 @@ class ScheduledDose:
     state: DoseState
     recorded_at: datetime | None = None
     reason: str | None = None
+    ordered_dose: OrderedDose | None = None
+    route: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityAlert:
+    """A stay whose EHR record could not be matched for certain: nothing clinical is shown
+    or written until the identity is checked. ``reason`` is a stable id
+    (``patient.several``, ``patient.birth_date``, ``patient.ins``, ``encounter.subject``)."""
+
+    visit_number: str
+    bed: str | None
+    reason: str
+    since: datetime
+
+
+NotGivenReason = Literal["refused", "absent", "held", "vomited", "other"]
+NOT_GIVEN_REASONS: tuple[NotGivenReason, ...] = ("refused", "absent", "held", "vomited", "other")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GivenDose:
+    """The quantity the nurse gave: a value and its UCUM unit code (``mg``, ``mL``...)."""
+
+    value: Decimal
+    unit: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class AdministrationInput:
-    """What the nurse records at the bed: a dose given, or not given with its reason."""
+    """What the nurse records at the bed: a dose given (whole or partial), or not given
+    with its reason. ``(order_id, due_at)`` names the dose: one record per dose."""
 
     order_id: str
     due_at: datetime | None
     given: bool
     at: datetime
-    reason: str | None = None
-    """Why not given (code of the reason: patient refused, absent, nil by mouth...)."""
+    reason: NotGivenReason | None = None
+    """Why not given, or why only part of the dose was given."""
+    reason_text: str | None = None
+    """The nurse's words: required for ``other``, kept with any reason."""
+    dose: GivenDose | None = None
+    partial: bool = False
+    """Only part of the ordered dose was given (``dose`` says how much, ``reason`` why)."""
+    dose_confirmed_text: str | None = None
+    """The order's dose text the nurse checked a typed dose against, when the order has no
+    machine-readable dose."""
+    late_reason: str | None = None
+    """Why the dose is given outside its window."""
     scanned_patient_id: str | None = None
     scanned_medication: str | None = None
 
@@ -177,4 +281,8 @@ class ClinicalRecordPort(Protocol):
 
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         """Bedside writes not yet delivered, or refused (with the server's reason)."""
+        ...
+
+    def identity_alerts(self) -> list[IdentityAlert]:
+        """Stays whose identity is to be checked (for the admin pages)."""
         ...

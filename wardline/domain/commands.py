@@ -102,6 +102,10 @@ class Actor:
 
     name: str
     roles: frozenset[str] = field(default_factory=frozenset)
+    display_name: str | None = None
+    """The person's name as written in the record (a nurse's bedside writes)."""
+    rpps: str | None = None
+    """RPPS number of a health professional, when the account has one."""
 
     @property
     def is_system(self) -> bool:

@@ -31,6 +31,7 @@ from wardline.domain.commands import Actor
 from wardline.domain.errors import Conflict
 from wardline.domain.events import InventoryLoaded
 from wardline.domain.inventory_file import InventoryFile, read_inventory
+from wardline.domain.nurse_call_policy import POLICY_META_KEY
 
 
 @dataclass
@@ -102,6 +103,10 @@ async def apply_inventory(s: AsyncSession, inv: InventoryFile) -> LoadReport:
     sw = inv.hospital.switchboard
     meta = {"value": inv.hospital.model_dump()}
     await _upsert(s, report, InventoryMeta, {"key": "hospital"}, meta, rows)
+    policies = {
+        ward.code: ward.nurse_call_policy.model_dump() for site in inv.sites for ward in site.wards
+    }
+    await _upsert(s, report, InventoryMeta, {"key": POLICY_META_KEY}, {"value": policies}, rows)
     phones: dict[str, dict[str, Any]] = {
         op: {"kind": "switchboard", "label": f"Switchboard {op}", "ward_code": None}
         for op in sw.operators
@@ -128,12 +133,13 @@ async def apply_inventory(s: AsyncSession, inv: InventoryFile) -> LoadReport:
                     "ward_code": ward_e.code,
                 }
             for lvl in ward_e.escalation:
-                if lvl.extension:
-                    phones[lvl.extension] = {
-                        "kind": lvl.level,
-                        "label": f"{lvl.level} {ward_e.name}",
-                        "ward_code": ward_e.code,
-                    }
+                for extension in [lvl.extension, *(lvl.extensions or ())]:
+                    if extension:
+                        phones[extension] = {
+                            "kind": lvl.level,
+                            "label": f"{lvl.level} {ward_e.name}",
+                            "ward_code": ward_e.code,
+                        }
             for room_e in ward_e.rooms:
                 room_key = {"ward_id": ward.id, "code": room_e.code}
                 room = await _upsert(s, report, Room, room_key, {}, rows, need_id=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from wardline.domain.dids import expand_range
 from wardline.domain.errors import InvalidInput
+from wardline.domain.nurse_call_policy import NurseCallPolicy
 
 _EXT = r"^[0-9]{2,8}$"
 _CODE = r"^[A-Za-z0-9_-]{1,32}$"
@@ -25,12 +26,18 @@ class EscalationLevel(_Model):
     level: str = Field(min_length=1, max_length=64)
     after_seconds: int = Field(gt=0, le=24 * 3600)
     extension: str | None = Field(default=None, pattern=_EXT)
+    extensions: list[Annotated[str, Field(pattern=_EXT)]] | None = Field(
+        default=None, min_length=1, max_length=16
+    )
     ward: str | None = Field(default=None, pattern=_CODE)
 
     @model_validator(mode="after")
     def _one_target(self) -> EscalationLevel:
-        if (self.extension is None) == (self.ward is None):
-            raise ValueError("an escalation level names either an extension or a ward")
+        named = [t for t in (self.extension, self.extensions, self.ward) if t is not None]
+        if len(named) != 1:
+            raise ValueError(
+                "an escalation level names one of: an extension, a list of extensions, a ward"
+            )
         return self
 
 
@@ -53,6 +60,7 @@ class WardEntry(_Model):
     nurse_station: str | None = Field(default=None, pattern=_EXT)
     nurse_call: str | None = Field(default=None, pattern=_EXT)
     escalation: list[EscalationLevel] = Field(default_factory=list)
+    nurse_call_policy: NurseCallPolicy = Field(default_factory=NurseCallPolicy)
     rooms: list[RoomEntry] = Field(default_factory=list)
 
 
@@ -122,10 +130,20 @@ class InventoryFile(_Model):
                         f"bed code in room {ward.code}-{room.code}", [b.code for b in room.beds]
                     )
                 extensions += [e for e in (ward.nurse_station, ward.nurse_call) if e]
+                times = [level.after_seconds for level in ward.escalation]
+                if len(set(times)) != len(times):
+                    raise ValueError(
+                        f"escalation of ward {ward.code}: two levels with the same after_seconds"
+                    )
                 for level in ward.escalation:
                     if level.ward is not None and level.ward not in wards:
                         raise ValueError(
                             f"escalation of ward {ward.code} names unknown ward {level.ward}"
+                        )
+                    if level.ward is not None and not _station_of(self, level.ward):
+                        raise ValueError(
+                            f"escalation of ward {ward.code} names ward {level.ward}, "
+                            "which has no nurse station to ring"
                         )
         for op in self.hospital.switchboard.operators:
             if not re.match(_EXT, op):
@@ -140,6 +158,14 @@ class InventoryFile(_Model):
             numbers += rng.numbers()
         _unique("DID", numbers)
         return self
+
+
+def _station_of(inv: InventoryFile, ward_code: str) -> str | None:
+    for site in inv.sites:
+        for ward in site.wards:
+            if ward.code == ward_code:
+                return ward.nurse_station
+    return None
 
 
 def _unique(what: str, values: list[str]) -> None:
@@ -185,15 +211,23 @@ def read_inventory(path: Path) -> InventoryFile:
     try:
         return InventoryFile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
-        field = ".".join(str(p) for p in loc) or "(file)"
-        line = _line_of(root, loc)
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if isinstance(p, int | str))
+            field = ".".join(str(p) for p in loc) or "(file)"
+            line = _line_of(root, loc)
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append((line, field, msg))
+        line, field, _ = problems[0]
+        lines = [f"{path}:{ln}: {fld}: {msg}" for ln, fld, msg in problems]
+        text_ = lines[0] if len(lines) == 1 else (
+            f"{path}: {len(lines)} problems:\n  " + "\n  ".join(lines)
+        )
         raise InvalidInput(
             "inventory.invalid",
-            f"{path}:{line}: {field}: {msg}",
+            text_,
             file=str(path),
             line=line,
             field=field,
+            problems=len(problems),
         ) from exc

@@ -36,11 +36,54 @@ class NurseCallEscalated(NurseCallEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class NurseCallAcknowledged(NurseCallEvent):
-    by: str
+    by: str  # a staff user name, or "phone:<extension>" for a ring answered at a phone
     response_seconds: float
+    via: str = "console"  # console, phone, badge
 
 
 @dataclass(frozen=True, kw_only=True)
 class NurseCallCleared(NurseCallEvent):
     by: str
     response_seconds: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NurseCallRingWanted(NurseCallEvent):
+    """The phones an open call rings now (published by the bedside edge at the press, at each
+    escalation and when it starts again; telephony keeps them ringing until the call is
+    acknowledged or cleared). The caller name is the room and bed, never the patient's: with
+    ``names_from_bed`` the dialplan shows the bed line's caller name from AstDB instead."""
+
+    level: int
+    phones: tuple[str, ...]
+    caller_name: str
+    caller_number: str
+    bed_extension: str
+    names_from_bed: bool
+    connect_bed: bool
+    dial_limit_seconds: int
+    reissue_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NurseCallRingFailed(NurseCallEvent):
+    """A phone of the call could not be rung (PBX unreachable, phone unavailable); telephony
+    places the ring again as soon as it can, while the call is open."""
+
+    phones: tuple[str, ...]
+    reason: str  # pbx_unreachable, phone_unavailable
+
+
+@dataclass(frozen=True, kw_only=True)
+class NurseCallRinging(NurseCallEvent):
+    """Phones of the call are ringing (after the first ring, or again after a failure)."""
+
+    phones: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NurseCallAnsweredAtPhone(NurseCallEvent):
+    """Someone answered the call's ring at ``extension`` (reported by the ring's dialplan):
+    the bedside edge records it as the acknowledgement."""
+
+    extension: str

@@ -2,7 +2,7 @@
 
 Implemented by ``bedside.nurse_call.NurseCalls``. Errors are domain errors:
 ``NotFound`` (unknown bed or call), ``Conflict`` (call already cleared),
-``PermissionDenied`` (the user is not a nurse).
+``PermissionDenied`` (the user is neither a nurse nor the switchboard).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class NurseCallPort(Protocol):
         """The patient asked for a nurse on the TV; an open call of the bed is returned as is."""
         ...
 
-    async def acknowledge(self, call_id: int, user: str) -> NurseCallView:
-        """A nurse (user name) takes the call: escalation stops."""
+    async def acknowledge(self, call_id: int, user: str, via: str = "console") -> NurseCallView:
+        """A nurse or the switchboard (user name) takes the call: the rings and the
+        escalation stop; audited. An acknowledged call is returned as is."""
         ...
 
     async def clear_by_badge(self, bed_label: str, badge_id: str) -> NurseCallView | None:
@@ -43,4 +44,12 @@ class NurseCallPort(Protocol):
 
     async def open_calls(self, ward_code: str) -> list[NurseCallView]:
         """Calls of the ward not cleared yet, oldest first."""
+        ...
+
+
+class NurseCallRingPort(Protocol):
+    """What telephony tells of a nurse call's ring (for the console's snapshot)."""
+
+    def ring_state(self, call_id: int) -> str | None:
+        """``ringing``, ``failed:<reason>``, or None (not ringing, or not known)."""
         ...

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from wardline.db.base import utcnow
 from wardline.db.engine import Database
-from wardline.db.models import StaffUser
+from wardline.db.models import StaffUser, Ward
 from wardline.domain.audit import AuditLog
 from wardline.domain.commands import Actor
 from wardline.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -65,12 +65,24 @@ class StaffView:
     ward_code: str | None
     language: str
     active: bool
+    rpps: str | None = None
+    """RPPS number (11 digits) of a health professional, when the account has one."""
 
 
 def _view(u: StaffUser) -> StaffView:
     return StaffView(
-        u.id, u.username, u.display_name, u.role_set, u.ward_code, u.language, u.active
+        u.id, u.username, u.display_name, u.role_set, u.ward_code, u.language, u.active, u.rpps
     )
+
+
+def check_rpps(rpps: str | None) -> str | None:
+    """An RPPS number has 11 digits; spaces typed around or inside are dropped."""
+    if rpps is None or not rpps.strip():
+        return None
+    digits = "".join(rpps.split())
+    if not (digits.isdigit() and len(digits) == 11):
+        raise InvalidInput("staff.rpps", "an RPPS number has 11 digits")
+    return digits
 
 
 class StaffDirectory:
@@ -91,7 +103,9 @@ class StaffDirectory:
         badge: str | None = None,
         ward_code: str | None = None,
         language: str = "fr",
+        rpps: str | None = None,
     ) -> StaffView:
+        rpps = check_rpps(rpps)
         unknown = roles - ROLES
         if not roles or unknown:
             raise InvalidInput(
@@ -108,12 +122,20 @@ class StaffDirectory:
         async with self.db.session() as s:
             if (await s.scalars(select(StaffUser).where(StaffUser.username == username))).first():
                 raise Conflict("staff.exists", f"user {username} already exists", username=username)
+            if ward_code is not None and (
+                await s.scalars(select(Ward.code).where(Ward.code == ward_code))
+            ).first() is None:
+                raise InvalidInput(
+                    "staff.ward_unknown", f"no ward {ward_code} in the inventory", ward=ward_code
+                )
             bh = badge_hash(badge) if badge else None
             if (
                 bh
                 and (await s.scalars(select(StaffUser).where(StaffUser.badge_hash == bh))).first()
             ):
                 raise Conflict("staff.badge_taken", "this badge belongs to another user")
+            if rpps and (await s.scalars(select(StaffUser).where(StaffUser.rpps == rpps))).first():
+                raise Conflict("staff.rpps_taken", "this RPPS number belongs to another user")
             user = StaffUser(
                 username=username,
                 display_name=display_name,
@@ -123,6 +145,7 @@ class StaffDirectory:
                 badge_hash=bh,
                 ward_code=ward_code,
                 language=language,
+                rpps=rpps,
             )
             s.add(user)
             await s.flush()
@@ -132,7 +155,7 @@ class StaffDirectory:
                 "staff.add",
                 "staff_user",
                 user.id,
-                {"username": username, "roles": sorted(roles)},
+                {"username": username, "roles": sorted(roles), "rpps": bool(rpps)},
             )
             return _view(user)
 

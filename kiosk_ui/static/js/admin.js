@@ -48,6 +48,13 @@ const outbox = guard(async () => {
   fill("outbox-table", out.items.map((i) => el("tr", {}, el("td", {}, i.kind), el("td", {}, i.state), el("td", {}, String(i.attempts)), el("td", {}, i.last_error ?? ""))));
 });
 
+const identityAlerts = guard(async () => {
+  const out = await api("GET", "/admin/ehr/identity-alerts");
+  const rows = out.alerts.map((a) => el("tr", { class: "alert" }, el("td", {}, a.visit_number), el("td", {}, a.bed ?? ""),
+    el("td", {}, t(`identity.${a.reason}`)), el("td", {}, when(a.since))));
+  fill("identity-alerts-table", rows.length ? rows : [el("tr", {}, el("td", { colspan: "4" }, t("None")))]);
+});
+
 const audit = guard(async () => {
   const out = await api("GET", "/admin/audit?limit=50");
   fill("audit-table", out.rows.map((r) => el("tr", {}, el("td", {}, String(r.seq)), el("td", {}, when(r.at)),
@@ -74,4 +81,4 @@ $("staff-form").addEventListener("submit", guard(async (e) => {
 }));
 $("adt-status").addEventListener("change", adt);
 
-await Promise.all([inventory(), staff(), lines(), adt(), outbox(), audit()]);
+await Promise.all([inventory(), staff(), lines(), adt(), identityAlerts(), outbox(), audit()]);

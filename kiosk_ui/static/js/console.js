@@ -180,9 +180,14 @@ $("history-form").addEventListener("submit", (e) => { e.preventDefault(); histor
 setInterval(() => { for (const cell of document.querySelectorAll(".timer")) cell.textContent = since(cell.dataset.since); }, 1000);
 
 const nurseCalls = new Map();
+function acknowledgeNurseCall(callId) {
+  return act(() => api("POST", `/nurse-calls/${encodeURIComponent(callId)}/acknowledge`), () => t("Acknowledged"));
+}
 function renderNurseCalls() {
-  const items = [...nurseCalls.values()].map((c) => el("li", { dataset: { nurseCall: String(c.call_id), state: c.state } },
-    `${c.bed_label} · ${c.ward_code} · ${t(c.state)}${c.level ? ` · ${t("level {level}", { level: c.level })}` : ""}`));
+  const items = [...nurseCalls.values()].map((c) => el("li", { dataset: { nurseCall: String(c.call_id), state: c.state, ring: c.ring ?? "" } },
+    `${c.bed_label} · ${c.ward_code} · ${t(c.state)}${c.level ? ` · ${t("level {level}", { level: c.level })}` : ""}`,
+    c.ring && c.ring.startsWith("failed") ? el("strong", { class: "ring-failed", role: "alert" }, ` · ${t("the station could not be rung")}`) : "",
+    c.state === "open" ? el("button", { type: "button", class: "acknowledge", onclick: () => acknowledgeNurseCall(c.call_id) }, t("Acknowledge")) : ""));
   $("nurse-calls").replaceChildren(...(items.length ? items : [el("li", {}, t("No nurse call."))]));
 }
 function nurseCallEvent(type, data) {
@@ -190,7 +195,9 @@ function nurseCallEvent(type, data) {
   if (type === "NurseCallCleared") nurseCalls.delete(data.call_id);
   else {
     if (type === "NurseCallEscalated") known.level = data.level;
-    if (type === "NurseCallAcknowledged") known.state = "acknowledged";
+    if (type === "NurseCallAcknowledged") { known.state = "acknowledged"; known.ring = null; }
+    if (type === "NurseCallRingFailed" && known.state === "open") known.ring = `failed:${data.reason}`;
+    if (type === "NurseCallRinging" && known.state === "open") known.ring = "ringing";
     nurseCalls.set(data.call_id, known);
   }
   renderNurseCalls();

@@ -1,6 +1,6 @@
 // The nurse at the bed (the TV's "Staff" view): badge + PIN, banner, today's schedule,
 // administrations (five rights checked by the server), vital signs, idle sign-out.
-import { ApiError, announce, t } from "./wardline.js";
+import { ApiError, announce, reach, t } from "./wardline.js";
 
 const body = document.body;
 const idleMs = Number(body.dataset.idle) * 1000;
@@ -16,7 +16,7 @@ async function call(method, path, data) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = document.querySelector('meta[name="csrf-token"]').content;
   if (data !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(`/api/v1${path}`, {
+  const res = await reach(`/api/v1${path}`, {
     method, headers, credentials: "same-origin", body: data === undefined ? undefined : JSON.stringify(data),
   });
   if (res.status === 204) return null;
@@ -50,7 +50,8 @@ function touch() {
 for (const type of ["keydown", "pointerdown"]) document.addEventListener(type, touch, true);
 
 function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
-function time(iso) { return new Date(iso).toLocaleTimeString(body.dataset.lang, { hour: "2-digit", minute: "2-digit" }); }
+// Every clinical time comes written by the server in the ward's zone (due_local...): shown
+// as it is, never converted here (the terminal's zone may be anything).
 
 function render(record) {
   const b = record.banner;
@@ -80,11 +81,13 @@ function render(record) {
     tr.dataset.order = dose.order_id;
     const pick = document.createElement("button");
     pick.className = "dose";
-    pick.textContent = time(dose.due_at);
+    pick.textContent = dose.due_local;
+    pick.dataset.due = dose.due_at;
     pick.addEventListener("click", () => choose(dose));
     const first = document.createElement("td");
     first.append(pick);
-    tr.append(first, cell(dose.medication), cell(dose.dose), cell(t(dose.state)));
+    const state = cell(t(dose.state) + (dose.recorded_local ? ` ${dose.recorded_local}` : ""));
+    tr.append(first, cell(dose.medication), cell(dose.dose), state);
     tbody.append(tr);
   }
   const writes = document.getElementById("writes");
@@ -106,15 +109,45 @@ function render(record) {
   if (pending && body.dataset.nurse === "in") setTimeout(refresh, 1000);
 }
 
+let reason = "";
+for (const button of document.querySelectorAll("button.reason")) {
+  button.addEventListener("click", () => {
+    reason = reason === button.dataset.reason ? "" : button.dataset.reason;
+    for (const other of document.querySelectorAll("button.reason")) {
+      other.setAttribute("aria-pressed", String(other.dataset.reason === reason));
+    }
+  });
+}
+
 function choose(dose) {
   chosen = dose;
   adminForm.hidden = false;
-  document.getElementById("admin-title").textContent = `${dose.medication} · ${time(dose.due_at)}`;
-  document.getElementById("dose").value = dose.dose;
+  document.getElementById("admin-title").textContent = `${dose.medication} · ${dose.due_local}`;
+  document.getElementById("order-dose").textContent = dose.dose;
+  const structured = dose.dose_value !== null && dose.dose_value !== undefined;
+  document.getElementById("dose-value").value = structured ? String(Number(dose.dose_value)) : "";
+  document.getElementById("dose-unit").value = dose.dose_unit ?? "";
+  document.getElementById("confirm-row").hidden = structured;
   document.getElementById("route").value = dose.route ?? "";
-  for (const id of ["wristband", "med-code", "reason"]) document.getElementById(id).value = "";
+  for (const id of ["wristband", "med-code", "reason-text", "late-reason"]) document.getElementById(id).value = "";
+  for (const id of ["dose-confirmed", "partial"]) document.getElementById(id).checked = false;
+  reason = "";
+  for (const button of document.querySelectorAll("button.reason")) button.setAttribute("aria-pressed", "false");
   document.getElementById("admin-result").textContent = "";
   document.getElementById("wristband").focus();
+}
+
+function identityToBeChecked() {
+  // The EHR record does not match the admission: nothing clinical is shown (server's rule).
+  const banner = document.getElementById("banner");
+  banner.textContent = "";
+  const line = document.createElement("p");
+  line.className = "identity-check";
+  line.setAttribute("role", "alert");
+  line.textContent = t("Identity to be checked: nothing clinical is shown or recorded for this patient. Ask the admissions office to check the identity in the EHR.");
+  banner.append(line);
+  document.getElementById("schedule").textContent = "";
+  adminForm.hidden = true;
 }
 
 export async function refresh() {
@@ -122,6 +155,7 @@ export async function refresh() {
     render(await call("GET", "/tv/nurse/record"));
   } catch (err) {
     if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
+    else if (err.id === "ehr.identity_to_be_checked") identityToBeChecked();
     else announce(err.message, "error");
   }
 }
@@ -152,19 +186,30 @@ document.getElementById("nurse-signout").addEventListener("click", async () => {
   signedOut(t("Signed out"));
 });
 
-adminForm.addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  if (!chosen) return;
+// One request at a time: both buttons are disabled while it is in flight (a double click,
+// or Enter pressed twice, sends one request; the server refuses a second record anyway).
+let inFlight = false;
+async function record(given) {
+  if (!chosen || inFlight) return;
+  inFlight = true;
+  const buttons = [document.getElementById("record-given"), document.getElementById("record-not-given")];
+  for (const b of buttons) b.disabled = true;
+  adminForm.setAttribute("aria-busy", "true");
   const result = document.getElementById("admin-result");
   const value = (id) => document.getElementById(id).value;
+  const amount = value("dose-value").trim().replace(",", ".");
   try {
     const receipt = await call("POST", "/tv/nurse/administrations", {
-      order_id: chosen.order_id, due_at: chosen.due_at, given: true, wristband: value("wristband"),
-      medication_code: value("med-code"), dose: value("dose"), route: value("route"), reason: value("reason"),
+      order_id: chosen.order_id, due_at: chosen.due_at, given, wristband: value("wristband"),
+      medication_code: value("med-code"), dose_value: given && amount ? amount : null,
+      dose_unit: given ? value("dose-unit").trim() : "", dose_confirmed: document.getElementById("dose-confirmed").checked,
+      partial: given && document.getElementById("partial").checked, route: value("route"), reason,
+      reason_text: value("reason-text"), late_reason: value("late-reason"),
     });
     for (const id of receipt.business_ids) recorded.set(id, chosen.medication);
     result.textContent = t("Recorded: waiting for the EHR");
     result.dataset.kind = "ok";
+    delete result.dataset.error;
     adminForm.hidden = true;
     await refresh();
   } catch (err) {
@@ -172,8 +217,15 @@ adminForm.addEventListener("submit", async (ev) => {
     result.dataset.kind = "error";
     result.dataset.error = err.id;
     if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
+  } finally {
+    inFlight = false;
+    for (const b of buttons) b.disabled = false;
+    adminForm.removeAttribute("aria-busy");
   }
-});
+}
+
+adminForm.addEventListener("submit", (ev) => { ev.preventDefault(); record(true); });
+document.getElementById("record-not-given").addEventListener("click", () => record(false));
 
 document.getElementById("vitals-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();

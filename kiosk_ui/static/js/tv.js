@@ -60,18 +60,23 @@ for (const tile of document.querySelectorAll("[data-go]")) {
 }
 
 // --- clock ---
-// The service's time, not the terminal's own clock (which may drift or be unset).
+// Written by the server in the ward's zone and the page's language: shown as it is, never
+// converted here (the terminal's own clock and zone may be anything).
 const clock = document.getElementById("clock");
-const offset = Date.parse(body.dataset.now) - Date.now() || 0;
-function tick() {
-  const now = new Date(Date.now() + offset);
-  clock.dateTime = now.toISOString();
-  clock.textContent = now.toLocaleString(body.dataset.lang, {
-    weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
-  });
+async function tick() {
+  let wait = 15;
+  try {
+    const res = await fetch("/api/v1/tv/clock", { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (res.ok) {
+      const now = await res.json();
+      clock.textContent = now.text;
+      clock.dateTime = now.at;
+      wait = Math.min(15, now.seconds_to_next_minute + 0.2);
+    }
+  } catch { /* keep the last time shown; ask again */ }
+  setTimeout(tick, wait * 1000);
 }
 tick();
-setInterval(tick, 15000);
 
 // --- TV and radio ---
 const channels = [...document.querySelectorAll(".channel")];

@@ -12,12 +12,41 @@ function csrf() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 }
 
+const refusals = JSON.parse(document.getElementById("wl-refusals")?.textContent || "{}");
+const lang = () => document.documentElement.lang || "fr";
+
+/**
+ * A refusal as the person reads it, in the page's language: the page's text for its stable id,
+ * with the details filled in (a vital sign's kind translated, numbers written the language's
+ * way); the server's own message only for an id the page does not know.
+ */
+export function refusalText(id, details = {}, fallback = "") {
+  const template = refusals.refusals?.[id];
+  if (!template) return fallback || refusals.refusals?.internal || id;
+  return template.replace(/\{(\w+)\}/g, (whole, key) => {
+    const value = details?.[key];
+    if (value === undefined || value === null) return whole;
+    if (typeof value === "number") return new Intl.NumberFormat(lang()).format(value);
+    return refusals.terms?.[value] ?? String(value);
+  });
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body?.message ?? `HTTP ${status}`);
+    const id = body?.error ?? "http";
+    super(refusalText(id, body?.details ?? {}, body?.message));
     this.status = status;
-    this.id = body?.error ?? "http";
+    this.id = id;
     this.details = body?.details ?? {};
+  }
+}
+
+/** fetch(), a network failure turned into the refusal "http" (the service cannot be reached). */
+export async function reach(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch {
+    throw new ApiError(0, null);
   }
 }
 
@@ -29,7 +58,7 @@ export async function api(method, path, body) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(`/api/v1${path}`, init);
+  const res = await reach(`/api/v1${path}`, init);
   if (res.status === 204) return null;
   const data = await res.json().catch(() => null);
   if (!res.ok) {

@@ -1,4 +1,4 @@
-"""kiosk_ui: staff and terminal sessions held on the server
+"""kiosk_ui: the nurse's session at a terminal, held by the server
 
 Revision ID: kiosk_0002
 Revises: kiosk_0001
@@ -17,33 +17,23 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "web_sessions",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("staff_user_id", sa.Integer(), nullable=True),
-        sa.Column("roles", sa.String(length=100), nullable=False),
-        sa.Column("terminal_id", sa.String(length=64), nullable=True),
-        sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        "bedside_nurse_sessions",
+        sa.Column("terminal_id", sa.String(length=64), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("display_name", sa.String(length=200), nullable=False),
+        sa.Column("rpps", sa.String(length=11), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_input_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["staff_user_id"],
-            ["staff_users.id"],
-            name=op.f("fk_web_sessions_staff_user_id_staff_users"),
+            ["terminal_id"],
+            ["terminals.id"],
+            name=op.f("fk_bedside_nurse_sessions_terminal_id_terminals"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.PrimaryKeyConstraint("terminal_id", name=op.f("pk_bedside_nurse_sessions")),
     )
-    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_web_sessions_staff_user_id"), ["staff_user_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_web_sessions_terminal_id"), ["terminal_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_web_sessions_last_seen_at"), ["last_seen_at"], unique=False
-        )
 
 
 def downgrade() -> None:
-    op.drop_table("web_sessions")
+    op.drop_table("bedside_nurse_sessions")

@@ -2,7 +2,7 @@
 
 Importing this revision registers the table's model on ``Base.metadata`` too, so that
 "migrations match models" holds in any process that ran the migrations even before
-``wardline/db/schema.py`` imports ``telephony.models`` (the lead adds that import).
+``wardline/db/schema.py`` imports ``telephony.calls.models`` (the lead adds that import).
 
 Revision ID: telephony_0001
 Revises: 0001_core
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import telephony.models  # noqa: F401  (see the docstring)
+import telephony.calls.models  # noqa: F401  (see the docstring)
 
 revision: str = "telephony_0001"
 down_revision: str | Sequence[str] | None = "0001_core"

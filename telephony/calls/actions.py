@@ -1,0 +1,221 @@
+"""Switchboard actions and the AstDB, as AMI actions with a timeout and a typed error each.
+
+Implements :class:`wardline.domain.switchboard_port.Switchboard` and
+:class:`~wardline.domain.switchboard_port.AstDB`. Every action on an existing call first
+claims it for the operator (:meth:`CallState.claim`): a second operator acting on the same
+call gets :class:`CallConflict` and nothing is sent for them. Originate is always
+``Async: true`` (panoramisk 1.4 dies on the synchronous reply) and sets ``ChannelId`` so the
+new call's id is known at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+import structlog
+
+from telephony.ami.link import AmiLink
+from telephony.calls.model import Call, Channel
+from telephony.calls.state import CallState
+from telephony.errors import PbxActionFailed, PbxTimeout, UnknownCall
+from wardline.domain.call_events import CallTransferred
+from wardline.domain.switchboard_port import SwitchboardSnapshot
+
+log = structlog.get_logger(__name__)
+
+NOT_FOUND = "Database entry not found"
+_EXTENSION = re.compile(r"[0-9*#+]{1,32}")
+
+
+def extension(value: str, what: str = "extension") -> str:
+    """An extension or phone number from outside (console, API): digits, ``*``, ``#``, ``+``."""
+    if not isinstance(value, str) or not _EXTENSION.fullmatch(value):
+        raise PbxActionFailed("validate", f"invalid {what}", field=what)
+    return value
+
+
+class PbxActions:
+    def __init__(
+        self, link: AmiLink, state: CallState, *, context: str = "hospital", tech: str = "PJSIP"
+    ) -> None:
+        self.link = link
+        self.state = state
+        self.context = context
+        self.tech = tech
+
+    # --- reads ------------------------------------------------------------------------------
+    def snapshot(self) -> SwitchboardSnapshot:
+        return self.state.snapshot()
+
+    # --- calls ------------------------------------------------------------------------------
+    async def originate(self, from_phone: str, to_extension: str, caller_id: str = "") -> str:
+        """Ring ``from_phone``; once answered it dials ``to_extension``. Returns the call id."""
+        extension(from_phone, "phone")
+        extension(to_extension)
+        call_id = f"wl-{uuid.uuid4().hex[:16]}"
+        fields: dict[str, str | list[str]] = {
+            "Action": "Originate",
+            "Channel": f"{self.tech}/{from_phone}",
+            "Context": self.context,
+            "Exten": to_extension,
+            "Priority": "1",
+            "Async": "true",
+            "ChannelId": call_id,
+            "Timeout": "30000",
+        }
+        if caller_id:
+            fields["CallerID"] = caller_id
+        await self.link.send(fields, as_list=False)
+        log.info("pbx.originate", call_id=call_id, from_phone=from_phone, to=to_extension)
+        return call_id
+
+    async def call_bed(self, operator: str, bed_extension: str) -> str:
+        return await self.originate(operator, bed_extension)
+
+    async def transfer_blind(self, call_id: str, to_extension: str, operator: str) -> None:
+        extension(to_extension)
+        call = self._claim(call_id, operator)
+        try:
+            own = self._operator_leg(call, operator)
+            if own is not None and call.queue is None:
+                await self.link.send(
+                    {
+                        "Action": "BlindTransfer",
+                        "Channel": own.name,
+                        "Context": self.context,
+                        "Exten": to_extension,
+                    }
+                )
+                return  # Asterisk reports it with a BlindTransfer event
+            far = self._far_leg(call, operator)
+            await self.link.send(
+                {
+                    "Action": "Redirect",
+                    "Channel": far.name,
+                    "Context": self.context,
+                    "Exten": to_extension,
+                    "Priority": "1",
+                }
+            )
+            call.transferred = True
+            self.state.publish(
+                CallTransferred(
+                    call_id=call_id, kind="blind", to_extension=to_extension, by_extension=operator
+                )
+            )
+        except Exception:
+            self.state.release(call_id, operator)
+            raise
+
+    async def transfer_attended(self, call_id: str, to_extension: str, operator: str) -> None:
+        extension(to_extension)
+        call = self._claim(call_id, operator)
+        own = self._operator_leg(call, operator)
+        if own is None:
+            self.state.release(call_id, operator)
+            raise PbxActionFailed("Atxfer", "the operator is not on this call", call_id=call_id)
+        try:
+            await self.link.send(
+                {
+                    "Action": "Atxfer",
+                    "Channel": own.name,
+                    "Context": self.context,
+                    "Exten": to_extension,
+                }
+            )
+        except Exception:
+            self.state.release(call_id, operator)
+            raise
+
+    async def hangup(self, call_id: str, operator: str) -> None:
+        call = self._claim(call_id, operator)
+        for channel in list(call.channels.values()):
+            try:
+                await self.link.send({"Action": "Hangup", "Channel": channel.name, "Cause": "16"})
+            except PbxActionFailed as exc:
+                log.info("pbx.hangup_skipped", call_id=call_id, reason=exc.details.get("reason"))
+
+    async def park(self, call_id: str, operator: str) -> str:
+        call = self._claim(call_id, operator)
+        far = self._far_leg(call, operator)
+        fields: dict[str, str | list[str]] = {"Action": "Park", "Channel": far.name}
+        own = self._operator_leg(call, operator)
+        if own is not None:
+            fields["TimeoutChannel"] = own.name
+        await self.link.send(fields)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.link.action_timeout
+        while loop.time() < deadline:
+            for space, parked in self.state.parked.items():
+                if parked.call_id == call_id:
+                    return space
+            await asyncio.sleep(0.02)
+        raise PbxTimeout("Park", self.link.action_timeout, call_id=call_id)
+
+    async def pickup(self, space: str, operator: str) -> None:
+        extension(space, "parking space")
+        parked = self.state.parked.get(space)
+        if parked is None:
+            raise UnknownCall(space)
+        self.state.claim(parked.call_id, operator)
+        try:
+            await self.originate(operator, space)
+        except Exception:
+            self.state.release(parked.call_id, operator)
+            raise
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _claim(self, call_id: str, operator: str) -> Call:
+        self.state.claim(call_id, operator)
+        return self.state.call(call_id)
+
+    @staticmethod
+    def _operator_leg(call: Call, operator: str) -> Channel | None:
+        return next((ch for ch in call.channels.values() if ch.phone == operator), None)
+
+    @staticmethod
+    def _far_leg(call: Call, operator: str) -> Channel:
+        legs = [ch for ch in call.channels.values() if ch.phone != operator]
+        if not legs:
+            raise UnknownCall(call.call_id)
+        first = next((ch for ch in legs if ch.uniqueid == call.call_id), None)
+        return first or legs[0]
+
+    # --- AstDB ------------------------------------------------------------------------------
+    async def put(self, family: str, key: str, value: str) -> None:
+        await self.link.send({"Action": "DBPut", "Family": family, "Key": key, "Val": value})
+
+    async def get(self, family: str, key: str) -> str | None:
+        try:
+            answers = await self.link.send({"Action": "DBGet", "Family": family, "Key": key})
+        except PbxActionFailed as exc:
+            if exc.details.get("reason") == NOT_FOUND:
+                return None
+            raise
+        values = [a.get("Val") for a in answers if a.name == "DBGetResponse"]
+        return values[0] if values else None
+
+    async def delete(self, family: str, key: str) -> bool:
+        try:
+            await self.link.send({"Action": "DBDel", "Family": family, "Key": key})
+        except PbxActionFailed as exc:
+            if exc.details.get("reason") == NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def tree(self, family: str) -> dict[str, str]:
+        try:
+            answers = await self.link.send({"Action": "DBGetTree", "Family": family})
+        except PbxActionFailed as exc:
+            if exc.details.get("reason") == NOT_FOUND:
+                return {}
+            raise
+        prefix = f"/{family.strip('/')}/"
+        return {
+            a.get("Key").removeprefix(prefix): a.get("Val")
+            for a in answers
+            if a.name == "DBGetTreeResponse"
+        }

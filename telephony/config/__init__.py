@@ -1,0 +1,1 @@
+"""The Asterisk configuration generated from the inventory (`wardline asterisk-config`)."""

@@ -1,0 +1,2 @@
+"""Bed lines: the AstDB keys a stay gives its bed, written as stays change and reconciled
+after every (re)connect."""

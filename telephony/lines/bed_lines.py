@@ -1,0 +1,241 @@
+"""Bed lines follow the stays: the stay events are turned into AstDB writes through the
+``AstDB`` port, and AstDB is reconciled with the database (which wins) at start-up and after
+every reconnect to the PBX.
+
+Each event names the beds and DIDs it touches; their wanted keys are read from the database
+when the event is handled (so a late event never undoes a newer state), then written and the
+stale ones deleted. A write failing because the PBX is down is logged (ids only) and left to
+the reconcile that follows the reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from telephony.lines.keys import (
+    BED_FAMILY,
+    DID_FAMILY,
+    LineFacts,
+    all_keys,
+    bed_key_names,
+    owned,
+    split_key,
+)
+from telephony.lines.reads import active_lines, bed_count
+from wardline.bus import EventBus
+from wardline.db.engine import Database
+from wardline.domain import events as ev
+from wardline.domain.call_events import PbxConnectionChanged
+from wardline.domain.switchboard_port import AstDB
+from wardline.errors import WardlineError
+
+log = structlog.get_logger(__name__)
+
+LineReader = Callable[..., Awaitable[list[LineFacts]]]
+STAY_EVENTS: tuple[type[ev.DomainEvent], ...] = (
+    ev.StayAdmitted,
+    ev.StayTransferred,
+    ev.StayDischarged,
+    ev.StayCancelled,
+    ev.StayReopened,
+    ev.StayLeaveChanged,
+    ev.PatientUpdated,
+    ev.LineChanged,
+)
+
+
+@dataclass
+class Repair:
+    """What a reconcile changed in AstDB."""
+
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: int = 0
+
+    @property
+    def changed(self) -> int:
+        return len(self.written) + len(self.deleted)
+
+
+def touched(event: ev.DomainEvent) -> tuple[set[str], set[str], int | None]:
+    """(bed extensions, DIDs, stay id) an event may have changed."""
+    beds: set[str] = set()
+    dids: set[str] = set()
+    stay_id: int | None = None
+    if isinstance(event, ev.StayTransferred):
+        beds |= {event.from_bed.extension, event.to_bed.extension}
+    bed = getattr(event, "bed", None)
+    if isinstance(bed, ev.BedRef):
+        beds.add(bed.extension)
+    for name in ("did", "old_did"):
+        did = getattr(event, name, None)
+        if isinstance(did, str) and did:
+            dids.add(did)
+    if isinstance(event, ev.StayEvent | ev.PatientUpdated | ev.LineChanged):
+        stay_id = event.stay_id
+    return beds, dids, stay_id
+
+
+class BedLines:
+    def __init__(
+        self,
+        astdb: AstDB,
+        db: Database,
+        *,
+        reader: LineReader = active_lines,
+        concurrency: int = 64,
+    ) -> None:
+        self.astdb, self.db, self._read = astdb, db, reader
+        self._lock = asyncio.Lock()
+        self._limit = asyncio.Semaphore(concurrency)
+        self.pending_repair = False
+        self.last_repair: Repair | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.applied = 0
+        self.on_applied: Callable[[ev.DomainEvent], None] | None = None
+        """Called once an event's keys are written and acknowledged (metrics, benchmarks)."""
+
+    def subscribe(self, bus: EventBus) -> None:
+        bus.subscribe(STAY_EVENTS, self.on_stay_event, name="telephony.bed_lines")
+        bus.subscribe(PbxConnectionChanged, self.on_pbx_connection, name="telephony.bed_lines.pbx")
+
+    # --- events -------------------------------------------------------------------------------
+    async def on_stay_event(self, event: ev.DomainEvent) -> None:
+        beds, dids, stay_id = touched(event)
+        if stay_id is not None and isinstance(event, ev.PatientUpdated | ev.LineChanged):
+            current = await self._read(self.db, stay_ids=[stay_id])
+            beds |= {f.extension for f in current}
+            dids |= {f.did for f in current if f.did}
+        if not beds and not dids:
+            return
+        async with self._lock:
+            try:
+                await self.apply(beds, dids)
+            except WardlineError as exc:
+                self.pending_repair = True
+                log.warning(
+                    "bed_lines.write_deferred",
+                    domain_event=event.name,
+                    stay_id=stay_id,
+                    beds=sorted(beds),
+                    error=exc.error_id,
+                )
+                return
+        self.applied += 1
+        if self.on_applied is not None:
+            self.on_applied(event)
+
+    async def apply(self, beds: Collection[str], dids: Collection[str]) -> None:
+        """Bring the keys of these beds and DIDs to what the database says."""
+        lines = await self._read(self.db, extensions=beds, dids=dids)
+        wanted = all_keys(lines)
+        held = set(dids) | {f.did for f in lines if f.did}
+        stale = {k for ext in beds for k in bed_key_names(ext)} | {f"did/{d}" for d in held}
+        await self._gather([self._put(k, v) for k, v in sorted(wanted.items())])
+        await self._gather([self._delete(k) for k in sorted(stale - set(wanted))])
+
+    async def on_pbx_connection(self, event: PbxConnectionChanged) -> None:
+        if event.state == "up":
+            self.start_reconcile()
+
+    def start_reconcile(self) -> None:
+        """Run a reconcile in the background (kept by reference; its failure is logged)."""
+        if self._task is not None and not self._task.done():
+            return
+        self._task = asyncio.create_task(self._reconcile_logged(), name="bed-lines-reconcile")
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile()
+        except WardlineError as exc:
+            self.pending_repair = True
+            log.warning("bed_lines.reconcile_failed", error=exc.error_id)
+        except Exception:
+            self.pending_repair = True
+            log.exception("bed_lines.reconcile_crashed")
+
+    async def wait_reconciled(self) -> None:
+        task = self._task
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def readiness(self) -> dict[str, Any]:
+        """For ``/readyz``: degraded while a change waits for the next reconcile."""
+        repair = self.last_repair
+        return {
+            "state": "degraded" if self.pending_repair else "up",
+            "pending_repair": self.pending_repair,
+            "applied": self.applied,
+            "last_repair": None
+            if repair is None
+            else {"written": len(repair.written), "deleted": len(repair.deleted)},
+        }
+
+    # --- reconcile ------------------------------------------------------------------------------
+    async def reconcile(self) -> Repair:
+        """Make AstDB's ``bed`` and ``did`` families exactly what the active stays want.
+
+        Not before an inventory is loaded: an empty database never wipes a PBX's lines.
+        """
+        if await bed_count(self.db) == 0:
+            log.warning("bed_lines.no_inventory_no_reconcile")
+            self.pending_repair = False
+            return Repair()
+        async with self._lock:
+            wanted = all_keys(await self._read(self.db))
+            beds, dids = await asyncio.gather(
+                self.astdb.tree(BED_FAMILY), self.astdb.tree(DID_FAMILY)
+            )
+            actual = {f"bed/{k}": v for k, v in beds.items()}
+            actual.update({f"did/{k}": v for k, v in dids.items()})
+            repair = Repair(
+                written=sorted(k for k, v in wanted.items() if actual.get(k) != v),
+                deleted=sorted(k for k in actual if k not in wanted and owned(k)),
+            )
+            await self._gather([self._put(k, wanted[k]) for k in repair.written])
+            await self._gather([self._delete(k) for k in repair.deleted])
+            self.pending_repair = False
+            self.last_repair = repair
+        if repair.changed:
+            log.info(
+                "bed_lines.repaired",
+                written=len(repair.written),
+                deleted=len(repair.deleted),
+                beds=_extensions(repair.written + repair.deleted),
+            )
+        else:
+            log.info("bed_lines.in_step", keys=len(wanted))
+        return repair
+
+    # --- AstDB writes ---------------------------------------------------------------------------
+    async def _put(self, full: str, value: str) -> None:
+        family, key = split_key(full)
+        async with self._limit:
+            await self.astdb.put(family, key, value)
+
+    async def _delete(self, full: str) -> None:
+        family, key = split_key(full)
+        async with self._limit:
+            await self.astdb.delete(family, key)
+
+    @staticmethod
+    async def _gather(jobs: Iterable[Awaitable[None]]) -> None:
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+
+def _extensions(keys: list[str]) -> list[str]:
+    return sorted({k.split("/")[1] for k in keys if k.startswith("bed/")})[:50]
