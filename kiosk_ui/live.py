@@ -79,6 +79,7 @@ class Client:
     """Set once the snapshot is sent: events queued meanwhile follow it, never precede it."""
     session: str | None = None
     """The session's token: when the session ends, the socket is closed."""
+    ended: bool = False
 
 
 class LiveFeed:
@@ -160,7 +161,8 @@ class LiveFeed:
                     break
         finally:
             self.clients.discard(client)
-            sender.cancel()
+            if not client.ended:  # an ended session's sender is closing the socket: let it
+                sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             await ws.close()
         return ws
@@ -168,8 +170,10 @@ class LiveFeed:
     async def _send(self, client: Client) -> None:
         await client.ready.wait()
         queue = client.queue
-        while not client.dropped:
+        while not client.dropped and not client.ended:
             batch = [await queue.get()]
+            if client.ended:
+                break
             while not queue.empty() and len(batch) < 256:  # one wake-up per burst
                 batch.append(queue.get_nowait())
             if client.ws.closed:
@@ -177,7 +181,10 @@ class LiveFeed:
             for text in batch:
                 await client.ws.send_str(text)
             self.sent += len(batch)
-        await client.ws.close(code=4000, message=b"too slow: reconnect")
+        if client.ended:
+            await client.ws.close(code=4401, message=b"signed out")
+        else:
+            await client.ws.close(code=4000, message=b"too slow: reconnect")
 
     async def close_ended(self, alive: Callable[[str], Awaitable[bool]]) -> int:
         """Close the sockets whose session has ended (signed out, expired, account changed):
@@ -187,7 +194,10 @@ class LiveFeed:
             if client.session is None or not await alive(client.session):
                 closed += 1
                 self.clients.discard(client)
-                await client.ws.close(code=4401, message=b"signed out")
+                client.ended = True  # its sender closes the socket (as for a slow client)
+                client.ready.set()
+                if not client.queue.full():
+                    client.queue.put_nowait("")  # wakes the sender up
         return closed
 
     async def close_all(self) -> None:

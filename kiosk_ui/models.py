@@ -53,6 +53,7 @@ class WebSession(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime] = mapped_column(index=True)
 
+
 class BedsideNurseSession(Base):
     """The nurse signed in at a terminal, at most one: the server's side of her session.
 

@@ -28,9 +28,9 @@ from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
 from wardline.loop_monitor import (
     LoopMonitor,
-    freeze_startup_heap,
     loop_lag_histogram,
     monitor_context,
+    started,
     thaw_heap,
 )
 from wardline.ops import Readiness, readiness_gauge, routes
@@ -103,10 +103,12 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
     app[k.READINESS] = readiness
     app[k.METRICS] = registry
     gauge = readiness_gauge(registry, readiness)
-    monitor = LoopMonitor(loop_lag_histogram(registry), threshold=settings.loop_stall_seconds)
+    monitor = LoopMonitor(
+        loop_lag_histogram(registry), threshold=settings.loop_stall_seconds, armed=False
+    )
     app[k.LOOP_MONITOR] = monitor
     app.cleanup_ctx.append(monitor_context(monitor))
-    app.on_startup.append(freeze_startup_heap)  # runs after every cleanup context started
+    app.on_startup.append(started(monitor))  # runs after every cleanup context started
     app.on_cleanup.append(thaw_heap)
 
     async def database_check() -> dict[str, Any]:

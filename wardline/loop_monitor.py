@@ -16,7 +16,7 @@ import gc
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -63,6 +63,9 @@ class LoopMonitor:
     on_stall: Callable[[Stall], None] | None = None
     samples: list[float] | None = None
     """When a list: every lag is kept in it too (benchmarks)."""
+    armed: bool = True
+    """Stalls are logged once armed (the service arms it when it has started: imports, the
+    first connections and the start-up collection are not stalls of the running service)."""
     worst: float = 0.0
     stalls: list[Stall] = field(default_factory=list)
     _beat: float = 0.0
@@ -111,7 +114,7 @@ class LoopMonitor:
         if self.samples is not None:
             self.samples.append(lag)
         self.worst = max(self.worst, lag)
-        if lag >= self.threshold:
+        if lag >= self.threshold and self.armed:
             task, where = self._seen or ("unknown", "unknown")
             if self._gc_pause is not None and self._gc_pause[1] >= self.threshold / 2:
                 generation, pause = self._gc_pause
@@ -169,13 +172,19 @@ def monitor_context(
     return context
 
 
-async def freeze_startup_heap(_app: object) -> None:
-    """Once everything has started: collect, then move every object alive to the collector's
-    permanent generation. A full collection otherwise walks the whole heap of the libraries
-    and the start-up (measured at about 110 ms on the loop under ADT and AMI load, the worst
-    step by far); after this it walks only what the service made since."""
-    gc.collect()
-    gc.freeze()
+def started(monitor: LoopMonitor) -> Callable[[object], Awaitable[None]]:
+    """An ``on_startup`` handler, run once every cleanup context has started: collect, then
+    move every object alive to the collector's permanent generation (a full collection
+    otherwise walks the whole heap of the libraries and the start-up: measured at about
+    110 ms on the loop under ADT and AMI load, the worst step by far; after this it walks only
+    what the service made since); then arm the monitor."""
+
+    async def freeze_startup_heap(_app: object) -> None:
+        gc.collect()
+        gc.freeze()
+        monitor.armed = True
+
+    return freeze_startup_heap
 
 
 async def thaw_heap(_app: object) -> None:

@@ -122,9 +122,11 @@ class StaffDirectory:
         async with self.db.session() as s:
             if (await s.scalars(select(StaffUser).where(StaffUser.username == username))).first():
                 raise Conflict("staff.exists", f"user {username} already exists", username=username)
-            if ward_code is not None and (
-                await s.scalars(select(Ward.code).where(Ward.code == ward_code))
-            ).first() is None:
+            if (
+                ward_code is not None
+                and (await s.scalars(select(Ward.code).where(Ward.code == ward_code))).first()
+                is None
+            ):
                 raise InvalidInput(
                     "staff.ward_unknown", f"no ward {ward_code} in the inventory", ward=ward_code
                 )
