@@ -5,17 +5,20 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import FakeClock
+from tests.conftest import EXAMPLE_HOSPITAL, FakeClock
 from wardline.db.engine import Database
 from wardline.db.models import AuditEvent, StaffUser
 from wardline.domain.audit import AuditLog
 from wardline.domain.commands import SYSTEM_ADMIN_CLI
 from wardline.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from wardline.domain.inventory import load_inventory
 from wardline.domain.staff import StaffDirectory
 
 
 async def directory(db: Database, clock: FakeClock) -> StaffDirectory:
-    staff = StaffDirectory(db, AuditLog(clock=clock), clock=clock)
+    audit = AuditLog(clock=clock)
+    await load_inventory(db, EXAMPLE_HOSPITAL, SYSTEM_ADMIN_CLI, audit)  # its ward CARDIO
+    staff = StaffDirectory(db, audit, clock=clock)
     await staff.add_user(
         SYSTEM_ADMIN_CLI,
         username="inf.lambert",
