@@ -258,6 +258,31 @@ BENCHES = (
             ),
         ),
     ),
+    Bench(
+        "loop_lag",
+        (),
+        ("--seconds", "5"),
+        (
+            Figure(
+                "event-loop worst lag under AMI 30 calls/s + ADT 200 msg/s",
+                "wardline.worst_ms",
+                "ms",
+                "baseline_bare_loop.worst_ms",
+                "bare loop",
+                "< 100 ms",
+                lambda v: v < 100,
+            ),
+            Figure(
+                "worst CPU of one loop step (ADT batch worker, AMI handling...)",
+                "worst_step_cpu_ms",
+                "ms",
+                None,
+                "",
+                "< 50 ms",
+                lambda v: v < 50,
+            ),
+        ),
+    ),
 )
 
 

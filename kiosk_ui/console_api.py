@@ -80,6 +80,14 @@ class CallIdOut(BaseModel):
     call_id: str
 
 
+class CallPath(BaseModel):
+    call_id: str = Field(min_length=1, max_length=128, description="The call's id")
+
+
+class SpacePath(BaseModel):
+    space: str = Field(pattern=r"^[0-9]{1,8}$", description="A parking space")
+
+
 class ParkOut(BaseModel):
     call_id: str
     space: str
@@ -215,19 +223,21 @@ def register(api: Api) -> None:
         "POST",
         "/calls/{call_id}/answer",
         roles=ROLE,
+        path_params=CallPath,
         summary="Bring this call to my phone",
         response=CallIdOut,
         tags=tags,
     )
     async def answer_call(call: ApiCall) -> CallIdOut:
         board, me = board_of(call), my_phone(call)
-        await board.transfer_blind(call.path("call_id"), me, me)
-        return CallIdOut(call_id=call.path("call_id"))
+        await board.transfer_blind(call.params(CallPath).call_id, me, me)
+        return CallIdOut(call_id=call.params(CallPath).call_id)
 
     @api.route(
         "POST",
         "/calls/{call_id}/transfer",
         roles=ROLE,
+        path_params=CallPath,
         summary="Blind or attended transfer",
         body=TransferIn,
         response=CallIdOut,
@@ -236,10 +246,10 @@ def register(api: Api) -> None:
     async def transfer_call(call: ApiCall) -> CallIdOut:
         board, me, body = board_of(call), my_phone(call), call.body(TransferIn)
         if body.kind == "blind":
-            await board.transfer_blind(call.path("call_id"), body.to, me)
+            await board.transfer_blind(call.params(CallPath).call_id, body.to, me)
         else:
-            await board.transfer_attended(call.path("call_id"), body.to, me)
-        return CallIdOut(call_id=call.path("call_id"))
+            await board.transfer_attended(call.params(CallPath).call_id, body.to, me)
+        return CallIdOut(call_id=call.params(CallPath).call_id)
 
     @api.route(
         "POST",
@@ -269,36 +279,39 @@ def register(api: Api) -> None:
         "POST",
         "/calls/{call_id}/park",
         roles=ROLE,
+        path_params=CallPath,
         summary="Park the caller",
         response=ParkOut,
         tags=tags,
     )
     async def park_call(call: ApiCall) -> ParkOut:
         board, me = board_of(call), my_phone(call)
-        space = await board.park(call.path("call_id"), me)
-        return ParkOut(call_id=call.path("call_id"), space=space)
+        space = await board.park(call.params(CallPath).call_id, me)
+        return ParkOut(call_id=call.params(CallPath).call_id, space=space)
 
     @api.route(
         "POST",
         "/parking/{space}/pickup",
         roles=ROLE,
+        path_params=SpacePath,
         summary="Pick up a parked call on my phone",
         response=None,
         tags=tags,
     )
     async def pickup_parked(call: ApiCall) -> None:
-        await board_of(call).pickup(call.path("space"), my_phone(call))
+        await board_of(call).pickup(call.params(SpacePath).space, my_phone(call))
 
     @api.route(
         "POST",
         "/calls/{call_id}/hangup",
         roles=ROLE,
+        path_params=CallPath,
         summary="Hang up the call",
         response=None,
         tags=tags,
     )
     async def hangup_call(call: ApiCall) -> None:
-        await board_of(call).hangup(call.path("call_id"), my_phone(call))
+        await board_of(call).hangup(call.params(CallPath).call_id, my_phone(call))
 
     @api.route(
         "POST",

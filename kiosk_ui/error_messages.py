@@ -78,8 +78,9 @@ MESSAGES: dict[str, str] = {
     "vitals.implausible": "{kind} {value} is outside {low}-{high}: check the measurement.",
     # signing in, at the bed and elsewhere
     "auth.failed": "Unknown user or wrong secret.",
-    "auth.locked": "Too many failures: the account is locked for a while.",
+    "auth.throttled": "Too many failed sign-ins: try again in {retry_after} seconds.",
     "auth.rate_limited": "Too many attempts: wait a minute.",
+    "signin.extension": "Choose one of the switchboard phones.",
     "auth.required": "Sign in first.",
     "auth.role": "Your role does not allow this.",
     "auth.csrf": "The page has expired: reload it.",
@@ -97,6 +98,7 @@ MESSAGES: dict[str, str] = {
     "kitchen.other_ward": "This is another ward's export.",
     # the web border itself
     "request.invalid": "Check what you entered.",
+    "request.control_character": "A field holds a control character: remove it.",
     "request.too_large": "What you sent is too large.",
     "route.unknown": "This is not available.",
     "route.method": "This is not available.",

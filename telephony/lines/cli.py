@@ -63,7 +63,10 @@ async def cmd_line(args: argparse.Namespace, settings: Settings) -> int:
         if not await db.ping():
             raise StorageError("db.unavailable", "the database is unreachable")
         lines = Lines(
-            db, bus, AuditLog(), quarantine=timedelta(hours=settings.did_quarantine_hours)
+            db,
+            bus,
+            AuditLog(key=settings.audit_key_bytes()),
+            quarantine=timedelta(hours=settings.did_quarantine_hours),
         )
         actor, visit = Actor(name=args.actor), args.visit
         action = args.line_command

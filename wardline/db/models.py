@@ -222,6 +222,8 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    keyed_from: Mapped[int] = mapped_column(Integer, default=1)
+    """The first row chained under the key (the rows before it were written unkeyed)."""
 
 
 class InboundMessage(Base):
