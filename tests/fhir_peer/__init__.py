@@ -2,8 +2,9 @@
 its in-memory repository behind a small Node HTTP server (``server.mjs``).
 
 :func:`running_medplum` starts one on 127.0.0.1, port chosen by the system, and stops it (this
-process only) on exit. Without Node or the npm packages (``npm ci`` in this folder) the test
-skips saying why, except with ``WARDLINE_REQUIRE_SERVICES=1`` (CI) where it fails.
+process only) on exit. The npm packages are installed on first use (``npm ci`` in this folder,
+pinned by its lock file). Without Node, or when the install fails, the test skips saying why,
+except with ``WARDLINE_REQUIRE_SERVICES=1`` (CI) where it fails.
 """
 
 from __future__ import annotations
@@ -35,11 +36,41 @@ def _missing(message: str) -> None:
     pytest.skip(message)
 
 
+PACKAGES = ("core", "fhir-router", "definitions")
+
+
+def _installed() -> bool:
+    return all(
+        (FOLDER / "node_modules" / "@medplum" / p / "package.json").exists() for p in PACKAGES
+    )
+
+
+def _install_once() -> None:
+    """``npm ci`` in this folder the first time a test needs the peer (the README's test
+    command works on a fresh machine that has Node and npm); one installer at a time."""
+    npm = shutil.which("npm")
+    if npm is None or _installed():
+        return
+    import fcntl
+
+    with (FOLDER / ".install.lock").open("w") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if not _installed():
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"],
+                cwd=FOLDER,
+                check=False,
+                capture_output=True,
+                timeout=600,
+            )
+
+
 def node_or_skip() -> str:
     node = shutil.which("node")
     if node is None:
         _missing("node is not installed: the Medplum FHIR peer cannot run")
-    for package in ("core", "fhir-router", "definitions"):
+    _install_once()
+    for package in PACKAGES:
         if not (FOLDER / "node_modules" / "@medplum" / package / "package.json").exists():
             _missing(f"@medplum/{package} is not installed: run `npm ci` in {FOLDER}")
     assert node is not None
