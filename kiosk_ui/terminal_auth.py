@@ -44,9 +44,10 @@ class TerminalPlace:
 
 
 async def issue_credential(
-    db: Database, terminal_id: str, actor: Actor = ADMIN_CLI, audit: AuditLog | None = None
+    db: Database, terminal_id: str, *, audit: AuditLog, actor: Actor = ADMIN_CLI
 ) -> str:
-    """A new secret for the terminal (the previous one stops working); audited."""
+    """A new secret for the terminal (the previous one stops working); audited in the
+    service's keyed chain (``audit`` is required: a log with another key breaks the chain)."""
     secret = secrets.token_urlsafe(32)
     async with db.session() as s:
         terminal = await s.get(Terminal, terminal_id)
@@ -55,9 +56,7 @@ async def issue_credential(
         terminal.credential_hash = credential_hash(secret)
         # the sessions opened with the previous secret end with it
         await s.execute(delete(WebSession).where(WebSession.terminal_id == terminal_id))
-        await (audit or AuditLog()).record(
-            s, actor.name, "terminal.credential", "terminal", terminal_id, {}
-        )
+        await audit.record(s, actor.name, "terminal.credential", "terminal", terminal_id, {})
     return secret
 
 

@@ -161,7 +161,7 @@ async def _prepare_database(settings: Settings, inventory: Path, tv_terminal: st
                     badge=a.badge,
                     ward_code=a.ward,
                 )
-        return await issue_credential(db, tv_terminal, actor)
+        return await issue_credential(db, tv_terminal, audit=audit, actor=actor)
     finally:
         await db.dispose()
 

@@ -162,7 +162,7 @@ async def open_lab(
         roles={"switchboard"},
         password=PASSWORD,
     )
-    credential = await issue_credential(app[k.DATABASE], TERMINAL)
+    credential = await issue_credential(app[k.DATABASE], TERMINAL, audit=app[k.AUDIT])
     return TvLab(app, base, sandbox, credential, hospital.clock)
 
 

@@ -34,7 +34,9 @@ async def test_a_transfer_at_2330_local_shows_at_2330_the_same_day(
         assert stay.bed_since == datetime(2026, 7, 3, 21, 30, tzinfo=UTC)  # stored in UTC
 
         # the bed the patient moved to: its terminal's API and its page
-        credential = await issue_credential(lab.app[k.DATABASE], OTHER_TERMINAL)
+        credential = await issue_credential(
+            lab.app[k.DATABASE], OTHER_TERMINAL, audit=lab.app[k.AUDIT]
+        )
         terminal = await lab.terminal(credential)
         context = await terminal.json("GET", "/api/v1/tv/context")
         assert context["occupied"] is True

@@ -21,7 +21,7 @@ async def test_credential_is_stored_hashed_and_replaced(tvlab: TvLab) -> None:
         assert terminal is not None
         assert terminal.credential_hash == credential_hash(tvlab.credential)
         assert tvlab.credential not in (terminal.credential_hash or "")
-    fresh = await issue_credential(tvlab.app[k.DATABASE], TERMINAL)
+    fresh = await issue_credential(tvlab.app[k.DATABASE], TERMINAL, audit=tvlab.app[k.AUDIT])
     old = tvlab.browser()
     await old.refresh()
     refused = await old.call("POST", "/api/v1/tv/enroll", {"credential": tvlab.credential})
@@ -50,7 +50,7 @@ async def test_terminal_sees_only_its_bed_and_patient_safe_facts(tvlab: TvLab) -
         "in_bed_since",  # when the stay came to this bed, in the ward's zone
     }
     # The neighbour's terminal (empty bed) sees its own bed, never this patient.
-    other = await issue_credential(tvlab.app[k.DATABASE], OTHER_TERMINAL)
+    other = await issue_credential(tvlab.app[k.DATABASE], OTHER_TERMINAL, audit=tvlab.app[k.AUDIT])
     neighbour = await tvlab.terminal(other)
     theirs = await neighbour.json("GET", "/api/v1/tv/context")
     assert theirs["bed"] == "CARDIO-101-B" and theirs["occupied"] is False

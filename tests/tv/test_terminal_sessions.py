@@ -13,6 +13,6 @@ async def test_a_tv_session_lasts_and_ends_with_its_credential(tvlab: TvLab) -> 
     assert (await tv.call("GET", "/api/v1/tv/context")).status == 200
     tvlab.clock.advance(hours=13)  # past the staff sessions' idle and absolute expiry
     assert (await tv.call("GET", "/api/v1/tv/context")).status == 200
-    await issue_credential(tvlab.app[k.DATABASE], TERMINAL)
+    await issue_credential(tvlab.app[k.DATABASE], TERMINAL, audit=tvlab.app[k.AUDIT])
     r = await tv.call("GET", "/api/v1/tv/context")
     assert (r.status, (await r.json())["error"]) == (401, "auth.required")
