@@ -99,7 +99,7 @@ async def cmd_context(args: argparse.Namespace, settings: Settings) -> int:
         raise NotConfigured("ehr.not_configured", "set WARDLINE_FHIR_URL to the FHIR server")
     options = load_options()
     db = Database(settings.effective_database_url)
-    audit = AuditLog()
+    audit = AuditLog(key=settings.audit_key_bytes())
     try:
         if not await db.ping():
             raise StorageError("db.unavailable", "the database is unreachable")

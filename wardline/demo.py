@@ -146,8 +146,9 @@ async def _prepare_database(settings: Settings, inventory: Path, tv_terminal: st
     db = Database(settings.effective_database_url)
     actor = Actor(name="system:demo")
     try:
-        await load_inventory(db, inventory, actor, AuditLog())
-        staff = StaffDirectory(db, AuditLog())
+        audit = AuditLog(key=settings.audit_key_bytes())
+        await load_inventory(db, inventory, actor, audit)
+        staff = StaffDirectory(db, audit)
         for a in DEMO_ACCOUNTS:
             with contextlib.suppress(Conflict):
                 await staff.add_user(

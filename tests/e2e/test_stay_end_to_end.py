@@ -270,7 +270,7 @@ async def _follow_one_stay(options: DemoOptions) -> None:
         await adt.close()
 
         # 7. The audit chain holds, and the patient's name never reached the logs.
-        report = await verify_chain(app[k.DATABASE])
+        report = await verify_chain(app[k.DATABASE], app[k.AUDIT].key)
         assert report.ok and report.rows > 3
         await store_one_more_check(store)
 
