@@ -28,8 +28,8 @@ def register_cli(subparsers: Any) -> None:
     )
     snap.set_defaults(handler=cmd_snapshot)
     sim = sub.add_parser("simulator", help="run the PBX simulator alone (AMI on a TCP port)")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=5038)
+    sim.add_argument("--host", default="127.0.0.1", help="address AMI listens on")
+    sim.add_argument("--port", type=int, default=5038, help="AMI port (default 5038)")
     sim.add_argument(
         "--demo", action="store_true", help="place synthetic calls now and then (the demo)"
     )

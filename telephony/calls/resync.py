@@ -30,6 +30,7 @@ from telephony.calls.model import (
 )
 from telephony.calls.state import CallState
 from telephony.errors import PbxActionFailed
+from telephony.nurse_call_legs import is_nurse_ring
 from wardline.domain.call_events import (
     CallAnswered,
     CallParked,
@@ -141,6 +142,8 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
                 created_at=at - _duration(item.get("Duration")),
                 bridge=item.get("BridgeId") or None,
             )
+            if is_nurse_ring(channel.linkedid):
+                continue
             call = state.add_channel(channel)
             call.started_at = min(call.started_at, channel.created_at)
             if channel.uniqueid == call.call_id:

@@ -32,6 +32,7 @@ from telephony.calls.model import (
     phone_of_device,
 )
 from telephony.errors import CallConflict, UnknownCall
+from telephony.nurse_call_legs import is_nurse_ring
 from wardline.domain.call_events import (
     CallAnswered,
     CallEnded,
@@ -172,7 +173,11 @@ class CallState(CallFeatures):
     def _newchannel(self, frame: AmiMessage) -> None:
         if frame.get("Uniqueid") in self.channels or not_a_call(frame.get("Channel")):
             return
-        self.add_channel(self._channel_from(frame))
+        channel = self._channel_from(frame)
+        if is_nurse_ring(channel.linkedid):
+            self.ignored += 1  # the nurse-call ringer follows its own rings
+            return
+        self.add_channel(channel)
 
     def _known(self, frame: AmiMessage, prefix: str = "") -> Channel | None:
         return self.channels.get(frame.get(prefix + "Uniqueid"))

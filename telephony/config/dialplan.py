@@ -28,8 +28,13 @@ class Dialplan:
     parking_context: str = "parkedcalls"
     parking_lot: str = "default"
     nurse_ring_context: str = "wl-nurse-ring"
-    """Nurse-call rings: ``Local/<phone>@wl-nurse-ring`` (telephony/nurse_call_ring.py)."""
+    """A nurse call's ring: originated as ``Local/<phone>@<nurse_ring_context>`` with the
+    ``WL_NC_*`` variables (see asterisk_conf/README.md)."""
     nurse_answered_context: str = "wl-nurse-answered"
+    nurse_answered_exten: str = "s"
+    """Where an answered ring goes: it reports the answer, then plays or connects the bed."""
+    nurse_answered_event: str = "WardlineNurseCallAnswered"
+    """The ``UserEvent`` of an answered ring (with ``NurseCall`` and ``Station``)."""
     astdb_context: str = "wl-astdb"
     """Wardline's AstDB writes: originated as ``Local/<astdb_write>@<astdb_context>`` with
     the keys as channel variables, checked by the dialplan (the AMI account has no ``system``

@@ -46,7 +46,7 @@ def exists(pbx: SimPbx, context: str, exten: str) -> bool:
     if context == dp.nurse_ring_context:
         return exten.isdigit()
     if context == dp.nurse_answered_context:
-        return exten == "s"
+        return exten == dp.nurse_answered_exten
     if context == dp.astdb_context:
         return exten in (dp.astdb_write, dp.astdb_done)
     return False
