@@ -318,6 +318,7 @@ class CallState(CallFeatures):
         if (
             holder is not None
             and holder == channel.phone
+            and channel.state == "Up"  # they were on it (not a queue ring cancelled)
             and call.channels
             and not any(ch.phone == holder for ch in call.channels.values())
         ):
