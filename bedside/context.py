@@ -119,7 +119,7 @@ def compose_config(
         room=place.room if place else None,
         ward_code=place.ward_code if place else None,
         language=_language(None, default_language),
-        channels=[TvChannel(number=c.number, name=c.name, url=c.url) for c in lineup],
+        channels=[TvChannel(number=c.number, name=c.name, url=c.url, kind=c.kind) for c in lineup],
         kiosk_url=f"{kiosk_base_url.rstrip('/')}/tv/{terminal_id}",
     )
 

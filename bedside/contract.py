@@ -40,6 +40,7 @@ class TvChannel(BaseModel):
     number: int = Field(ge=0, le=9999)
     name: ShortText
     url: ShortText | None = None
+    kind: Literal["tv", "radio"] = "tv"
 
 
 class TerminalConfig(Payload):

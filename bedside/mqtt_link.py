@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import socket
 import ssl
@@ -228,6 +229,7 @@ class MqttLink:
         }
 
     def _make_client(self) -> aiomqtt.Client:
+        """A client for one connection (a new one after each loss)."""
         addr = self.address
         tls = ssl.create_default_context(cafile=self._ca_file) if addr.tls else None
         will = None
@@ -249,6 +251,7 @@ class MqttLink:
             max_inflight_messages=0,
             # Small QoS 1 packets (PUBACKs, notices) must not wait for Nagle's algorithm.
             socket_options=[NO_DELAY],
+            logger=_client_logger(),
         )
         client.pending_calls_threshold = self.window * 2 + 16
         paho_client = client._client
@@ -465,3 +468,22 @@ class MqttLink:
     def _wake_all(self) -> None:
         for wake in self._wakers:
             wake.set()
+
+
+class _LateAcknowledgement(logging.Filter):
+    """aiomqtt logs an error when a SUBACK or PUBACK arrives for a request that was already
+    given up (a subscribe cancelled by a stop or a reconnection): nothing is lost then, so it
+    is a debug line, not an error line an operator would chase."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Unexpected message ID"):
+            log.debug("mqtt.late_acknowledgement")
+            return False
+        return True
+
+
+def _client_logger() -> logging.Logger:
+    logger = logging.getLogger("bedside.mqtt.client")
+    if not any(isinstance(f, _LateAcknowledgement) for f in logger.filters):
+        logger.addFilter(_LateAcknowledgement())
+    return logger

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,6 +16,8 @@ class ChannelEntry(BaseModel):
     number: int
     name: str
     url: str | None = None
+    kind: Literal["tv", "radio"] = "tv"
+    """A TV channel (video) or a radio station (sound only, on the TV's radio page)."""
 
 
 DEFAULT_LINEUP = [
@@ -21,6 +25,9 @@ DEFAULT_LINEUP = [
     ChannelEntry(number=2, name="TF1"),
     ChannelEntry(number=3, name="France 2"),
     ChannelEntry(number=4, name="Arte"),
+    ChannelEntry(number=101, name="France Inter", kind="radio"),
+    ChannelEntry(number=102, name="France Musique", kind="radio"),
+    ChannelEntry(number=103, name="RTL", kind="radio"),
 ]
 
 
@@ -31,7 +38,11 @@ class BedsideOptions(BaseSettings):
     kiosk_base_url: str | None = Field(
         default=None, description="Base URL of the TV pages; default the service's own address."
     )
-    channel_lineup: list[ChannelEntry] = Field(default_factory=lambda: list(DEFAULT_LINEUP))
+    channel_lineup: list[ChannelEntry] = Field(
+        default_factory=lambda: list(DEFAULT_LINEUP),
+        description='TV channels and radio stations, JSON: [{"number": 101, "name": "France '
+        'Inter", "url": "https://...", "kind": "radio"}] (kind tv by default).',
+    )
     mqtt_ca_file: str | None = Field(default=None, description="CA bundle for mqtts://.")
     mqtt_window: int = Field(default=256, ge=1, le=4096, description="QoS 1 in-flight window.")
     reconnect_min_seconds: float = Field(default=0.5, gt=0)

@@ -47,8 +47,12 @@ async def end_nurse_session(request: web.Request, place: TerminalPlace, by: str)
     """End the nurse's session at this terminal, if any, audited with how it ended (one
     transaction)."""
     (await get_session(request)).pop(NURSE_KEY, None)
+    db = request.app[k.DATABASE]
+    async with db.sessions() as s:  # a read first: most of the patient's requests find no one
+        if await s.get(BedsideNurseSession, place.terminal_id) is None:
+            return False
     action = "bedside.nurse_idle_signout" if by == "idle" else "bedside.nurse_signout"
-    async with request.app[k.DATABASE].session() as s:
+    async with db.session() as s:
         ended = (
             await s.execute(
                 delete(BedsideNurseSession)
@@ -114,8 +118,9 @@ async def signed_in_nurse(request: web.Request) -> tuple[TerminalPlace, Actor]:
                 display_name=row.display_name,
                 rpps=row.rpps,
             )
-    if row is not None and mine:
-        await end_nurse_session(request, place, "idle")
-        raise nurse_signed_out("idle")
+        if row is not None and mine:  # hers, idle for too long: ended here, under its lock
+            await s.delete(row)
+            action, by = "bedside.nurse_idle_signout", {"by": "idle"}
+            await request.app[k.AUDIT].record(s, row.username, action, "bed", place.bed_label, by)
     (await get_session(request)).pop(NURSE_KEY, None)
-    raise nurse_signed_out()
+    raise nurse_signed_out("idle" if mine else "signed_out")

@@ -105,6 +105,8 @@ async def test_nurse_records_an_administration_once_then_idles_out(
         await page.focus("#med-code")
         await page.keyboard.press("Enter")
         await page.wait_for_selector("#admin-form", state="hidden")
+        # The confirmation stays in sight when the form goes.
+        await page.wait_for_selector("#admin-result[data-kind='ok']", state="visible")
         await page.wait_for_selector("#writes li[data-state='delivered']")  # shown to the nurse
         await wait_until(lambda: administrations(lab) == 1, timeout=10)
         await asyncio.sleep(0.5)
@@ -113,11 +115,14 @@ async def test_nurse_records_an_administration_once_then_idles_out(
         assert resource["status"] == "completed"
         assert resource["dosage"]["text"] == "1 comprimé"
 
-        # No input for the idle time: signed out, the badge form is back.
+        # No input for the idle time: signed out, back to the patient's home, nothing kept.
         await page.wait_for_selector("body[data-nurse='out']", timeout=(IDLE_SECONDS + 4) * 1000)
-        assert await page.is_visible("#badge-form")
+        await page.wait_for_selector("body[data-view='home']")
         assert not await page.is_visible("#nurse-panel")
         assert (await page.text_content("#schedule")) == ""
+        await open_tile(page, "staff")  # the staff tile opens the sign-in form again
+        await page.wait_for_selector("body[data-view='staff'] #badge-form:not([hidden])")
+        assert not await page.is_visible("#nurse-panel")
 
 
 async def test_a_double_click_on_enregistrer_makes_one_record(tvlab: TvLab) -> None:

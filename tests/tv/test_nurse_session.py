@@ -11,10 +11,15 @@ from yarl import URL
 
 from kiosk_ui.component import SESSION_COOKIE
 from kiosk_ui.models import BedsideNurseSession
+from tests import conftest as root
 from tests.tv.conftest import BADGE, PIN, TvLab
 from tests.web.conftest import Browser
 from wardline import appkeys as k
 from wardline.db.models import AuditEvent
+
+# The nurse's session is rows and locks (DELETE ... RETURNING, SELECT ... FOR UPDATE): these
+# tests run on both engines, unlike the rest of the TV's (the root conftest's database).
+db = root.db
 
 
 async def signed_in(lab: TvLab) -> Browser:

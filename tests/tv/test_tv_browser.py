@@ -83,7 +83,9 @@ async def test_remote_control_through_every_menu(tvlab: TvLab, tmp_path: Path) -
         await press_until(page, "ArrowDown", "data-dish", "L3")
         await page.keyboard.press("Enter")
         await page.wait_for_selector(".dish[data-dish='L3'][aria-pressed='true']")
-        await press_until(page, "ArrowDown", "data-dish", "D2")
+        # Dinner is to the right of lunch (by position, not in list order).
+        await press_until(page, "ArrowRight", "data-dish", "D3")
+        await press_until(page, "ArrowUp", "data-dish", "D2")
         await page.keyboard.press("Enter")
         await page.wait_for_selector(".dish[data-dish='D2'][aria-pressed='true']")
         await save_screenshot(page, "tv-meals", tmp_path)

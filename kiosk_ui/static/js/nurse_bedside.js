@@ -1,6 +1,10 @@
 // The nurse at the bed (the TV's "Staff" view): badge + PIN, banner, today's schedule,
-// administrations (five rights checked by the server), vital signs, idle sign-out.
+// administrations (five rights checked by the server), vital signs.
+// Her session ends when she leaves: sign-out, Back, Home, a tile, idle time, the page hidden.
+// The server ends it too (the patient's side of the TV signs her out whatever this page says);
+// here the clinical content leaves the page at once and the TV returns to the patient's home.
 import { ApiError, announce, reach, t } from "./wardline.js";
+import { clearOrders, renderOrders } from "./nurse_orders.js";
 
 const body = document.body;
 const idleMs = Number(body.dataset.idle) * 1000;
@@ -8,16 +12,18 @@ const badgeForm = document.getElementById("badge-form");
 const panel = document.getElementById("nurse-panel");
 const adminForm = document.getElementById("admin-form");
 let idleTimer = null;
+let lastPresence = 0;
 let chosen = null;
 const recorded = new Map(); // business id -> what was recorded, until the EHR has it
 
-async function call(method, path, data) {
+async function call(method, path, data, keepalive = false) {
   // Like wardline.js's api(), without its redirect to /signin: the TV keeps its own session.
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = document.querySelector('meta[name="csrf-token"]').content;
   if (data !== undefined) headers["Content-Type"] = "application/json";
   const res = await reach(`/api/v1${path}`, {
     method, headers, credentials: "same-origin", body: data === undefined ? undefined : JSON.stringify(data),
+    keepalive, // a sign-out sent as the page goes away still reaches the server
   });
   if (res.status === 204) return null;
   const json = await res.json().catch(() => null);
@@ -25,29 +31,89 @@ async function call(method, path, data) {
   return json;
 }
 
-function signedOut(message) {
+function clearResult(id) {
+  const box = document.getElementById(id);
+  box.textContent = "";
+  delete box.dataset.kind;
+  delete box.dataset.error;
+}
+
+function showResult(id, text, kind, error) {
+  const box = document.getElementById(id);
+  box.textContent = text;
+  box.dataset.kind = kind;
+  if (error) box.dataset.error = error;
+  else delete box.dataset.error;
+  box.scrollIntoView({ block: "nearest" });
+}
+
+/** Nothing of the nurse's stays on the page: the clinical content, her messages, her forms. */
+function signedOut() {
   clearTimeout(idleTimer);
   idleTimer = null;
+  chosen = null;
   panel.hidden = true;
   badgeForm.hidden = false;
   adminForm.hidden = true;
   body.dataset.nurse = "out";
   recorded.clear();
-  document.getElementById("writes").textContent = "";
-  document.getElementById("banner").textContent = "";
-  document.getElementById("schedule").textContent = "";
-  if (message) announce(message);
+  for (const id of ["writes", "banner", "schedule", "nurse-name", "admin-title"]) {
+    document.getElementById(id).textContent = "";
+  }
+  clearOrders();
+  for (const form of [badgeForm, adminForm, document.getElementById("vitals-form")]) form.reset();
+  for (const id of ["badge-result", "admin-result", "vitals-result"]) clearResult(id);
+  document.dispatchEvent(new CustomEvent("tv:forget", { detail: { view: "staff" } }));
+}
+
+/** She is gone (idle, or the server says so): the TV returns to the patient's home. */
+function goneHome(by) {
+  const wasIn = body.dataset.nurse === "in";
+  signedOut();
+  if (body.dataset.view === "staff") {
+    document.dispatchEvent(new CustomEvent("tv:go", { detail: { view: "home", by } }));
+  }
+  if (wasIn) announce(t("Signed out"));
+}
+
+async function leave(by) {
+  if (body.dataset.nurse !== "in") return;
+  signedOut();
+  await call("POST", "/tv/nurse/signout", { by }, true).catch(() => {});
 }
 
 function touch() {
   if (body.dataset.nurse !== "in") return;
   clearTimeout(idleTimer);
   idleTimer = setTimeout(async () => {
-    await call("POST", "/tv/nurse/signout").catch(() => {});
-    signedOut(t("Signed out"));
+    await leave("idle");
+    goneHome("idle");
   }, idleMs);
+  // Her keys count on the server too (at most a few times per idle period).
+  const now = Date.now();
+  if (now - lastPresence > Math.min(30000, idleMs / 3)) {
+    lastPresence = now;
+    call("POST", "/tv/nurse/presence").catch((err) => {
+      if (err.id === "bedside.nurse_signed_out") goneHome("idle");
+    });
+  }
 }
 for (const type of ["keydown", "pointerdown"]) document.addEventListener(type, touch, true);
+
+// Leaving the staff view signs her out: Back, Home, a tile of the patient's.
+document.addEventListener("tv:view", (ev) => {
+  const { view, from, by } = ev.detail;
+  if (from === "staff" && view !== "staff") {
+    const wasIn = body.dataset.nurse === "in";
+    leave(by === "back" || by === "home" ? by : "patient");
+    if (wasIn) announce(t("Signed out"));
+  }
+  if (view === "staff" && from !== "staff") signedOut();
+});
+// A page put away (reload, history, another address) keeps nothing of hers, even in the
+// browser's back-forward cache; brought back from it, the page loads again from the server.
+window.addEventListener("pagehide", () => { if (body.dataset.nurse === "in") leave("page"); signedOut(); });
+window.addEventListener("pageshow", (ev) => { if (ev.persisted) location.reload(); });
 
 function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
 // Every clinical time comes written by the server in the ward's zone (due_local...): shown
@@ -74,6 +140,7 @@ function render(record) {
   }
   banner.dataset.stale = String(b.stale);
   const tbody = document.getElementById("schedule");
+  const had = document.activeElement?.closest?.("#schedule") ? document.activeElement.dataset : null;
   tbody.textContent = "";
   for (const dose of record.schedule) {
     const tr = document.createElement("tr");
@@ -83,12 +150,15 @@ function render(record) {
     pick.className = "dose";
     pick.textContent = dose.due_local;
     pick.dataset.due = dose.due_at;
+    pick.dataset.order = dose.order_id;
     pick.addEventListener("click", () => choose(dose));
     const first = document.createElement("td");
     first.append(pick);
     const state = cell(t(dose.state) + (dose.recorded_local ? ` ${dose.recorded_local}` : ""));
     tr.append(first, cell(dose.medication), cell(dose.dose), state);
     tbody.append(tr);
+    // Drawn again, the dose that had the focus keeps it: the remote does not lose its place.
+    if (had && had.order === dose.order_id && had.due === dose.due_at) pick.focus();
   }
   const writes = document.getElementById("writes");
   writes.textContent = "";
@@ -102,7 +172,8 @@ function render(record) {
     const li = document.createElement("li");
     li.dataset.state = state;
     li.dataset.id = id;
-    li.textContent = `${kind} · ${labels[state]}${error ? ` (${error})` : ""}`;
+    const what = { administration: t("Medication administration"), vitals: t("Vital signs") }[kind] ?? kind;
+    li.textContent = `${what} · ${labels[state]}${error ? ` (${error})` : ""}`;
     writes.append(li);
   }
   const pending = [...recorded.keys()].some((id) => outstanding.has(id));
@@ -119,13 +190,21 @@ for (const button of document.querySelectorAll("button.reason")) {
   });
 }
 
+/** The remote back on a dose of the schedule (after its form closed). */
+function focusDose(dose) {
+  const buttons = [...document.querySelectorAll("#schedule button.dose")];
+  const same = buttons.find((b) => b.dataset.order === dose?.order_id && b.dataset.due === dose?.due_at);
+  (same ?? buttons[0])?.focus();
+}
+
 function choose(dose) {
   chosen = dose;
   adminForm.hidden = false;
   document.getElementById("admin-title").textContent = `${dose.medication} · ${dose.due_local}`;
-  document.getElementById("order-dose").textContent = dose.dose;
-  const structured = dose.dose_value !== null && dose.dose_value !== undefined;
-  document.getElementById("dose-value").value = structured ? String(Number(dose.dose_value)) : "";
+  const structured = Boolean(dose.dose_ordered);
+  document.getElementById("order-dose").textContent = structured && dose.dose_ordered !== dose.dose
+    ? `${dose.dose} (${dose.dose_ordered})` : dose.dose;
+  document.getElementById("dose-value").value = dose.dose_value == null ? "" : String(Number(dose.dose_value));
   document.getElementById("dose-unit").value = dose.dose_unit ?? "";
   document.getElementById("confirm-row").hidden = structured;
   document.getElementById("route").value = dose.route ?? "";
@@ -133,7 +212,7 @@ function choose(dose) {
   for (const id of ["dose-confirmed", "partial"]) document.getElementById(id).checked = false;
   reason = "";
   for (const button of document.querySelectorAll("button.reason")) button.setAttribute("aria-pressed", "false");
-  document.getElementById("admin-result").textContent = "";
+  clearResult("admin-result");
   document.getElementById("wristband").focus();
 }
 
@@ -148,13 +227,18 @@ function identityToBeChecked() {
   banner.append(line);
   document.getElementById("schedule").textContent = "";
   adminForm.hidden = true;
+  document.getElementById("vitals-form").hidden = true;
+  clearOrders();
 }
 
 export async function refresh() {
   try {
-    render(await call("GET", "/tv/nurse/record"));
+    const record = await call("GET", "/tv/nurse/record");
+    document.getElementById("vitals-form").hidden = false;
+    render(record);
+    renderOrders(await call("GET", "/tv/nurse/orders"));
   } catch (err) {
-    if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
+    if (err.id === "bedside.nurse_signed_out") goneHome("idle");
     else if (err.id === "ehr.identity_to_be_checked") identityToBeChecked();
     else announce(err.message, "error");
   }
@@ -166,6 +250,8 @@ badgeForm.addEventListener("submit", async (ev) => {
   const pin = document.getElementById("pin");
   try {
     const nurse = await call("POST", "/tv/nurse/signin", { badge: badge.value, pin: pin.value });
+    clearResult("badge-result"); // no old "wrong PIN" once she is in
+    announce("");
     document.getElementById("nurse-name").textContent = nurse.display_name;
     badgeForm.hidden = true;
     panel.hidden = false;
@@ -174,7 +260,7 @@ badgeForm.addEventListener("submit", async (ev) => {
     await refresh();
     document.querySelector("#schedule button")?.focus();
   } catch (err) {
-    announce(err.message, "error");
+    showResult("badge-result", err.message, "error", err.id);
   } finally {
     pin.value = "";
     badge.value = "";
@@ -182,8 +268,9 @@ badgeForm.addEventListener("submit", async (ev) => {
 });
 
 document.getElementById("nurse-signout").addEventListener("click", async () => {
-  await call("POST", "/tv/nurse/signout").catch(() => {});
-  signedOut(t("Signed out"));
+  await leave("signout");
+  document.dispatchEvent(new CustomEvent("tv:go", { detail: { view: "home", by: "signout" } }));
+  announce(t("Signed out"));
 });
 
 // One request at a time: both buttons are disabled while it is in flight (a double click,
@@ -195,7 +282,6 @@ async function record(given) {
   const buttons = [document.getElementById("record-given"), document.getElementById("record-not-given")];
   for (const b of buttons) b.disabled = true;
   adminForm.setAttribute("aria-busy", "true");
-  const result = document.getElementById("admin-result");
   const value = (id) => document.getElementById(id).value;
   const amount = value("dose-value").trim().replace(",", ".");
   try {
@@ -207,16 +293,14 @@ async function record(given) {
       reason_text: value("reason-text"), late_reason: value("late-reason"),
     });
     for (const id of receipt.business_ids) recorded.set(id, chosen.medication);
-    result.textContent = t("Recorded: waiting for the EHR");
-    result.dataset.kind = "ok";
-    delete result.dataset.error;
-    adminForm.hidden = true;
+    const done = chosen;
+    adminForm.hidden = true; // the confirmation is outside the form: it stays in sight
+    showResult("admin-result", t("Recorded: waiting for the EHR"), "ok");
     await refresh();
+    focusDose(done);
   } catch (err) {
-    result.textContent = err.message;
-    result.dataset.kind = "error";
-    result.dataset.error = err.id;
-    if (err.id === "bedside.nurse_signed_out") signedOut(err.message);
+    if (err.id === "bedside.nurse_signed_out") goneHome("idle");
+    else showResult("admin-result", err.message, "error", err.id);
   } finally {
     inFlight = false;
     for (const b of buttons) b.disabled = false;
@@ -233,17 +317,15 @@ document.getElementById("vitals-form").addEventListener("submit", async (ev) => 
   for (const input of ev.target.querySelectorAll("input")) {
     if (input.value.trim()) values[input.name] = Number(input.value.replace(",", "."));
   }
-  const result = document.getElementById("vitals-result");
   try {
     const receipt = await call("POST", "/tv/nurse/vitals", { values });
     for (const id of receipt.business_ids) recorded.set(id, "vitals");
-    result.textContent = t("Recorded: waiting for the EHR");
-    result.dataset.kind = "ok";
     ev.target.reset();
+    showResult("vitals-result", t("Recorded: waiting for the EHR"), "ok");
     await refresh();
   } catch (err) {
-    result.textContent = err.message;
-    result.dataset.kind = "error";
+    if (err.id === "bedside.nurse_signed_out") goneHome("idle");
+    else showResult("vitals-result", err.message, "error", err.id);
   }
 });
 

@@ -1,62 +1,136 @@
-// The patient's TV: views driven by arrow keys, OK (Enter) and Back (Escape / Backspace);
-// mouse and touch work too. Live feed: nurse call state and incoming calls to this bed.
+// The patient's TV: views driven by the remote's arrows, OK (Enter), Back (Escape, Backspace)
+// and Home; mouse and touch work too. The arrows move the focus to the nearest element in
+// their direction, by position on the screen (spatial navigation), never in list order.
+// Live feed: nurse call state and incoming calls to this bed.
 import { api, announce, connectLive, t } from "./wardline.js";
 
 const body = document.body;
+const main = document.getElementById("main");
 const views = [...document.querySelectorAll(".view")];
 let current = "home";
 const lastFocus = {};
+const TUNE_MS = 8000; // a stream not playing by then: no signal
 
 export function currentView() { return current; }
 
+function viewOf(name) { return document.querySelector(`.view[data-view="${name}"]`); }
+
 function focusables() {
-  const view = document.querySelector(`.view[data-view="${current}"]`);
-  return [...view.querySelectorAll("button, input, video[controls]")]
-    .filter((e) => !e.closest("[hidden]") && !e.disabled);
+  const view = viewOf(current);
+  return [...view.querySelectorAll("button, input, [tabindex]:not([tabindex='-1'])")]
+    .filter((e) => !e.closest("[hidden]") && !e.disabled && e.getClientRects().length);
 }
 
-export function show(name) {
-  if (!document.querySelector(`.view[data-view="${name}"]`)) return;
-  lastFocus[current] = document.activeElement;
+function preferred(items) {
+  // What the view is set to (the current language, the channel playing, the dish ordered),
+  // else its first element.
+  return items.find((e) => e.getAttribute("aria-pressed") === "true") ?? items[0];
+}
+
+/** Show a view; `by` says how (back, home, nav...), for those who listen to "tv:view". */
+export function show(name, by = "nav") {
+  if (!viewOf(name)) return;
+  const from = current;
+  if (from !== name) lastFocus[from] = document.activeElement;
   current = name;
   body.dataset.view = name;
   for (const v of views) v.hidden = v.dataset.view !== name;
+  if (from !== name) announce(""); // a message belongs to the view it was shown on
+  const items = focusables();
   const back = lastFocus[name];
-  const items = focusables();
-  (back && items.includes(back) ? back : items[0])?.focus();
-  document.dispatchEvent(new CustomEvent("tv:view", { detail: name }));
+  const target = back && items.includes(back) ? back : preferred(items);
+  main.scrollTop = 0;
+  if (target) target.focus();
+  else document.activeElement?.blur();
+  document.dispatchEvent(new CustomEvent("tv:view", { detail: { view: name, from, by } }));
 }
 
-function move(step) {
-  const items = focusables();
-  if (!items.length) return;
-  const at = items.indexOf(document.activeElement);
-  const next = at < 0 ? 0 : Math.min(items.length - 1, Math.max(0, at + step));
-  items[next].focus();
+document.addEventListener("tv:go", (ev) => show(ev.detail.view, ev.detail.by));
+document.addEventListener("tv:forget", (ev) => { delete lastFocus[ev.detail.view]; });
+
+// --- spatial navigation ---
+const SLACK = 8; // px: margins and focus rings may overlap
+const DIRECTIONS = { ArrowRight: "right", ArrowLeft: "left", ArrowDown: "down", ArrowUp: "up" };
+
+/** The element nearest to `from` in direction `dir` among `items`, by position, or null. */
+export function nearest(from, dir, items) {
+  const a = from.getBoundingClientRect();
+  const ax = (a.left + a.right) / 2;
+  const ay = (a.top + a.bottom) / 2;
+  let best = null;
+  let bestScore = Infinity;
+  for (const el of items) {
+    if (el === from) continue;
+    const b = el.getBoundingClientRect();
+    const bx = (b.left + b.right) / 2;
+    const by = (b.top + b.bottom) / 2;
+    let along;
+    let gap;
+    let offset;
+    if (dir === "left" || dir === "right") {
+      along = dir === "right" ? b.left - a.right : a.left - b.right;
+      if ((dir === "right" ? bx <= ax : bx >= ax) || along < -SLACK) continue;
+      gap = Math.max(0, b.top - a.bottom, a.top - b.bottom);
+      offset = Math.abs(by - ay);
+    } else {
+      along = dir === "down" ? b.top - a.bottom : a.top - b.bottom;
+      if ((dir === "down" ? by <= ay : by >= ay) || along < -SLACK) continue;
+      gap = Math.max(0, b.left - a.right, a.left - b.right);
+      offset = Math.abs(bx - ax);
+    }
+    // Along the arrow first; leaving the row (or column) costs more than going further.
+    const score = Math.max(0, along) + 3 * gap + 0.1 * offset;
+    if (score < bestScore) { best = el; bestScore = score; }
+  }
+  return best;
 }
 
-function columns() {
-  // Tiles are a grid: Up/Down jump a row there, one item elsewhere.
-  const active = document.activeElement;
-  if (!active?.classList.contains("tile")) return 1;
-  const grid = getComputedStyle(active.parentElement).gridTemplateColumns.split(" ").length;
-  return Math.max(1, grid);
+function step(dir) {
+  const items = focusables();
+  const from = document.activeElement;
+  if (!items.includes(from)) {
+    if (items.length) preferred(items).focus();
+    else scroll(dir);
+    return;
+  }
+  let next = nearest(from, dir, items);
+  const grid = from.closest("[data-wrap]");
+  if (!next && grid && (dir === "left" || dir === "right")) {
+    // A grid of tiles reads like text: past the end of a row, the next row.
+    const cells = items.filter((e) => grid.contains(e));
+    next = cells[cells.indexOf(from) + (dir === "right" ? 1 : -1)] ?? null;
+  }
+  if (next) next.focus();
+  else scroll(dir);
+}
+
+function scroll(dir) {
+  // Nothing further that way: what is left of the view scrolls into sight instead.
+  const amount = main.clientHeight * 0.4;
+  if (dir === "down") main.scrollBy({ top: amount });
+  else if (dir === "up") main.scrollBy({ top: -amount });
 }
 
 document.addEventListener("keydown", (ev) => {
   const typing = ev.target instanceof HTMLInputElement;
-  if (ev.key === "ArrowRight" && !typing) { move(1); ev.preventDefault(); }
-  else if (ev.key === "ArrowLeft" && !typing) { move(-1); ev.preventDefault(); }
-  else if (ev.key === "ArrowDown") { move(typing ? 1 : columns()); ev.preventDefault(); }
-  else if (ev.key === "ArrowUp") { move(typing ? -1 : -columns()); ev.preventDefault(); }
-  else if (ev.key === "Escape" || (ev.key === "Backspace" && !typing)) {
-    if (current !== "home") { show("home"); ev.preventDefault(); }
+  const dir = DIRECTIONS[ev.key];
+  if (dir) {
+    if (typing && (dir === "left" || dir === "right")) return; // the caret moves
+    ev.preventDefault();
+    step(dir);
+  } else if (ev.key === "Escape" || ev.key === "BrowserBack" || ev.key === "GoBack"
+             || (ev.key === "Backspace" && !typing)) {
+    if (current !== "home") show("home", "back");
+    ev.preventDefault();
+  } else if (ev.key === "BrowserHome" || ev.key === "GoHome" || (ev.key === "Home" && !typing)) {
+    if (current !== "home") show("home", "home");
+    ev.preventDefault();
   } else if (ev.key === "PageUp" || ev.key === "ChannelUp") { channelStep(1); ev.preventDefault(); }
   else if (ev.key === "PageDown" || ev.key === "ChannelDown") { channelStep(-1); ev.preventDefault(); }
 });
 
 for (const tile of document.querySelectorAll("[data-go]")) {
-  tile.addEventListener("click", () => show(tile.dataset.go));
+  tile.addEventListener("click", () => show(tile.dataset.go, "tile"));
 }
 
 // --- clock ---
@@ -78,26 +152,74 @@ async function tick() {
 }
 tick();
 
-// --- TV and radio ---
-const channels = [...document.querySelectorAll(".channel")];
-const player = document.getElementById("player");
-let playing = -1;
-function play(index) {
-  if (!channels.length) return;
-  playing = (index + channels.length) % channels.length;
-  const c = channels[playing];
-  for (const other of channels) other.setAttribute("aria-pressed", String(other === c));
+// --- TV and radio: one player per page; a stream that fails says "no signal" ---
+const players = {};
+for (const box of document.querySelectorAll(".player")) {
+  const p = {
+    kind: box.dataset.kind,
+    box,
+    media: box.querySelector(".stream"),
+    items: [...document.querySelectorAll(`.channel[data-kind="${box.dataset.kind}"]`)],
+    playing: -1,
+    watchdog: null,
+  };
+  players[p.kind] = p;
+  p.media.addEventListener("playing", () => signal(p, "ok"));
+  p.media.addEventListener("error", () => signal(p, "none"));
+  p.media.addEventListener("waiting", () => watch(p));
+  p.media.addEventListener("stalled", () => watch(p));
+  p.items.forEach((c, i) => c.addEventListener("click", () => play(p, i)));
+}
+
+function signal(p, state) {
+  clearTimeout(p.watchdog);
+  p.box.dataset.signal = state;
+  body.dataset.signal = state;
+}
+
+function watch(p) {
+  clearTimeout(p.watchdog);
+  p.watchdog = setTimeout(() => { if (p.media.paused || p.media.readyState < 3) signal(p, "none"); }, TUNE_MS);
+}
+
+function stop(p) {
+  clearTimeout(p.watchdog);
+  p.media.pause();
+  p.media.removeAttribute("src");
+  p.media.load();
+  p.box.dataset.signal = "idle";
+}
+
+function play(p, index) {
+  if (!p.items.length) return;
+  for (const other of Object.values(players)) if (other !== p && other.playing >= 0) stop(other);
+  p.playing = (index + p.items.length) % p.items.length;
+  const c = p.items[p.playing];
+  for (const o of p.items) o.setAttribute("aria-pressed", String(o === c));
   body.dataset.channel = c.dataset.channel;
-  document.getElementById("now-playing").textContent = c.textContent;
-  if (c.dataset.url) { player.src = c.dataset.url; player.play().catch(() => {}); }
-  else { player.removeAttribute("src"); player.load(); }
+  p.box.querySelector(".now").textContent = c.textContent;
+  if (!c.dataset.url) { stop(p); signal(p, "none"); return; }
+  signal(p, "tuning");
+  p.media.src = c.dataset.url;
+  p.media.play().catch(() => {}); // a failed stream says so with its "error" event
+  watch(p);
 }
+
 function channelStep(step) {
-  if (current !== "tv") return;
-  play(playing < 0 ? 0 : playing + step);
-  channels[playing].focus();
+  const p = players[current];
+  if (!p || !p.items.length) return;
+  play(p, p.playing < 0 ? 0 : p.playing + step);
+  p.items[p.playing].focus();
 }
-channels.forEach((c, i) => c.addEventListener("click", () => play(i)));
+
+document.addEventListener("tv:view", (ev) => {
+  // The TV's picture stops when the patient leaves it; the radio plays on.
+  if (ev.detail.from === "tv" && ev.detail.view !== "tv" && players.tv?.playing >= 0) {
+    stop(players.tv);
+    players.tv.playing = -1;
+    for (const o of players.tv.items) o.setAttribute("aria-pressed", "false");
+  }
+});
 
 // --- meals ---
 for (const dish of document.querySelectorAll(".dish")) {
@@ -118,10 +240,12 @@ for (const button of document.querySelectorAll(".info-page")) {
     const text = document.getElementById(`info-${button.dataset.page}`);
     text.hidden = !text.hidden;
     button.setAttribute("aria-expanded", String(!text.hidden));
+    if (!text.hidden) text.scrollIntoView({ block: "nearest" });
   });
 }
 
 // --- survey (no identity is sent: the server keeps the ward and the day) ---
+// An answer changes only with OK on a score; the arrows only move.
 const scores = {};
 for (const b of document.querySelectorAll(".score")) {
   b.addEventListener("click", () => {
@@ -142,8 +266,11 @@ document.getElementById("survey-send").addEventListener("click", async () => {
 // --- language and larger text ---
 for (const b of document.querySelectorAll(".lang")) {
   b.addEventListener("click", async () => {
-    await api("POST", "/tv/language", { lang: b.dataset.lang });
-    location.reload();
+    try {
+      await api("POST", "/tv/language", { lang: b.dataset.lang });
+      sessionStorage.setItem("tv-view", "settings"); // back on this page, in the new language
+      location.reload();
+    } catch (err) { announce(err.message, "error"); }
   });
 }
 const large = document.getElementById("large-text");
@@ -151,6 +278,7 @@ function setLarge(on) {
   body.classList.toggle("large", on);
   large.setAttribute("aria-pressed", String(on));
   localStorage.setItem("tv-large", on ? "1" : "0");
+  document.activeElement?.scrollIntoView({ block: "nearest" });
 }
 setLarge(localStorage.getItem("tv-large") === "1");
 large.addEventListener("click", () => setLarge(!body.classList.contains("large")));
@@ -189,4 +317,6 @@ connectLive(["tv_bed"], {
   onState: (state) => { body.dataset.live = state; },
 });
 
-show("home");
+const resumed = sessionStorage.getItem("tv-view");
+sessionStorage.removeItem("tv-view");
+show(resumed && viewOf(resumed) ? resumed : "home", "page");

@@ -62,7 +62,7 @@ export async function api(method, path, body) {
   if (res.status === 204) return null;
   const data = await res.json().catch(() => null);
   if (!res.ok) {
-    if (res.status === 401) window.location.assign("/signin");
+    if (res.status === 401) window.location.assign(document.body.dataset.signin || "/signin");
     throw new ApiError(res.status, data);
   }
   return data;
