@@ -142,7 +142,8 @@ class BedsideEdge:
             connection = self.link.connections
             try:
                 await self.context.resync()
-                await self._erase_strays()
+                if self.options.survey_retained:
+                    await self._erase_strays()
             except BedsideError as exc:
                 log.warning("bedside.sync_retry", error=exc.error_id)
                 self._resync_wanted.set()

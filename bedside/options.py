@@ -49,6 +49,11 @@ class BedsideOptions(BaseSettings):
     reconnect_max_seconds: float = Field(default=30.0, gt=0)
     presence_check_seconds: float = Field(default=15.0, gt=0)
     nurse_call_tick_seconds: float = Field(default=1.0, gt=0)
+    survey_retained: bool = Field(
+        default=True,
+        description="After each resync, read the retained topics the broker keeps and erase "
+        "those of terminals gone from the inventory (off for the demo's amqtt broker).",
+    )
     terminal_rate_per_second: float = Field(
         default=10.0, gt=0, description="Messages per second one terminal may send (sustained)."
     )

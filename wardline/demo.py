@@ -195,6 +195,8 @@ async def start_demo(
             broker_port = free_port()
             await stack.enter_async_context(mqtt_broker(broker_port))
             mqtt_url = f"mqtt://127.0.0.1:{broker_port}"
+            # amqtt mixes up retained messages after a wildcard survey: no survey here.
+            os.environ.setdefault("WARDLINE_BEDSIDE_SURVEY_RETAINED", "false")
         else:
             mqtt_url = options.mqtt_url
             broker_port = int(mqtt_url.rsplit(":", 1)[1])

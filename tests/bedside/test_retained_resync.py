@@ -250,7 +250,8 @@ async def test_what_the_broker_kept_for_a_terminal_gone_from_the_inventory_is_er
         mqtt_client_id=f"svc-{topics.root}",
     )  # fmt: skip
     bus = EventBus()
-    edge = BedsideEdge(settings, BedsideOptions(topic_root=topics.root), db=db, bus=bus,
+    options = BedsideOptions(topic_root=topics.root, survey_retained=True)  # whatever the env
+    edge = BedsideEdge(settings, options, db=db, bus=bus,
                        stays=Stays(db, bus, AuditLog()))  # fmt: skip
     await edge.start()
     try:
