@@ -58,7 +58,7 @@ def register_cli(subparsers: Any) -> None:
     sim = actions.add_parser(
         "simulate", help="run one simulated terminal against the configured broker"
     )
-    sim.add_argument("terminal_id")
+    sim.add_argument("terminal_id", help="the terminal to play, e.g. T-CARDIO-101-A")
     sim.add_argument(
         "--script", default="", help="commands separated by ';' (call, cord, badge ID, wait S)"
     )

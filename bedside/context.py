@@ -40,6 +40,7 @@ from bedside.contract import (
     TerminalConfig,
     TvChannel,
 )
+from bedside.errors import BedsideError
 from bedside.options import ChannelEntry
 from bedside.stays_port import StayFacts, StayReader
 from bedside.topics import Topics
@@ -306,3 +307,25 @@ class BedsideContext:
         else:
             log.warning("context.resync_unsettled")
         log.info("context.resync", terminals=len(terminal_ids))
+
+    async def erase_strays(self, retained: Iterable[str]) -> int:
+        """Erase the retained config and context of terminals no longer in the inventory
+        (``retained``: the topics the broker keeps); the number of terminals erased."""
+        async with self._order:
+            async with self._db.session() as session:
+                known = set(await beds.terminal_ids(session))
+            strays = set()
+            for topic in retained:
+                try:
+                    ref = self._topics.parse(topic)
+                except BedsideError:
+                    continue
+                if ref.terminal_id not in known and ref.channel in ("config", "context"):
+                    strays.add(ref.terminal_id)
+            if strays:
+                await self._link.publish_many(
+                    [(t(tid), b"", True) for tid in sorted(strays)
+                     for t in (self._topics.config, self._topics.context)]
+                )  # fmt: skip
+                log.info("context.strays_erased", terminals=len(strays))
+            return len(strays)

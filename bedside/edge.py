@@ -142,6 +142,7 @@ class BedsideEdge:
             connection = self.link.connections
             try:
                 await self.context.resync()
+                await self._erase_strays()
             except BedsideError as exc:
                 log.warning("bedside.sync_retry", error=exc.error_id)
                 self._resync_wanted.set()
@@ -158,6 +159,13 @@ class BedsideEdge:
             self.resyncs += 1
             if not self._resync_wanted.is_set() and self.link.connections == connection:
                 self.synced_connection = connection
+
+    async def _erase_strays(self) -> None:
+        """Whatever the broker kept for terminals that left the inventory goes too."""
+        found: dict[str, bytes] = {}
+        for channel in ("config", "context"):
+            found |= await self.link.retained_topics(f"{self.topics.root}/terminal/+/{channel}")
+        await self.context.erase_strays(found)
 
     def health(self) -> dict[str, Any]:
         report = self.link.health()

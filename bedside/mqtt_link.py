@@ -14,9 +14,12 @@ so it can neither block the reconnection nor let one sender's backlog hold up an
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +59,72 @@ async def _wait(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+READ_BURST = 512
+"""Packets read per wake-up of the socket (aiomqtt reads one per event-loop turn)."""
+
+
+def _drive_on_the_loop(client: aiomqtt.Client) -> None:
+    """Drive paho's socket from the loop with fewer turns and syscalls than aiomqtt does.
+
+    aiomqtt reads one packet per turn of the event loop and, for every packet queued to
+    send (the PUBACK of each message received), registers the writer through
+    ``call_soon_threadsafe`` (a write on the loop's self-pipe). Under a flood of messages
+    that is three loop turns and two extra syscalls per message. Here the reader drains
+    what is there (up to ``READ_BURST`` packets) and, on the loop's thread, the writer is
+    registered directly (from the executor thread of ``connect``, aiomqtt's way).
+    """
+    paho_client = client._client
+    loop = asyncio.get_running_loop()
+    loop_thread = threading.get_ident()
+    aio_open = paho_client.on_socket_open
+    aio_register_write = paho_client.on_socket_register_write
+
+    def failed(exc: Exception) -> None:
+        disconnected = client._disconnected
+        if not disconnected.done():
+            disconnected.set_exception(exc)
+
+    def read(paho: mqtt.Client) -> None:
+        try:
+            for _ in range(READ_BURST):
+                if paho._sock is None:
+                    return
+                rc = paho._packet_read()
+                if rc == mqtt.MQTT_ERR_AGAIN:
+                    return
+                if rc > 0:
+                    paho._loop_rc_handle(rc)
+                    return
+        except Exception as exc:  # a broken connection: aiomqtt's own handling
+            failed(exc)
+
+    def write(paho: mqtt.Client) -> None:
+        try:
+            paho.loop_write()
+        except Exception as exc:
+            failed(exc)
+
+    def install_reader(paho: mqtt.Client, sock: Any) -> None:
+        # Only while paho still holds this socket: a closed one's number may be reused.
+        current = paho._sock
+        if current is not None and current is sock and current.fileno() >= 0:
+            loop.add_reader(current.fileno(), read, paho)
+
+    def on_socket_open(paho: mqtt.Client, userdata: Any, sock: Any) -> None:
+        if aio_open is not None:
+            aio_open(paho, userdata, sock)  # schedules aiomqtt's reader; ours replaces it
+        loop.call_soon_threadsafe(install_reader, paho, sock)
+
+    def on_socket_register_write(paho: mqtt.Client, userdata: Any, sock: Any) -> None:
+        if threading.get_ident() == loop_thread:
+            loop.add_writer(sock.fileno(), write, paho)
+        elif aio_register_write is not None:
+            aio_register_write(paho, userdata, sock)
+
+    paho_client.on_socket_open = on_socket_open
+    paho_client.on_socket_register_write = on_socket_register_write
 
 
 class _Batch:
@@ -103,6 +172,8 @@ class MqttLink:
         self._client: aiomqtt.Client | None = None
         self._task: asyncio.Task[None] | None = None
         self._connected_callbacks: list[Callable[[int], None]] = []
+        self._surveys: list[tuple[str, dict[str, bytes], asyncio.Event]] = []
+        self._left_subscribed: set[str] = set()  # surveys cut short: kept by the session
         self.refused_subscriptions: set[str] = set()
         self._stopping = False
         self.state = "down"
@@ -158,6 +229,7 @@ class MqttLink:
         }
 
     def _make_client(self) -> aiomqtt.Client:
+        """A client for one connection (a new one after each loss)."""
         addr = self.address
         tls = ssl.create_default_context(cafile=self._ca_file) if addr.tls else None
         will = None
@@ -179,6 +251,7 @@ class MqttLink:
             max_inflight_messages=0,
             # Small QoS 1 packets (PUBACKs, notices) must not wait for Nagle's algorithm.
             socket_options=[NO_DELAY],
+            logger=_client_logger(),
         )
         client.pending_calls_threshold = self.window * 2 + 16
         paho_client = client._client
@@ -190,6 +263,16 @@ class MqttLink:
             self._on_puback(args[2])
 
         paho_client.on_publish = on_publish
+
+        def on_message(paho: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+            # Straight from paho to the intake: aiomqtt's queue costs a Message, a task and
+            # an asyncio.wait per message (too dear under a flood of junk).
+            payload = message.payload
+            self._deliver(message.topic, payload if isinstance(payload, bytes) else bytes(payload),
+                          message.retain)  # fmt: skip
+
+        paho_client.on_message = on_message
+        _drive_on_the_loop(client)
         return client
 
     async def _run(self) -> None:
@@ -201,8 +284,8 @@ class MqttLink:
                 async with client:
                     await self._on_connected(client)
                     delay = self._backoff[0]
-                    async for message in client.messages:
-                        self._dispatch(message)
+                    async for _ in client.messages:  # ends when the connection does
+                        pass
             except aiomqtt.MqttError as exc:
                 self.last_error = str(exc)[:200]
                 log.warning("mqtt.disconnected", broker=self.address.describe(), error=str(exc))
@@ -230,6 +313,9 @@ class MqttLink:
             if any(_refused(code) for code in granted):  # the broker refused (ACL)
                 self.refused_subscriptions.add(topic)
                 log.error("mqtt.subscription_refused", topic=topic)
+        for topic in list(self._left_subscribed):  # the persistent session still has them
+            await client.unsubscribe(topic)
+            self._left_subscribed.discard(topic)
         self._client = client
         self.connections += 1
         self.state = "up"
@@ -240,19 +326,60 @@ class MqttLink:
         for callback in self._connected_callbacks:
             callback(self.connections)
 
-    def _dispatch(self, message: aiomqtt.Message) -> None:
+    def _deliver(self, topic: str, payload: bytes, retained: bool) -> None:
         """Hand a received message to the intake, which queues it and returns: the reader
         never waits for a handler (a handler publishing while the connection is down must not
         stop the reconnection)."""
         self.received += 1
+        if retained and self._surveys:
+            for topic_filter, found, arrived in self._surveys:
+                if mqtt.topic_matches_sub(topic_filter, topic):
+                    found[topic] = payload
+                    arrived.set()
         if self._on_message is None:
             return
-        payload = message.payload if isinstance(message.payload, bytes) else b""
         try:
-            self._on_message(str(message.topic), payload, bool(message.retain))
+            self._on_message(topic, payload, retained)
         except Exception as exc:  # a bug in the intake: counted, one line, no payload
             self.handler_failures += 1
-            log.error("mqtt.intake_failed", topic=str(message.topic)[:200], error=repr(exc)[:200])
+            log.error("mqtt.intake_failed", topic=topic[:200], error=repr(exc)[:200])
+
+    async def retained_topics(
+        self, topic_filter: str, *, quiet: float = 0.5, within: float = 10.0
+    ) -> dict[str, bytes]:
+        """What the broker keeps retained under ``topic_filter`` (non-empty messages): a
+        subscription on this connection until no retained message came for ``quiet``
+        seconds, then unsubscribed."""
+        client = self._client
+        if client is None:
+            raise BrokerUnavailable(
+                "mqtt.unavailable", "broker not connected", broker=self.address.describe()
+            )
+        found: dict[str, bytes] = {}
+        arrived = asyncio.Event()
+        survey = (topic_filter, found, arrived)
+        self._surveys.append(survey)
+        self._left_subscribed.add(topic_filter)
+        try:
+            try:
+                async with asyncio.timeout(within):
+                    await client.subscribe(topic_filter, qos=1)
+                    while await _wait(arrived, quiet):
+                        arrived.clear()
+            except (TimeoutError, aiomqtt.MqttError) as exc:
+                raise BrokerUnavailable(
+                    "mqtt.survey_failed", "could not read the retained topics",
+                    broker=self.address.describe(),
+                ) from exc  # fmt: skip
+            finally:
+                if self._client is client:
+                    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                        async with asyncio.timeout(within):
+                            await client.unsubscribe(topic_filter)
+                            self._left_subscribed.discard(topic_filter)
+        finally:
+            self._surveys.remove(survey)
+        return {topic: payload for topic, payload in found.items() if payload}
 
     # --- publishing ---------------------------------------------------------------------
 
@@ -341,3 +468,22 @@ class MqttLink:
     def _wake_all(self) -> None:
         for wake in self._wakers:
             wake.set()
+
+
+class _LateAcknowledgement(logging.Filter):
+    """aiomqtt logs an error when a SUBACK or PUBACK arrives for a request that was already
+    given up (a subscribe cancelled by a stop or a reconnection): nothing is lost then, so it
+    is a debug line, not an error line an operator would chase."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Unexpected message ID"):
+            log.debug("mqtt.late_acknowledgement")
+            return False
+        return True
+
+
+def _client_logger() -> logging.Logger:
+    logger = logging.getLogger("bedside.mqtt.client")
+    if not any(isinstance(f, _LateAcknowledgement) for f in logger.filters):
+        logger.addFilter(_LateAcknowledgement())
+    return logger

@@ -378,9 +378,6 @@ class NurseCalls:
 
     # --- notices ------------------------------------------------------------------------
 
-    def _notify(self, call: NurseCallView, state: NurseCallState, wards: list[str]) -> None:
-        self._notices.notify(call, state, wards)
-
     async def notices_sent(self) -> None:
         """Wait until every queued notice was handed to the broker (tests, shutdown)."""
         await self._notices.sent()

@@ -32,6 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 INVENTORY = ROOT / "examples" / "hospital-2000.yaml"
 
 
+ADMIN = "bench-admin"
+"""A PBX administrator's account (system class) for the baselines and the AstDB wipes; the
+service's own account cannot DBPut or DBDelTree (issue 18)."""
+
+
 class SimulatorProcess:
     """The PBX simulator in its own process, as a real PBX would be (``wardline pbx simulator``)."""
 
@@ -41,7 +46,8 @@ class SimulatorProcess:
     @classmethod
     async def start(cls) -> SimulatorProcess:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "wardline", "pbx", "simulator", "--port", "0", cwd=ROOT,
+            sys.executable, "-m", "wardline", "pbx", "simulator", "--port", "0",
+            "--admin-user", ADMIN, cwd=ROOT,
             env={**os.environ, "WARDLINE_AMI_SECRET": "wardline-secret",
                  "WARDLINE_LOG_LEVEL": "WARNING"},
             stdout=asyncio.subprocess.PIPE,
@@ -104,11 +110,24 @@ async def run(admissions: int) -> dict[str, Any]:
         backoff=Backoff(initial=0.05, maximum=0.2),
     )
     session = PbxSession(link, bus.publish)
+    admin = AmiLink(
+        host="127.0.0.1",
+        port=sim.port,
+        username=ADMIN,
+        secret="wardline-secret",
+        backoff=Backoff(initial=0.05, maximum=0.2),
+    )
     bed_lines = BedLines(session.actions, db)
     bed_lines.subscribe(bus)
     await bus.start()
     await session.start()
+    await admin.start()
     await link.wait_synced(5)
+    await admin.wait_synced(5)
+
+    async def db_put(key: str) -> None:
+        await admin.send({"Action": "DBPut", "Family": "bench", "Key": key, "Val": "1"})
+
     await bus.drain()
     await bed_lines.wait_reconciled()
     try:
@@ -116,9 +135,9 @@ async def run(admissions: int) -> dict[str, Any]:
         raw: list[float] = []
         for i in range(admissions):
             t0 = time.perf_counter()
-            await session.actions.put("bench", str(i), "1")
+            await db_put(str(i))
             raw.append(time.perf_counter() - t0)
-        await wipe(link, "bench")
+        await wipe(admin, "bench")
 
         # admissions, one after the other, each until its line is active
         waiting: dict[int, asyncio.Future[None]] = {}
@@ -160,20 +179,20 @@ async def run(admissions: int) -> dict[str, Any]:
 
         async def put(i: int) -> None:
             async with limit:
-                await session.actions.put("bench", str(i), "1")
+                await db_put(str(i))
 
         raw_runs: list[float] = []
         for _ in range(3):  # best of three, like the reconcile below
             t0 = time.perf_counter()
             await asyncio.gather(*(put(i) for i in range(keys)))
             raw_runs.append(time.perf_counter() - t0)
-            await wipe(link, "bench")
+            await wipe(admin, "bench")
         raw_concurrent = min(raw_runs)
 
         # reconcile after a PBX restart (AstDB lost): every key rewritten
         full_runs: list[float] = []
-        for _ in range(3):
-            await wipe(link, "bed", "did")
+        for _ in range(5):  # worst of five is the figure held to the 2 s target
+            await wipe(admin, "bed", "did")
             t0 = time.perf_counter()
             repair = await bed_lines.reconcile()
             full_runs.append(time.perf_counter() - t0)
@@ -185,7 +204,7 @@ async def run(admissions: int) -> dict[str, Any]:
         quiet_reconcile = time.perf_counter() - t0
 
         # the real path: the AMI connection drops, the link reconnects, the bus triggers it
-        await wipe(link, "bed", "did")
+        await wipe(admin, "bed", "did")
         bed_lines.last_repair = None
         t0 = time.perf_counter()
         link.drop()
@@ -196,6 +215,7 @@ async def run(admissions: int) -> dict[str, Any]:
 
     finally:
         await session.stop()
+        await admin.stop()
         await bed_lines.close()
         await bus.stop()
         await sim.stop()

@@ -1,9 +1,13 @@
 """Nurse-call latency: a terminal's press (MQTT event) to NurseCallRaised on the bus (what the
 console shows) and to the "received" notice back on the terminal, through the real service
 parts (gateway, nurse-call store on SQLite, bus) - next to a bare echo through the same broker
-(a subscriber that answers at once), measured in the same run.
+(a subscriber that answers at once), measured in the same run. Then the ring
+(:mod:`bench.nurse_call_rings`): press -> station ringing, badge clear -> every ring stopped,
+PBX back -> ring, against the PBX simulator or a real Asterisk (``--asterisk``), next to the
+same Originate/Hangup sent bare and to the AMI link's own return.
 
-    python bench/nurse_call_latency.py [--url mqtt://127.0.0.1:1883] [--calls 300] [--json]
+    python bench/nurse_call_latency.py [--url mqtt://127.0.0.1:1883] [--calls 300]
+        [--rings 30] [--restarts 3] [--asterisk /opt/asterisk22/sbin/asterisk] [--json]
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -21,16 +26,42 @@ from pathlib import Path
 
 import aiomqtt
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ and tests/ as packages
+
 from bedside.contract import NurseCallPressed, parse_notice
 from bedside.gateway import TerminalGateway
 from bedside.mqtt_link import NO_DELAY, MqttLink, parse_mqtt_url
 from bedside.nurse_call import NurseCalls
 from bedside.presence import TerminalRegistry
 from bedside.topics import Topics
+from bench.nurse_call_rings import ring_run
 from wardline.bus import EventBus
 from wardline.db.engine import Database, upgrade
 from wardline.db.models import Bed, Room, Site, Terminal, Ward
 from wardline.domain.nurse_call_events import NurseCallRaised
+
+
+def ring_figures(rings: dict[str, list[float]], peer: str) -> dict[str, object]:
+    ms = 1000.0
+    out: dict[str, object] = {"ring_peer": peer}
+    rows = (
+        ("press", "press -> station ringing", "bare_ring", "bare Originate -> ringing"),
+        ("clear", "badge clear -> every ring stopped", "bare_stop", "bare Hangup -> stopped"),
+        ("back", "PBX back (booted) -> ring again", "link_back", "AMI connect + login"),
+    )
+    print(f"nurse-call ring against the {peer}")
+    for key, label, base, base_label in rows:
+        if not rings[key]:
+            continue
+        p99, b99 = pct(rings[key], 0.99), pct(rings[base], 0.99)
+        out[f"{key}_p50_ms"] = round(statistics.median(rings[key]) * ms, 2)
+        out[f"{key}_p99_ms"] = round(p99 * ms, 2)
+        out[f"{base}_p99_ms"] = round(b99 * ms, 2)
+        out[f"ratio_{key}_p99"] = round(p99 / b99, 2) if b99 else None
+        print(f"  {label}: p50 {out[f'{key}_p50_ms']} ms, p99 {out[f'{key}_p99_ms']} ms "
+              f"({len(rings[key])} runs); {base_label} p99 {out[f'{base}_p99_ms']} ms, "
+              f"ratio {out[f'ratio_{key}_p99']}")  # fmt: skip
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -150,6 +181,7 @@ async def service_run(
                 await bus.drain()
                 to_console.append(raised_at[f"BENCH-{i}"] - start)
     finally:
+        await nurse_calls.close()
         await link.stop()
         await bus.stop()
         await db.dispose()
@@ -163,6 +195,12 @@ async def main() -> None:
     parser.add_argument(
         "--postgres", metavar="ADMIN_URL",
         help="use a temporary database on this PostgreSQL server (default: a SQLite file)",
+    )  # fmt: skip
+    parser.add_argument("--rings", type=int, default=30, help="presses rung and cleared")
+    parser.add_argument("--restarts", type=int, default=3, help="PBX restarts, a call open")
+    parser.add_argument(
+        "--asterisk", metavar="BINARY",
+        help="ring a real Asterisk 22 with a sipp station (default: the PBX simulator)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -192,6 +230,10 @@ async def main() -> None:
     print(f"  bare broker echo (baseline):        p50 {result['echo_p50_ms']} ms, "
           f"p99 {result['echo_p99_ms']} ms")  # fmt: skip
     print(f"  ratio terminal p99 / echo p99: {result['ratio_terminal_p99_vs_echo']}")
+    if args.rings or args.restarts:
+        ring_topics = Topics(root=f"bench/{uuid.uuid4().hex[:8]}/v1")
+        rings = await ring_run(args.url, ring_topics, args.rings, args.restarts, args.asterisk)
+        result.update(ring_figures(rings, "asterisk" if args.asterisk else "simulator"))
     if args.json:
         print(json.dumps(result))
 

@@ -44,7 +44,7 @@ def adt_message(
     """One ADT message; ``bed`` is the new location (A01, A02) or the current one."""
     if trigger not in TRIGGERS:
         raise ValueError(f"unsupported trigger {trigger}")
-    stamp = (at or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    stamp = (at or datetime.now(UTC)).strftime("%Y%m%d%H%M%S%z")  # with its offset
     location = f"{bed.ward}^{bed.room}^{bed.bed}" if bed else ""
     segments = [
         f"MSH|^~\\&|{sender}|CHRS|WARDLINE|CHRS|{stamp}||ADT^{trigger}^ADT_{trigger}|{control_id}"

@@ -259,7 +259,9 @@ def parse_adt(
     ``ignored_events``. ``ward_aliases`` maps HL7 points of care (PV1-3.1, e.g. a French UF
     code) to inventory ward codes; ``zones`` gives the zone of times without an offset."""
     try:
-        message = _parse_adt(raw, default_charset, zones or LocalZones(), ignored_events)
+        message = _parse_adt(
+            raw, default_charset, zones or LocalZones(), ignored_events, ward_aliases or {}
+        )
     except (IndexError, ValueError, TypeError, AttributeError) as exc:
         # python-hl7 trips on some broken structures: that is a malformed message too
         raise MalformedMessage("hl7.unparseable", "the message cannot be parsed") from exc
@@ -271,12 +273,17 @@ def parse_adt(
 
 
 def _parse_adt(
-    raw: bytes, default_charset: str, zones: LocalZones, ignored_events: frozenset[str]
+    raw: bytes,
+    default_charset: str,
+    zones: LocalZones,
+    ignored_events: frozenset[str],
+    ward_aliases: dict[str, str],
 ) -> AdtMessage:
     msg, codec = parse_message(raw, default_charset)
     header = read_header(msg, codec)
     check_header(header, field(msg, "EVN", 1), ignored_events)
-    zone = zones.of(header.sending_facility)
+    ward = field(msg, "PV1", 3, 1, 1)
+    zone = zones.of(header.sending_facility, ward_aliases.get(ward, ward))
     movement = read_movement(msg, zone)
     patient = read_patient(msg)
     _fits(patient.ipp, MAX_KEY, "PID-3.1 (patient identifier)", "hl7.ipp_too_long")

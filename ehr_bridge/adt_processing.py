@@ -9,11 +9,13 @@ MSH-10) is answered with the stored acknowledgement and never applied twice.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from ehr_bridge import adt_inbox as inbox
@@ -28,12 +30,16 @@ from ehr_bridge.hl7_time import LocalZones
 from wardline.bus import EventBus
 from wardline.db.base import utcnow
 from wardline.db.engine import Database
+from wardline.db.models import Site, Ward
 from wardline.domain.commands import SYSTEM_ADT, Actor, Admit, Discharge, Transfer
 from wardline.domain.ehr_events import AdtMessageRefused
 from wardline.domain.errors import DomainError
 from wardline.errors import StorageError
+from wardline.ward_time import WardTime
 
 log = structlog.get_logger(__name__)
+
+ZONES_REFRESH_SECONDS = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,12 +64,17 @@ class AdtProcessor:
         actor: Actor = SYSTEM_ADT,
         clock: Callable[[], datetime] = utcnow,
         bus: EventBus | None = None,
+        ward_time: WardTime | None = None,
     ) -> None:
         self.db, self.stays, self.actor, self.clock = db, stays, actor, clock
         self.bus = bus
         self.default_charset = default_charset
         self.ward_aliases = ward_aliases or {}
         self.zones = zones or LocalZones()
+        self.ward_time = ward_time
+        if ward_time is not None:  # the sites' zones (core settings) unless MSH-4 says
+            self.zones = replace(self.zones, default=ward_time.default)
+        self._zones_read = -ZONES_REFRESH_SECONDS
         self.ignored_events = ignored_events
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._in_flight: dict[str, set[int]] = {}
@@ -106,6 +117,7 @@ class AdtProcessor:
 
     async def receive_outcome(self, raw: bytes) -> tuple[Outcome, MessageHeader | None]:
         now = self.clock()
+        await self._read_ward_zones()
         try:
             message = self.parse(raw)
         except Hl7Error as exc:
@@ -171,7 +183,7 @@ class AdtProcessor:
             return Outcome(
                 message_id=None,
                 ack_code="AR",
-                status=status,
+                status=inbox.REJECTED,
                 error_id=exc.error_id,
                 error=exc.message,
             ), header
@@ -260,6 +272,20 @@ class AdtProcessor:
             except DBAPIError as exc:
                 results.append(refused(exc))
         return results
+
+    async def _read_ward_zones(self) -> None:
+        """The zone of each ward's site, read again at most once a minute, when the sites
+        are in several zones (``Settings.site_timezones``)."""
+        ward_time = self.ward_time
+        if ward_time is None or not ward_time.by_site:
+            return
+        if time.monotonic() - self._zones_read < ZONES_REFRESH_SECONDS:
+            return
+        self._zones_read = time.monotonic()
+        async with inbox.reading(self.db) as s:
+            rows = await s.execute(select(Ward.code, Site.code).join(Site, Site.id == Ward.site_id))
+            by_ward = {ward: ward_time.of_site(site) for ward, site in rows}
+        self.zones = replace(self.zones, by_ward=by_ward)
 
     async def _in_order(self, entry: inbox.InboxEntry, message: AdtMessage) -> Command:
         """The command, its time chosen when the local time happened twice (autumn): the

@@ -152,6 +152,8 @@ class BedsideRecords:
         since = (self.clock() - timedelta(hours=opts.vitals_hours)).isoformat(timespec="seconds")
         day_start = (self.clock() - timedelta(days=1)).isoformat(timespec="seconds")
         count = str(opts.page_size)
+        # ``subject`` where the resource has one: ``patient`` is defined with resolve() on
+        # these types, which some engines (Medplum's) evaluate resource by resource.
         allergies, prescriptions, observations, diets, given = await asyncio.gather(
             self.client.search_all(
                 "AllergyIntolerance", {"patient": ref, "_count": count}, opts.page_limit
@@ -159,7 +161,7 @@ class BedsideRecords:
             self.client.search_all(
                 "MedicationRequest",
                 {
-                    "patient": ref,
+                    "subject": ref,
                     "status": "active,on-hold",
                     "_include": "MedicationRequest:medication",
                     "_count": count,
@@ -169,7 +171,7 @@ class BedsideRecords:
             self.client.search_all(
                 "Observation",
                 {
-                    "patient": ref,
+                    "subject": ref,
                     "category": "vital-signs",
                     "date": f"ge{since}",
                     "_sort": "-date",
@@ -184,7 +186,7 @@ class BedsideRecords:
             ),
             self.client.search_all(
                 "MedicationAdministration",
-                {"patient": ref, "effective-time": f"ge{day_start}", "_count": count},
+                {"subject": ref, "effective-time": f"ge{day_start}", "_count": count},
                 opts.page_limit,
             ),
         )

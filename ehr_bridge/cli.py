@@ -93,12 +93,13 @@ async def cmd_context(args: argparse.Namespace, settings: Settings) -> int:
     from wardline.domain.audit import AuditLog
     from wardline.domain.commands import SYSTEM_ADMIN_CLI
     from wardline.domain.stays import Stays
+    from wardline.ward_time import WardTime
 
     if not settings.fhir_url:
         raise NotConfigured("ehr.not_configured", "set WARDLINE_FHIR_URL to the FHIR server")
     options = load_options()
     db = Database(settings.effective_database_url)
-    audit = AuditLog()
+    audit = AuditLog(key=settings.audit_key_bytes())
     try:
         if not await db.ping():
             raise StorageError("db.unavailable", "the database is unreachable")
@@ -106,7 +107,12 @@ async def cmd_context(args: argparse.Namespace, settings: Settings) -> int:
         if stay is None:
             print(f"wardline: error: bed {args.bed} has no active stay", file=sys.stderr)
             return 2
-        tz = ZoneInfo(options.ward_timezone)
+        bed = stay.bed
+        tz = (
+            await WardTime(db, settings).of_ward(bed.ward_code)
+            if bed
+            else ZoneInfo(settings.timezone)
+        )
         view: dict[str, Any]
         async with aiohttp.ClientSession() as session:
             client = SharedSessionClient(

@@ -34,7 +34,7 @@ from wardline.domain.clinical_record_port import (
 )
 from wardline.domain.commands import Actor
 from wardline.domain.stay_views import StayView
-from wardline.ward_time import WardTime
+from wardline.ward_time import DEFAULT_ZONE, WardTime
 
 
 class EhrClinicalRecord:
@@ -55,7 +55,7 @@ class EhrClinicalRecord:
         self.ward_time = ward_time
         records.on_identity_problem = self._audit_identity
         self.ward = Ward(
-            timezone=ward_time.default if ward_time else ZoneInfo(options.ward_timezone),
+            timezone=ward_time.default if ward_time else ZoneInfo(DEFAULT_ZONE),
             tolerance=timedelta(minutes=options.dose_window_minutes),
         )
 
@@ -130,7 +130,8 @@ class EhrClinicalRecord:
                 select(EhrOutbox.resource).where(
                     EhrOutbox.visit_number == visit_number,
                     EhrOutbox.kind == "administration",
-                    EhrOutbox.state != outbox.FAILED,
+                    # A write the EHR refused for good still happened at the bed: the dose
+                    # shows as recorded (never "due" again), its refusal in the writes list.
                     EhrOutbox.created_at >= since,
                 )
             )

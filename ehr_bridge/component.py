@@ -186,6 +186,7 @@ def _new_processor(app: web.Application, bridge: EhrBridge) -> AdtProcessor:
         default_charset=app[k.SETTINGS].hl7_default_charset,
         ward_aliases=bridge.options.ward_aliases,
         zones=bridge.options.local_zones(),
+        ward_time=app[k.WARD_TIME],
         ignored_events=bridge.options.hl7_ignored_events,
         clock=app[k.CLOCK],
         bus=app[k.BUS],

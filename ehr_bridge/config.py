@@ -20,7 +20,8 @@ class EhrOptions(BaseSettings):
     )
     ward_timezone: str = Field(
         default="Europe/Paris",
-        description="Time zone of the wards, and of HL7 times sent without an offset.",
+        description="Time zone of HL7 times sent without an offset (clinical times at the "
+        "bed: WARDLINE_TIMEZONE, WARDLINE_SITE_TIMEZONES).",
     )
     hl7_facility_timezones: dict[str, str] = Field(
         default_factory=dict,

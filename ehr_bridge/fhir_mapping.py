@@ -41,14 +41,7 @@ VITAL_KINDS = {
 }
 
 
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+_datetime = fo.parse_datetime
 
 
 def _date(value: Any) -> date | None:

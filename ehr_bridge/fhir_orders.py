@@ -266,8 +266,30 @@ def order(
 def orders(
     requests: list[Resource], medications: Mapping[str, Resource], known_when: frozenset[str]
 ) -> list[MedicationOrder]:
-    """The orders shown at the bed, in the EHR's order."""
-    return [o for o in (order(r, medications, known_when) for r in requests) if o is not None]
+    """The orders shown at the bed, in the EHR's order. An active or on-hold order whose
+    structure cannot be read is kept, to clarify, rather than dropped."""
+    out = []
+    for request in requests:
+        try:
+            shown = order(request, medications, known_when)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            shown = _unreadable(request)
+        if shown is not None:
+            out.append(shown)
+    return out
+
+
+def _unreadable(request: Any) -> MedicationOrder | None:
+    status = SHOWN_STATUSES.get(str(request.get("status"))) if isinstance(request, dict) else None
+    if status is None:
+        return None
+    return MedicationOrder(
+        order_id=str(request.get("id", "")),
+        medication=label(request.get("medicationCodeableConcept")) or "?",
+        dose="",
+        status=status,
+        to_clarify=True,
+    )
 
 
 def medication_references(requests: list[Resource]) -> set[str]:

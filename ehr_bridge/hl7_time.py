@@ -42,11 +42,13 @@ class Hl7Time:
 
 @dataclass(frozen=True)
 class LocalZones:
-    """The zone of timestamps sent without an offset: per sending facility (MSH-4), else the
+    """The zone of timestamps sent without an offset: the sending facility's (MSH-4) when
+    configured, else the zone of the site of the ward the message names (PV1-3.1), else the
     default one."""
 
     default: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_ZONE))
     by_facility: dict[str, ZoneInfo] = field(default_factory=dict)
+    by_ward: dict[str, ZoneInfo] = field(default_factory=dict)
 
     @classmethod
     def named(cls, default: str, by_facility: dict[str, str] | None = None) -> LocalZones:
@@ -56,8 +58,9 @@ class LocalZones:
             by_facility={facility: _zone(name) for facility, name in (by_facility or {}).items()},
         )
 
-    def of(self, facility: str) -> ZoneInfo:
-        return self.by_facility.get(facility, self.default)
+    def of(self, facility: str, ward: str = "") -> ZoneInfo:
+        found = self.by_facility.get(facility) or self.by_ward.get(ward)
+        return found or self.default
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -64,22 +64,10 @@ def _allergy(a: Allergy) -> dict[str, Any]:
     }
 
 
-def shown_as(order: MedicationOrder) -> str:
-    """How the order is shown: ``suspended``, ``if_needed``, ``to_clarify`` (with the
-    prescriber) or ``scheduled``."""
-    if order.status == "on_hold":
-        return "suspended"
-    if order.to_clarify:
-        return "to_clarify"
-    if order.as_needed:
-        return "if_needed"
-    return "scheduled"
-
-
 def _order(o: MedicationOrder) -> dict[str, Any]:
     return {
         "order_id": o.order_id,
-        "shown_as": shown_as(o),
+        "shown_as": o.shown_as,
         "medication": o.medication,
         "medication_code": _code(o.medication_code),
         "dose": o.dose,

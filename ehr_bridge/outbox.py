@@ -254,13 +254,22 @@ class OutboxWorker:
         return 0
 
     async def _resolve_subject(self, resource: dict[str, Any], ipp: str) -> dict[str, Any]:
+        """The Patient of a write queued before the record was ever read: by the IPP with its
+        system (``WARDLINE_EHR_IPP_SYSTEM``), and only when exactly one Patient matches."""
         subject = resource.get("subject") or {}
         if subject.get("reference"):
             return resource
-        found = await self.client.search_all("Patient", {"identifier": ipp}, 1)
+        system = self.options.ipp_system
+        token = f"{system}|{ipp}" if system else ipp
+        found = await self.client.search_all("Patient", {"identifier": token}, 1)
         if not found.matches:
             # The EHR may not know the patient yet: retry later, it is not a refusal.
             raise FhirUnreachable("fhir.patient_pending", "the EHR does not know the patient yet")
+        if len(found.matches) > 1:
+            raise FhirRefused(
+                "fhir.identity_ambiguous",
+                f"{len(found.matches)} patients carry this IPP: identity to be checked",
+            )
         resource["subject"] = {"reference": f"Patient/{found.matches[0]['id']}"}
         return resource
 

@@ -20,12 +20,15 @@ from kiosk_ui.admin_models import (
     IdentityAlertsOut,
     InventoryOut,
     LinesOut,
+    MessagePath,
     OutboxItemOut,
     OutboxOut,
     ReplayOut,
+    StaffChangeIn,
     StaffIn,
     StaffListOut,
     StaffOut,
+    StaffPath,
     WardOut,
 )
 from kiosk_ui.api import Api, ApiCall
@@ -33,10 +36,25 @@ from kiosk_ui.errors import WebError
 from kiosk_ui.inventory_read import beds, wards
 from wardline import appkeys as k
 from wardline.db.models import AuditEvent, Bed, Did, Stay, Terminal
-from wardline.domain.audit import verify_chain
+from wardline.domain.audit_checkpoints import verify
+from wardline.domain.staff import StaffView
 from wardline.errors import WardlineError
 
 ROLE = ("admin",)
+
+
+def staff_out(u: StaffView) -> StaffOut:
+    return StaffOut(
+        username=u.username,
+        display_name=u.display_name,
+        roles=sorted(u.roles),
+        ward_code=u.ward_code,
+        language=u.language,
+        active=u.active,
+        rpps=u.rpps,
+    )
+
+
 TAGS = ("admin",)
 
 
@@ -83,20 +101,7 @@ def register(api: Api) -> None:
     )
     async def admin_staff(call: ApiCall) -> StaffListOut:
         users = await call.request.app[k.STAFF].list_users()
-        return StaffListOut(
-            staff=[
-                StaffOut(
-                    username=u.username,
-                    display_name=u.display_name,
-                    roles=sorted(u.roles),
-                    ward_code=u.ward_code,
-                    language=u.language,
-                    active=u.active,
-                    rpps=u.rpps,
-                )
-                for u in users
-            ]
-        )
+        return StaffListOut(staff=[staff_out(u) for u in users])
 
     @api.route(
         "POST",
@@ -120,15 +125,27 @@ def register(api: Api) -> None:
             language=body.language,
             rpps=body.rpps,
         )
-        return StaffOut(
-            username=u.username,
-            display_name=u.display_name,
-            roles=sorted(u.roles),
-            ward_code=u.ward_code,
-            language=u.language,
-            active=u.active,
-            rpps=u.rpps,
+        return staff_out(u)
+
+    @api.route(
+        "PATCH",
+        "/admin/staff/{username}",
+        roles=ROLE,
+        summary="Change an account's roles or switch it off (its sessions end at once)",
+        body=StaffChangeIn,
+        response=StaffOut,
+        tags=TAGS,
+        path_params=StaffPath,
+    )
+    async def admin_change_staff(call: ApiCall) -> StaffOut:
+        body = call.body(StaffChangeIn)
+        u = await call.request.app[k.STAFF].update(
+            call.signed_in().actor,
+            call.params(StaffPath).username,
+            roles=set(body.roles) if body.roles is not None else None,
+            active=body.active,
         )
+        return staff_out(u)
 
     @api.route(
         "GET",
@@ -188,6 +205,7 @@ def register(api: Api) -> None:
         "POST",
         "/admin/adt/{message_id}/replay",
         roles=ROLE,
+        path_params=MessagePath,
         summary="Apply a refused ADT message again",
         response=ReplayOut,
         tags=TAGS,
@@ -196,10 +214,8 @@ def register(api: Api) -> None:
         feed = call.request.app.get(k.ADT_FEED)
         if feed is None:
             raise WebError("admin.no_adt", "no ADT feed is configured on this server")
-        raw = call.path("message_id")
-        if not raw.isdigit():
-            raise WebError("request.invalid", "a message id is a number", message_id=raw)
-        result = await feed.replay(int(raw), call.signed_in().actor)
+        message_id = call.params(MessagePath).message_id
+        result = await feed.replay(message_id, call.signed_in().actor)
         return ReplayOut.model_validate(result, from_attributes=True)
 
     @api.route(
@@ -267,7 +283,10 @@ def register(api: Api) -> None:
         tags=TAGS,
     )
     async def admin_audit_verify(call: ApiCall) -> ChainOut:
-        report = await verify_chain(call.request.app[k.DATABASE])
+        app = call.request.app
+        report = await verify(
+            app[k.DATABASE], app[k.AUDIT].key, app[k.SETTINGS].effective_audit_checkpoint_file
+        )
         return ChainOut(
             rows=report.rows, ok=report.ok, broken_at=report.broken_at, reason=report.reason
         )

@@ -55,6 +55,21 @@ class StaffIn(BaseModel):
     )
 
 
+class StaffPath(BaseModel):
+    username: str = Field(pattern=r"^[a-z0-9._-]{2,64}$", description="The account's name")
+
+
+class StaffChangeIn(BaseModel):
+    """What changes on an account (absent: unchanged); its open sessions end."""
+
+    roles: list[Literal["nurse", "switchboard", "admin"]] | None = Field(default=None, min_length=1)
+    active: bool | None = None
+
+
+class MessagePath(BaseModel):
+    message_id: int = Field(ge=1, le=2**63 - 1, description="The ADT message's id")
+
+
 class DidOut(BaseModel):
     number: str
     state: str

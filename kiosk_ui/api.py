@@ -41,6 +41,7 @@ class ApiCall:
     user: SignedIn | None
     _body: BaseModel | None = None
     _query: BaseModel | None = None
+    _params: BaseModel | None = None
 
     def body(self, model: type[M]) -> M:
         assert isinstance(self._body, model)
@@ -49,6 +50,11 @@ class ApiCall:
     def query(self, model: type[M]) -> M:
         assert isinstance(self._query, model)
         return self._query
+
+    def params(self, model: type[M]) -> M:
+        """The path parameters, validated by the endpoint's ``path`` model."""
+        assert isinstance(self._params, model)
+        return self._params
 
     def signed_in(self) -> SignedIn:
         assert self.user is not None
@@ -74,10 +80,14 @@ class Endpoint:
     query: type[BaseModel] | None = None
     status: int = 200
     tags: tuple[str, ...] = ()
+    path_model: type[BaseModel] | None = None
+    """Types of the path parameters (all strings when None)."""
 
     async def handle(self, request: web.Request) -> web.Response:
         user = None if self.roles is None else await require(request, self.roles)
         call = ApiCall(request, user)
+        if self.path_model is not None:
+            call._params = self.path_model.model_validate(dict(request.match_info))
         if self.query is not None:
             call._query = self.query.model_validate(dict(request.query))
         if self.body is not None:
@@ -118,6 +128,7 @@ class Api:
         query: type[BaseModel] | None = None,
         status: int = 200,
         tags: tuple[str, ...] = (),
+        path_params: type[BaseModel] | None = None,
     ) -> Callable[[ApiHandler], ApiHandler]:
         def register(handler: ApiHandler) -> ApiHandler:
             self.endpoints.append(
@@ -132,6 +143,7 @@ class Api:
                     query,
                     status,
                     tags,
+                    path_params,
                 )
             )
             return handler
@@ -178,6 +190,11 @@ def _openapi_path(path: str) -> str:
     return re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)
 
 
+def _plain(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's schema without pydantic's title."""
+    return {key: value for key, value in schema.items() if key != "title"}
+
+
 def _operation(e: Endpoint, refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
     error = {"application/json": {"schema": refs[ErrorOut]}}
     op: dict[str, Any] = {
@@ -195,8 +212,14 @@ def _operation(e: Endpoint, refs: dict[type[BaseModel], dict[str, Any]]) -> dict
         }
     else:
         op["responses"]["204" if e.status == 200 else str(e.status)] = {"description": "done"}
+    typed = e.path_model.model_json_schema()["properties"] if e.path_model else {}
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": _plain(typed.get(name, {"type": "string"})),
+        }
         for name in re.findall(r"\{(\w+)", e.path)
     ]
     if e.query is not None:

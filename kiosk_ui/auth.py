@@ -1,4 +1,5 @@
-"""Who is signed in, with which roles and phone: kept in the encrypted session cookie.
+"""Who is signed in, with which roles and phone: kept in the session, held on the server
+(:mod:`kiosk_ui.session_store`; the cookie carries only a random token).
 
 Roles: ``nurse``, ``switchboard``, ``admin`` (staff accounts) and ``terminal`` (reserved for the
 bedside TV's credential). Every route names the roles it admits; :func:`require` checks them.
@@ -9,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
+from aiohttp_session import get_session
 
 from kiosk_ui.errors import forbidden_role, signed_out
 from kiosk_ui.security import csrf_token
+from kiosk_ui.session_store import USER_KEY, fresh_session
 from wardline.domain.commands import Actor
 from wardline.domain.staff import StaffView
 
 ROLES = frozenset({"nurse", "switchboard", "admin", "terminal"})
-USER_KEY = "user"
+__all__ = ["USER_KEY", "SignedIn", "current_user", "open_session", "require"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class SignedIn:
     extension: str | None
     """The switchboard operator's phone, chosen at sign-in (or later)."""
     ward_code: str | None
+    staff_id: int | None = None
+    """The staff account (None for a terminal): its sessions end when it changes."""
 
     @property
     def actor(self) -> Actor:
@@ -40,6 +44,7 @@ class SignedIn:
             "roles": sorted(self.roles),
             "extension": self.extension,
             "ward_code": self.ward_code,
+            "staff_id": self.staff_id,
         }
 
     @classmethod
@@ -53,6 +58,7 @@ class SignedIn:
                 roles=frozenset(str(r) for r in value["roles"]) & ROLES,
                 extension=value.get("extension"),
                 ward_code=value.get("ward_code"),
+                staff_id=value.get("staff_id"),
             )
         except (KeyError, TypeError):
             return None
@@ -82,8 +88,9 @@ async def open_session(
         roles=staff.roles & ROLES,
         extension=extension,
         ward_code=staff.ward_code,
+        staff_id=staff.id,
     )
-    session = await new_session(request)
+    session = await fresh_session(request)
     session[USER_KEY] = user.as_session()
     session["lang"] = lang
     csrf_token(session)

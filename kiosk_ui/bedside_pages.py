@@ -15,12 +15,14 @@ from kiosk_ui import nurse_checks
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.bedside_session import end_nurse_session, open_nurse_session, signed_in_nurse
 from kiosk_ui.nurse_checks import AdministrationIn, NurseRecordOut, VitalsIn, record_out
-from kiosk_ui.state import WebEdge
+from kiosk_ui.security import client_address
+from kiosk_ui.state import WEB, WebEdge
 from kiosk_ui.terminal_auth import TerminalPlace, require_terminal
 from wardline import appkeys as k
 from wardline.domain.clinical_record_port import AdministrationInput, VitalsInput
 from wardline.domain.commands import Actor
 from wardline.domain.errors import Conflict, PermissionDenied
+from wardline.domain.staff import badge_hash
 from wardline.domain.stay_views import StayView
 from wardline.errors import WardlineError
 
@@ -62,8 +64,11 @@ class WriteOut(BaseModel):
 
 
 def register(app: web.Application, edge: WebEdge) -> None:
-    edge.js_messages.update(JS_MESSAGES)
+    from kiosk_ui import bedside_orders
+
+    edge.js_messages.update(JS_MESSAGES | bedside_orders.JS_MESSAGES)
     api_routes(edge.api)
+    bedside_orders.api_routes(edge.api)
 
 
 async def _audit(
@@ -107,7 +112,14 @@ def api_routes(api: Api) -> None:
         place = await require_terminal(request)
         await end_nurse_session(request, place, "next_badge")
         body = call.body(BadgeIn)
-        staff = await request.app[k.STAFF].authenticate_badge(body.badge, body.pin)
+        throttle, badge = request.app[WEB].throttle, "badge:" + badge_hash(body.badge)
+        throttle.check(badge, client_address(request))
+        try:
+            staff = await request.app[k.STAFF].authenticate_badge(body.badge, body.pin)
+        except PermissionDenied:
+            throttle.failed(badge, client_address(request))
+            raise
+        throttle.succeeded(badge, client_address(request))
         if "nurse" not in staff.roles:
             raise PermissionDenied("auth.role", "only nurses sign in at the bed")
         await open_nurse_session(request, place, staff)

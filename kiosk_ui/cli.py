@@ -34,11 +34,13 @@ def _terminal_actions(subparsers: Any) -> Any:
 async def cmd_credential(args: argparse.Namespace, settings: Settings) -> int:
     from kiosk_ui.terminal_auth import issue_credential
     from wardline.db.access import open_migrated
+    from wardline.domain.audit import AuditLog
     from wardline.errors import WardlineError
 
     db = await open_migrated(settings.effective_database_url)
     try:
-        secret = await issue_credential(db, args.terminal_id)
+        audit = AuditLog(key=settings.audit_key_bytes())
+        secret = await issue_credential(db, args.terminal_id, audit=audit)
     except WardlineError as exc:
         print(f"wardline: error: {exc.message}", file=sys.stderr)
         return 2

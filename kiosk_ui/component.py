@@ -1,6 +1,6 @@
 """Wiring of the web edge: ``setup(app)`` (the composition root calls it after the other edges).
 
-Adds, in order, the security-header and error middlewares, the encrypted-cookie sessions, the
+Adds, in order, the security-header and error middlewares, the sessions held on the server, the
 CSRF check, the templates and static files, the pages, the ``/api/v1`` endpoints with their
 OpenAPI document, and the live feed at ``/ws`` (a bus subscriber, closed at shutdown).
 """
@@ -8,21 +8,23 @@ OpenAPI document, and the live feed at ``/ws`` (a bus subscriber, closed at shut
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp_jinja2
 import aiohttp_session
 import jinja2
 from aiohttp import web
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from kiosk_ui import admin, console, feeds, pages, session_api, static_files
 from kiosk_ui.api import Api
 from kiosk_ui.errors import error_middleware
 from kiosk_ui.i18n import Catalogs
+from kiosk_ui.inputs import input_middleware
 from kiosk_ui.live import LiveFeed
 from kiosk_ui.options import WebOptions
 from kiosk_ui.security import RateLimiter, csrf_middleware, headers_middleware
+from kiosk_ui.session_store import ServerStorage, SessionStore, purger
 from kiosk_ui.state import WEB, WebEdge
 from wardline import appkeys as k
 
@@ -38,19 +40,22 @@ def setup(app: web.Application, options: WebOptions | None = None) -> None:
         feed=LiveFeed(),
         catalogs=Catalogs.load(),
         limiter=RateLimiter(options.signin_attempts, options.signin_window_seconds),
+        sessions=SessionStore(
+            app[k.DATABASE],
+            app[k.CLOCK],
+            idle=timedelta(minutes=options.session_idle_minutes),
+            absolute=timedelta(hours=options.session_hours),
+        ),
     )
     app[WEB] = edge
     app.middlewares.append(headers_middleware)
     app.middlewares.append(error_middleware)
-    storage = EncryptedCookieStorage(
-        app[k.SETTINGS].session_key(),
-        cookie_name=SESSION_COOKIE,
-        max_age=int(options.session_hours * 3600),
-        secure=options.cookie_secure,
-        httponly=True,
-        samesite="Strict",
-    )
+    app.middlewares.append(input_middleware)
+    storage = ServerStorage(edge.sessions, cookie_name=SESSION_COOKIE, secure=options.cookie_secure)
     aiohttp_session.setup(app, storage)
+    app.cleanup_ctx.append(
+        purger(edge.sessions, lambda: edge.feed.close_ended(edge.sessions.alive))
+    )
     app.middlewares.append(csrf_middleware)
     aiohttp_jinja2.setup(
         app,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from kiosk_ui import console_api, nurse_call_api
+from kiosk_ui import console_api, nurse_call_api, pbx_status
 from kiosk_ui.auth import require
 from kiosk_ui.lamps import lamp_layout
 from kiosk_ui.pages import base_context
@@ -31,12 +31,27 @@ JS_MESSAGES = {
     "Pick up",
     "Hang up",
     "Call",
-    "Call {to}",
+    "Calling {to}",
+    "Your call",
+    "Telephony unavailable since {time}: calls, lamps and timers are not live.",
+    "Hang up this call, which is not on your phone? Press H again (or the button) to confirm.",
+    "Confirm hang-up",
+    "Complete transfer",
+    "Cancel transfer",
+    "Transfer completed",
+    "Transfer cancelled",
+    "Transferring to {to}: speak to them, then complete or cancel.",
+    "Telephony is unavailable: nothing was sent.",
+    "The PBX did not answer in time: check the call before trying again.",
+    "The PBX refused the action.",
+    "PBX said: {detail}",
+    "Something went wrong: nothing was changed.",
     "Transferred to {to}",
     "Parked on {space}",
     "Answered on my phone",
     "Hung up",
     "Nothing found.",
+    "since",
     "queued",
     "ringing",
     "talking",
@@ -82,6 +97,7 @@ async def console_page(request: web.Request) -> web.StreamResponse:
 
 def register(app: web.Application, edge: WebEdge) -> None:
     app.router.add_get("/console", console_page)
+    pbx_status.track(app)
     console_api.register(edge.api)
     nurse_call_api.register(edge.api)
     edge.js_messages.update(JS_MESSAGES)

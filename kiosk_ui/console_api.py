@@ -7,8 +7,9 @@ acting on one call: the first wins, the second gets ``pbx.call_conflict`` (409) 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
@@ -17,9 +18,21 @@ from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.directory import DirectoryOut, DirectorySearchIn, search
 from kiosk_ui.errors import WebError
 from kiosk_ui.lamps import LampsOut, lamp_layout
+from kiosk_ui.pages import language as page_language
+from kiosk_ui.pbx_status import status_of
 from wardline import appkeys as k
 from wardline.db.schema import metadata
 from wardline.domain.switchboard_port import CallView, Switchboard
+from wardline.ward_time import clock_text
+
+
+def local_datetime(moment: datetime, zone: ZoneInfo, lang: str) -> str:
+    """A date and time in ``zone``, written the way ``lang`` writes it (Babel)."""
+    from babel.dates import format_datetime
+
+    if moment.tzinfo is None:  # SQLite gives back naive UTC
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment.astimezone(zone), "medium", tzinfo=zone, locale=lang)
 
 ROLE = ("switchboard",)
 Extension = Field(pattern=r"^[0-9*#+]{1,32}$")
@@ -47,7 +60,11 @@ class BoardOut(BaseModel):
     parked: dict[str, str]
     phones: dict[str, str]
     my_extension: str | None
-    pbx: Literal["up", "absent"]
+    pbx: Literal["up", "down", "absent"]
+    pbx_since: datetime
+    """When the link last changed state."""
+    pbx_since_local: str
+    """That moment as the operator reads it: HH:MM in the site's zone."""
 
 
 class TransferIn(BaseModel):
@@ -61,6 +78,14 @@ class DialIn(BaseModel):
 
 class CallIdOut(BaseModel):
     call_id: str
+
+
+class CallPath(BaseModel):
+    call_id: str = Field(min_length=1, max_length=128, description="The call's id")
+
+
+class SpacePath(BaseModel):
+    space: str = Field(pattern=r"^[0-9]{1,8}$", description="A parking space")
 
 
 class ParkOut(BaseModel):
@@ -87,6 +112,8 @@ class CallRecordOut(BaseModel):
     ended_at: datetime
     disposition: str
     transferred: bool
+    started_local: str = ""
+    """The start as the operator reads it: in the page's language and the site's zone."""
 
 
 class HistoryOut(BaseModel):
@@ -146,12 +173,17 @@ def register(api: Api) -> None:
         tags=tags,
     )
     async def console_board(call: ApiCall) -> BoardOut:
-        board = call.request.app.get(k.SWITCHBOARD)
+        app = call.request.app
+        board = app.get(k.SWITCHBOARD)
         me = call.signed_in().extension
+        link = status_of(app)
+        since = dict(
+            pbx=link.state,
+            pbx_since=link.since,
+            pbx_since_local=clock_text(link.since, app[k.WARD_TIME].default),
+        )
         if board is None:
-            return BoardOut(
-                calls=[], queues={}, parked={}, phones={}, my_extension=me, pbx="absent"
-            )
+            return BoardOut(calls=[], queues={}, parked={}, phones={}, my_extension=me, **since)
         snap = board.snapshot()
         return BoardOut(
             calls=[call_out(c) for c in snap.calls],
@@ -159,7 +191,7 @@ def register(api: Api) -> None:
             parked=dict(snap.parked),
             phones=dict(snap.phones),
             my_extension=me,
-            pbx="up",
+            **since,
         )
 
     @api.route(
@@ -191,19 +223,21 @@ def register(api: Api) -> None:
         "POST",
         "/calls/{call_id}/answer",
         roles=ROLE,
+        path_params=CallPath,
         summary="Bring this call to my phone",
         response=CallIdOut,
         tags=tags,
     )
     async def answer_call(call: ApiCall) -> CallIdOut:
         board, me = board_of(call), my_phone(call)
-        await board.transfer_blind(call.path("call_id"), me, me)
-        return CallIdOut(call_id=call.path("call_id"))
+        await board.transfer_blind(call.params(CallPath).call_id, me, me)
+        return CallIdOut(call_id=call.params(CallPath).call_id)
 
     @api.route(
         "POST",
         "/calls/{call_id}/transfer",
         roles=ROLE,
+        path_params=CallPath,
         summary="Blind or attended transfer",
         body=TransferIn,
         response=CallIdOut,
@@ -212,45 +246,72 @@ def register(api: Api) -> None:
     async def transfer_call(call: ApiCall) -> CallIdOut:
         board, me, body = board_of(call), my_phone(call), call.body(TransferIn)
         if body.kind == "blind":
-            await board.transfer_blind(call.path("call_id"), body.to, me)
+            await board.transfer_blind(call.params(CallPath).call_id, body.to, me)
         else:
-            await board.transfer_attended(call.path("call_id"), body.to, me)
+            await board.transfer_attended(call.params(CallPath).call_id, body.to, me)
+        return CallIdOut(call_id=call.params(CallPath).call_id)
+
+    @api.route(
+        "POST",
+        "/calls/{call_id}/transfer/complete",
+        roles=ROLE,
+        summary="Complete my attended transfer (the caller meets the target)",
+        response=CallIdOut,
+        tags=tags,
+    )
+    async def complete_transfer(call: ApiCall) -> CallIdOut:
+        await board_of(call).complete_transfer(call.path("call_id"), my_phone(call))
+        return CallIdOut(call_id=call.path("call_id"))
+
+    @api.route(
+        "POST",
+        "/calls/{call_id}/transfer/cancel",
+        roles=ROLE,
+        summary="Cancel my attended transfer (back to the caller)",
+        response=CallIdOut,
+        tags=tags,
+    )
+    async def cancel_transfer(call: ApiCall) -> CallIdOut:
+        await board_of(call).cancel_transfer(call.path("call_id"), my_phone(call))
         return CallIdOut(call_id=call.path("call_id"))
 
     @api.route(
         "POST",
         "/calls/{call_id}/park",
         roles=ROLE,
+        path_params=CallPath,
         summary="Park the caller",
         response=ParkOut,
         tags=tags,
     )
     async def park_call(call: ApiCall) -> ParkOut:
         board, me = board_of(call), my_phone(call)
-        space = await board.park(call.path("call_id"), me)
-        return ParkOut(call_id=call.path("call_id"), space=space)
+        space = await board.park(call.params(CallPath).call_id, me)
+        return ParkOut(call_id=call.params(CallPath).call_id, space=space)
 
     @api.route(
         "POST",
         "/parking/{space}/pickup",
         roles=ROLE,
+        path_params=SpacePath,
         summary="Pick up a parked call on my phone",
         response=None,
         tags=tags,
     )
     async def pickup_parked(call: ApiCall) -> None:
-        await board_of(call).pickup(call.path("space"), my_phone(call))
+        await board_of(call).pickup(call.params(SpacePath).space, my_phone(call))
 
     @api.route(
         "POST",
         "/calls/{call_id}/hangup",
         roles=ROLE,
+        path_params=CallPath,
         summary="Hang up the call",
         response=None,
         tags=tags,
     )
     async def hangup_call(call: ApiCall) -> None:
-        await board_of(call).hangup(call.path("call_id"), my_phone(call))
+        await board_of(call).hangup(call.params(CallPath).call_id, my_phone(call))
 
     @api.route(
         "POST",
@@ -281,6 +342,7 @@ def register(api: Api) -> None:
             app[k.AUDIT],
             call.signed_in().username,
             call.body(DirectorySearchIn).q,
+            app[k.WARD_TIME],
         )
 
     @api.route(
@@ -313,10 +375,16 @@ def register(api: Api) -> None:
             stmt = stmt.where(t.c.disposition == q.disposition)
         async with call.request.app[k.DATABASE].sessions() as s:
             rows = list((await s.execute(stmt)).mappings())
+        zone = call.request.app[k.WARD_TIME].default
+        lang = await page_language(call.request)
         return HistoryOut(
             records=[
                 CallRecordOut.model_validate(
-                    {**r, "extensions": [e for e in r["extensions"].split(",") if e]}
+                    {
+                        **r,
+                        "extensions": [e for e in r["extensions"].split(",") if e],
+                        "started_local": local_datetime(r["started_at"], zone, lang),
+                    }
                 )
                 for r in rows
             ]

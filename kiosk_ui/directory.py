@@ -10,6 +10,7 @@ Entries carry what the operator needs to put a call through, never clinical data
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -18,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from wardline.db.engine import Database
 from wardline.db.models import Bed, Patient, Room, StaffPhone, Stay, Ward
 from wardline.domain.audit import AuditLog
+from wardline.ward_time import WardTime
 
 LIMIT = 25
 
@@ -36,6 +38,10 @@ class DirectoryEntry(BaseModel):
     did: str | None = None
     do_not_disturb: bool = False
     line_suspended: bool = False
+    in_bed_since: datetime | None = None
+    """Patient: when they came to this bed (admission or transfer), in the ward's zone."""
+    in_bed_since_text: str | None = None
+    """The same as the page shows it (day/month hours:minutes, ward's zone)."""
 
 
 class DirectoryOut(BaseModel):
@@ -48,7 +54,10 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-async def search(db: Database, audit: AuditLog, actor: str, q: str) -> DirectoryOut:
+async def search(
+    db: Database, audit: AuditLog, actor: str, q: str, ward_time: WardTime | None = None
+) -> DirectoryOut:
+    """``ward_time``: the zone of each ward, in which times are given (none: UTC)."""
     needle = fold(q.strip())
     like = f"%{needle}%"
     entries: list[DirectoryEntry] = []
@@ -70,6 +79,10 @@ async def search(db: Database, audit: AuditLog, actor: str, q: str) -> Directory
             or (p.addressed_as and needle in fold(p.addressed_as))
         ][:LIMIT]
         for p, stay, bed, ward in patients:
+            since = None
+            if stay.bed_since is not None:
+                zone = await ward_time.of_ward(ward) if ward_time else UTC
+                since = stay.bed_since.astimezone(zone)
             entries.append(
                 DirectoryEntry(
                     kind="patient",
@@ -80,6 +93,8 @@ async def search(db: Database, audit: AuditLog, actor: str, q: str) -> Directory
                     did=stay.did,
                     do_not_disturb=stay.do_not_disturb,
                     line_suspended=stay.line_suspended,
+                    in_bed_since=since,
+                    in_bed_since_text=since.strftime("%d/%m %H:%M") if since else None,
                 )
             )
             await audit.record(

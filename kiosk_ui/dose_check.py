@@ -78,8 +78,11 @@ def check_dose(dose: GivenDose, ordered: OrderedDose, *, partial: bool) -> None:
         raise DoseMismatch("bedside.order_unclear")
     if dose.value <= 0:
         raise DoseMismatch("bedside.wrong_dose", **words)
-    above_low = low is None or in_unit(dose, low.unit) >= low.value
-    below_high = high is None or in_unit(dose, high.unit) <= high.value
+    try:
+        above_low = low is None or in_unit(dose, low.unit) >= low.value
+        below_high = high is None or in_unit(dose, high.unit) <= high.value
+    except DoseMismatch as exc:
+        raise DoseMismatch(exc.error_id, given=dose.unit, ordered=words["ordered"]) from exc
     if partial:
         if low is None or above_low:
             raise DoseMismatch("bedside.dose_too_high", **words)

@@ -28,6 +28,7 @@ MESSAGES: dict[str, str] = {
     "ehr.not_configured": "No health record is connected to this service.",
     "ehr.ipp_system_missing": "The service does not know the hospital's patient identifier "
     "system: tell the administrator.",
+    # the record does not match the admission: nothing clinical is shown or written
     "ehr.identity_to_be_checked": "Identity to be checked: nothing clinical is shown or "
     "recorded for this patient. Ask the admissions office to check the identity in the EHR.",
     # one record per dose
@@ -77,8 +78,9 @@ MESSAGES: dict[str, str] = {
     "vitals.implausible": "{kind} {value} is outside {low}-{high}: check the measurement.",
     # signing in, at the bed and elsewhere
     "auth.failed": "Unknown user or wrong secret.",
-    "auth.locked": "Too many failures: the account is locked for a while.",
+    "auth.throttled": "Too many failed sign-ins: try again in {retry_after} seconds.",
     "auth.rate_limited": "Too many attempts: wait a minute.",
+    "signin.extension": "Choose one of the switchboard phones.",
     "auth.required": "Sign in first.",
     "auth.role": "Your role does not allow this.",
     "auth.csrf": "The page has expired: reload it.",
@@ -96,6 +98,7 @@ MESSAGES: dict[str, str] = {
     "kitchen.other_ward": "This is another ward's export.",
     # the web border itself
     "request.invalid": "Check what you entered.",
+    "request.control_character": "A field holds a control character: remove it.",
     "request.too_large": "What you sent is too large.",
     "route.unknown": "This is not available.",
     "route.method": "This is not available.",

@@ -48,12 +48,13 @@ def bad_body(message: str, **details: Any) -> WebError:
 _BY_ID: dict[str, int] = {
     "auth.required": 401,
     "auth.failed": 401,
-    "auth.locked": 423,
+    "auth.throttled": 429,
     "auth.role": 403,
     "auth.csrf": 403,
     "auth.origin": 403,
     "auth.rate_limited": 429,
     "request.invalid": 422,
+    "request.control_character": 422,
     "request.too_large": 413,
     "route.unknown": 404,
     "route.method": 405,
@@ -107,7 +108,8 @@ def error_response(
 ) -> web.Response:
     """``message``: the error's message for people, in the page's language (else its own)."""
     status = status_of(error)
-    headers = {"Retry-After": "60"} if status == 429 else None
+    retry = error.details.get("retry_after", 60)
+    headers = {"Retry-After": str(retry)} if status == 429 else None
     if error.error_id == "auth.required" and not wants_json(request):
         raise web.HTTPSeeOther("/signin")
     if wants_json(request):
@@ -165,7 +167,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400 or not wants_json(request):
             raise
-        return error_response(request, _from_http(exc))
+        response = error_response(request, _from_http(exc))
+        if "Allow" in exc.headers:  # a 405 names the methods the resource accepts
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("web.failed", path=request.path)
         error = WebError("internal", "something went wrong on our side")

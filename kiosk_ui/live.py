@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 from aiohttp import WSMsgType, web
+from aiohttp_session import get_session
 
 from kiosk_ui.auth import SignedIn, require
 from kiosk_ui.errors import WebError
@@ -76,6 +77,9 @@ class Client:
     dropped: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the snapshot is sent: events queued meanwhile follow it, never precede it."""
+    session: str | None = None
+    """The session's token: when the session ends, the socket is closed."""
+    ended: bool = False
 
 
 class LiveFeed:
@@ -140,6 +144,8 @@ class LiveFeed:
         ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
         await ws.prepare(request)
         client = Client(user, topics, ws, asyncio.Queue(maxsize=self.queue_size))
+        identity = (await get_session(request)).identity
+        client.session = str(identity) if identity else None
         self.clients.add(client)  # before the snapshot: no event falls between the two
         sender = asyncio.create_task(self._send(client), name="live.send")
         try:
@@ -155,7 +161,8 @@ class LiveFeed:
                     break
         finally:
             self.clients.discard(client)
-            sender.cancel()
+            if not client.ended:  # an ended session's sender is closing the socket: let it
+                sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             await ws.close()
         return ws
@@ -163,8 +170,10 @@ class LiveFeed:
     async def _send(self, client: Client) -> None:
         await client.ready.wait()
         queue = client.queue
-        while not client.dropped:
+        while not client.dropped and not client.ended:
             batch = [await queue.get()]
+            if client.ended:
+                break
             while not queue.empty() and len(batch) < 256:  # one wake-up per burst
                 batch.append(queue.get_nowait())
             if client.ws.closed:
@@ -172,7 +181,24 @@ class LiveFeed:
             for text in batch:
                 await client.ws.send_str(text)
             self.sent += len(batch)
-        await client.ws.close(code=4000, message=b"too slow: reconnect")
+        if client.ended:
+            await client.ws.close(code=4401, message=b"signed out")
+        else:
+            await client.ws.close(code=4000, message=b"too slow: reconnect")
+
+    async def close_ended(self, alive: Callable[[str], Awaitable[bool]]) -> int:
+        """Close the sockets whose session has ended (signed out, expired, account changed):
+        nothing more reaches a browser that is no longer signed in. Returns how many."""
+        closed = 0
+        for client in list(self.clients):
+            if client.session is None or not await alive(client.session):
+                closed += 1
+                self.clients.discard(client)
+                client.ended = True  # its sender closes the socket (as for a slow client)
+                client.ready.set()
+                if not client.queue.full():
+                    client.queue.put_nowait("")  # wakes the sender up
+        return closed
 
     async def close_all(self) -> None:
         for client in list(self.clients):

@@ -36,6 +36,24 @@ class SurveyAnswer(Base):
     answers: Mapped[dict[str, Any]]
 
 
+class WebSession(Base):
+    """A browser's session, held on the server: the cookie carries only a random token, this
+    row is found by the token's SHA-256 (a copy of the table gives no usable cookie). Deleting
+    the row ends the session at once."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    roles: Mapped[str] = mapped_column(String(100), default="")
+    """The account's roles when the session opened: a session outlives no role change."""
+    terminal_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class BedsideNurseSession(Base):
     """The nurse signed in at a terminal, at most one: the server's side of her session.
 

@@ -92,7 +92,7 @@ class DoseOut(BaseModel):
     medication: str
     dose: str
     dose_value: Decimal | None
-    """The ordered quantity (lower bound of a range), when machine-readable."""
+    """The ordered quantity, when machine-readable and not a range (the form's default)."""
     dose_unit: str | None
     """Its UCUM code."""
     dose_ordered: str | None
@@ -166,11 +166,12 @@ def _dose_out(
 ) -> DoseOut:
     ordered = order.ordered_dose if order else None
     first = (ordered.quantity or ordered.low or ordered.high) if ordered else None
+    single = ordered.quantity if ordered else None  # a range is the nurse's choice: not filled
     return DoseOut(
         order_id=d.order_id,
         medication=d.medication,
         dose=d.dose,
-        dose_value=first.value if first else None,
+        dose_value=single.value if single else None,
         dose_unit=first.unit if first else None,
         dose_ordered=label(ordered) if ordered else None,
         route=route,

@@ -13,7 +13,12 @@ class WebOptions(BaseSettings):
         default=False,
         description="Send the session cookie over HTTPS only (set it behind TLS).",
     )
-    session_hours: float = Field(default=12.0, gt=0, description="Lifetime of a session.")
+    session_hours: float = Field(
+        default=12.0, gt=0, description="Absolute lifetime of a staff session, in hours."
+    )
+    session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="A staff session ends after this long without a request."
+    )
     signin_attempts: int = Field(
         default=10, ge=1, description="Sign-in attempts allowed per client address per window."
     )

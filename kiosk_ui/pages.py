@@ -13,13 +13,14 @@ from aiohttp_session import get_session
 from sqlalchemy import select
 
 from kiosk_ui.auth import SignedIn, current_user, open_session, require
-from kiosk_ui.error_messages import page_refusals
+from kiosk_ui.error_messages import for_people, page_refusals
 from kiosk_ui.errors import WebError, status_of
 from kiosk_ui.i18n import LANG_COOKIE, LANGUAGES, choose_language
-from kiosk_ui.security import CSRF_FIELD, csrf_token
+from kiosk_ui.security import CSRF_FIELD, client_address, csrf_token
 from kiosk_ui.state import WEB, WebEdge
 from wardline import appkeys as k
 from wardline.db.models import StaffPhone
+from wardline.domain.errors import PermissionDenied
 from wardline.errors import WardlineError
 
 Surface = Callable[[web.Application, WebEdge], None]
@@ -79,10 +80,17 @@ async def switchboard_phones(request: web.Request) -> list[str]:
 async def sign_in(
     request: web.Request, username: str, password: str, extension: str | None
 ) -> SignedIn:
-    """Shared by the form and the API: rate limit, password check (with lockout), session."""
+    """Shared by the form and the API: rate limit, throttle, password check, new session."""
     edge = request.app[WEB]
-    edge.limiter.hit(request.remote or "unknown")
-    staff = await request.app[k.STAFF].authenticate(username, password)
+    address = client_address(request)
+    edge.limiter.hit(address)
+    edge.throttle.check(username, address)
+    try:
+        staff = await request.app[k.STAFF].authenticate(username, password)
+    except PermissionDenied:
+        edge.throttle.failed(username, address)
+        raise
+    edge.throttle.succeeded(username, address)
     if extension and extension not in await switchboard_phones(request):
         raise WebError(
             "signin.extension", "choose one of the switchboard phones", extension=extension
@@ -116,7 +124,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 async def signin_form(request: web.Request, error: WardlineError | None = None) -> web.Response:
     context = await base_context(request, await current_user(request))
     context["phones"] = await switchboard_phones(request)
-    context["error"] = error
+    context["error"] = for_people(error, context["_"]) if error else None
     response = aiohttp_jinja2.render_template("signin.html.j2", request, context)
     if error is not None:
         response.set_status(status_of(error))

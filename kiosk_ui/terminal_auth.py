@@ -11,12 +11,14 @@ import secrets
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
-from sqlalchemy import select
+from aiohttp_session import get_session
+from sqlalchemy import delete, select
 
 from kiosk_ui.auth import USER_KEY, SignedIn, require
 from kiosk_ui.errors import WebError
+from kiosk_ui.models import WebSession
 from kiosk_ui.security import client_address, csrf_token
+from kiosk_ui.session_store import TERMINAL_KEY, fresh_session
 from kiosk_ui.state import WEB
 from wardline import appkeys as k
 from wardline.db.engine import Database
@@ -25,7 +27,6 @@ from wardline.domain.audit import AuditLog
 from wardline.domain.commands import Actor
 from wardline.domain.errors import NotFound
 
-TERMINAL_KEY = "terminal"
 ADMIN_CLI = Actor(name="admin.cli", roles=frozenset({"admin"}))
 
 
@@ -42,7 +43,9 @@ class TerminalPlace:
     ward_code: str
 
 
-async def issue_credential(db: Database, terminal_id: str, actor: Actor = ADMIN_CLI) -> str:
+async def issue_credential(
+    db: Database, terminal_id: str, actor: Actor = ADMIN_CLI, audit: AuditLog | None = None
+) -> str:
     """A new secret for the terminal (the previous one stops working); audited."""
     secret = secrets.token_urlsafe(32)
     async with db.session() as s:
@@ -50,7 +53,11 @@ async def issue_credential(db: Database, terminal_id: str, actor: Actor = ADMIN_
         if terminal is None:
             raise NotFound("terminal.unknown", f"no terminal {terminal_id}", terminal=terminal_id)
         terminal.credential_hash = credential_hash(secret)
-        await AuditLog().record(s, actor.name, "terminal.credential", "terminal", terminal_id, {})
+        # the sessions opened with the previous secret end with it
+        await s.execute(delete(WebSession).where(WebSession.terminal_id == terminal_id))
+        await (audit or AuditLog()).record(
+            s, actor.name, "terminal.credential", "terminal", terminal_id, {}
+        )
     return secret
 
 
@@ -94,7 +101,7 @@ async def enroll(request: web.Request, secret: str) -> TerminalPlace:
     )
     old = await get_session(request)
     lang = old.get("lang")
-    session = await new_session(request)
+    session = await fresh_session(request)
     session[USER_KEY] = user.as_session()
     session[TERMINAL_KEY] = place.terminal_id
     if lang:

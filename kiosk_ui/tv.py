@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -70,6 +71,8 @@ class TvContext(BaseModel):
     phone_number: str | None
     phone_state: str
     services: dict[str, bool]
+    in_bed_since: datetime | None = None
+    """When the patient came to this bed (admission or transfer), in the ward's time zone."""
 
 
 class CallOut(BaseModel):
@@ -115,7 +118,15 @@ async def stay_of(request: web.Request, place: TerminalPlace) -> StayView | None
     return await request.app[k.STAYS].stay_for_bed(place.bed_label)
 
 
-def context_of(place: TerminalPlace, stay: StayView | None, default_lang: str) -> TvContext:
+async def ward_zone(request: web.Request, ward_code: str) -> ZoneInfo:
+    """The ward's zone (its site's): every time a page or the API shows is computed in it by
+    the server."""
+    return await request.app[k.WARD_TIME].of_ward(ward_code)
+
+
+def context_of(
+    place: TerminalPlace, stay: StayView | None, default_lang: str, zone: ZoneInfo
+) -> TvContext:
     if stay is None:
         return TvContext(
             bed=place.bed_label,
@@ -144,6 +155,7 @@ def context_of(place: TerminalPlace, stay: StayView | None, default_lang: str) -
             "phone": stay.did is not None and not stay.line_suspended,
             "meals": not stay.on_leave,
         },
+        in_bed_since=stay.bed_since.astimezone(zone) if stay.bed_since else None,
     )
 
 
@@ -163,6 +175,7 @@ async def calls_of(request: web.Request, place: TerminalPlace, stay: StayView) -
             .limit(20)
         )
         calls = []
+        zone = await ward_zone(request, place.ward_code)
         for r in rows:
             outgoing = r.caller_number == place.extension
             seconds = (r.ended_at - r.answered_at).total_seconds() if r.answered_at else 0.0
@@ -170,7 +183,7 @@ async def calls_of(request: web.Request, place: TerminalPlace, stay: StayView) -
                 CallOut(
                     direction="out" if outgoing else "in",
                     number=r.called_extension if outgoing else r.caller_number,
-                    started_at=r.started_at,
+                    started_at=r.started_at.astimezone(zone),
                     answered=r.answered_at is not None,
                     seconds=seconds,
                 )
@@ -184,7 +197,8 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/tv/enroll")
     place = await patient_side(request, "page")
     stay = await stay_of(request, place)
-    tv = context_of(place, stay, request.app[k.SETTINGS].default_language)
+    zone = await ward_zone(request, place.ward_code)
+    tv = context_of(place, stay, request.app[k.SETTINGS].default_language, zone)
     session = await get_session(request)
     if "lang" not in session:  # the patient's language until they choose another on the TV
         session["lang"] = tv.language
@@ -269,7 +283,8 @@ def api_routes(api: Api) -> None:
     async def tv_context(call: ApiCall) -> TvContext:
         place = await patient_side(call.request)
         stay = await stay_of(call.request, place)
-        return context_of(place, stay, call.request.app[k.SETTINGS].default_language)
+        lang = call.request.app[k.SETTINGS].default_language
+        return context_of(place, stay, lang, await ward_zone(call.request, place.ward_code))
 
     @api.route(
         "GET",

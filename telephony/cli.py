@@ -28,8 +28,8 @@ def register_cli(subparsers: Any) -> None:
     )
     snap.set_defaults(handler=cmd_snapshot)
     sim = sub.add_parser("simulator", help="run the PBX simulator alone (AMI on a TCP port)")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=5038)
+    sim.add_argument("--host", default="127.0.0.1", help="address AMI listens on")
+    sim.add_argument("--port", type=int, default=5038, help="AMI port (default 5038)")
     sim.add_argument(
         "--demo", action="store_true", help="place synthetic calls now and then (the demo)"
     )
@@ -39,6 +39,13 @@ def register_cli(subparsers: Any) -> None:
         default=None,
         metavar="FILE",
         help="the hospital's inventory YAML (default: the lab of the captures)",
+    )
+    sim.add_argument(
+        "--admin-user",
+        default=None,
+        metavar="NAME",
+        help="also accept this AMI user (same secret) with the system class, as a PBX "
+        "administrator's own account (DBPut, DBDelTree: the benchmarks' baselines)",
     )
     sim.set_defaults(handler=cmd_simulator)
     from telephony.config.cli import register as register_asterisk_config
@@ -68,9 +75,14 @@ async def cmd_simulator(args: argparse.Namespace, settings: Settings) -> int:
 
     secret = settings.ami_secret.get_secret_value() or "wardline-secret"
     users = {settings.ami_username: secret}
+    admin: str | None = getattr(args, "admin_user", None)
+    if admin:
+        users[admin] = secret
     inventory: Path | None = getattr(args, "inventory", None)
     # a bad file raises InvalidInput: one "wardline: error:" line naming file and line, exit 2
     sim = PbxSimulator.from_inventory(inventory, users) if inventory else PbxSimulator(users)
+    if admin:
+        sim.write_classes[admin] = frozenset({"system", "call", "originate", "reporting"})
     await sim.start(args.host, args.port)
     beds = len(sim.inventory.beds)
     print(

@@ -29,17 +29,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
-from pydantic import BaseModel, Field
 
 from telephony.ami.frames import AmiMessage
 from telephony.errors import PbxActionFailed, PbxError
-from telephony.nurse_call_legs import RingBook, RingLeg, answered_call
+from telephony.nurse_call_legs import (
+    NurseCallRingSettings,
+    RingBook,
+    RingLeg,
+    answered_call,
+    duration_seconds,
+    ring_originate,
+)
 from wardline.domain.call_events import PbxConnectionChanged
 from wardline.domain.events import DomainEvent
 from wardline.domain.nurse_call_events import (
@@ -53,14 +58,8 @@ from wardline.domain.nurse_call_events import (
 
 log = structlog.get_logger(__name__)
 RETRY_MAX = 2.0
-_UNSAFE = re.compile(r"[^\w .'()/-]", re.UNICODE)
-
-
-class NurseCallRingSettings(BaseModel):
-    """Edge-local settings of the nurse-call ring (defaults match ``asterisk_conf``)."""
-
-    context: str = Field(default="wl-nurse-ring", pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    answered_context: str = Field(default="wl-nurse-answered", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+FINISHED_KEPT = 10_000
+ORPHAN_GRACE = 10.0
 
 
 class RingLink(Protocol):
@@ -91,11 +90,6 @@ class RingingCall:
         return min(reissue, RETRY_MAX, 0.5 * 2 ** min(failures - 1, 8)) if failures else reissue
 
 
-def _display(text: str) -> str:
-    """A caller name safe in an AMI header and a dialplan variable (no comma, quote, CR/LF)."""
-    return _UNSAFE.sub(" ", text)[:60].strip()
-
-
 class NurseCallRinger:
     EVENTS = (NurseCallRingWanted, NurseCallAcknowledged, NurseCallCleared, PbxConnectionChanged)
 
@@ -111,6 +105,9 @@ class NurseCallRinger:
         self.settings = settings or NurseCallRingSettings()
         self.book = book or RingBook()
         self.calls: dict[int, RingingCall] = {}
+        self.finished: dict[int, None] = {}
+        """Calls acknowledged or cleared (the latest ones): a ring asked for them afterwards
+        (an escalation published just after the acknowledgement) is ignored."""
         self.doomed: dict[str, float] = {}
         """Legs to hang up that the PBX has not shown yet (or could not be reached for)."""
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -128,6 +125,8 @@ class NurseCallRinger:
             self._link_up()
 
     def _want(self, want: NurseCallRingWanted) -> None:
+        if want.call_id in self.finished:
+            return
         call = self.calls.get(want.call_id)
         if call is None:
             call = self.calls[want.call_id] = RingingCall(want=want, fresh=set(want.phones))
@@ -142,6 +141,7 @@ class NurseCallRinger:
         call.wake.set()
 
     def _link_up(self) -> None:
+        self._spawn(self._adopt(), "nurse-ring:adopt")
         for ring_id in list(self.doomed):
             self._spawn(self._hangup_id(ring_id), f"nurse-ring:doomed:{ring_id}")
         for call in self.calls.values():
@@ -149,8 +149,40 @@ class NurseCallRinger:
             call.failing.clear()
             call.wake.set()
 
+    async def _adopt(self) -> None:
+        """After a (re)connect: the rings the PBX still has (placed before Wardline restarted,
+        or while the link was down) are known again; those of calls no longer open are hung
+        up, at once for a finished call, after ``ORPHAN_GRACE`` seconds for a call nobody
+        asked to ring again (the bedside edge rings every open call when it starts)."""
+        try:
+            answers = await self._link.send({"Action": "CoreShowChannels"})
+        except PbxError as exc:
+            log.warning("nurse_call.adopt_failed", error=exc.error_id)
+            return
+        adopted = 0
+        for item in answers[1:]:
+            ring_id = item.get("Uniqueid")
+            if item.name != "CoreShowChannel" or item.get("Linkedid") != ring_id:
+                continue  # only a ring's own Local channel: hanging it up ends the ring
+            phone = item.get("Channel").removeprefix("Local/").partition("@")[0]
+            leg = self.book.adopt(ring_id, phone, duration_seconds(item.get("Duration")))
+            if leg is None:
+                continue
+            adopted += 1
+            if leg.call_id in self.finished:
+                self._hang_up(leg)
+        if adopted:
+            log.info("nurse_call.rings_adopted", rings=adopted)
+            await asyncio.sleep(ORPHAN_GRACE)
+            for leg in list(self.book.legs.values()):
+                if leg.call_id not in self.calls and not leg.ended and not leg.answered:
+                    self._hang_up(leg)
+
     def stop(self, call_id: int, keep: RingLeg | None = None) -> None:
-        """Stop every ring of the call (but ``keep``, the answered one)."""
+        """Stop every ring of the call (but ``keep``, the answered one), for good."""
+        self.finished[call_id] = None
+        while len(self.finished) > FINISHED_KEPT:
+            del self.finished[next(iter(self.finished))]
         call = self.calls.pop(call_id, None)
         if call is not None and call.task is not None:
             call.task.cancel()
@@ -192,16 +224,19 @@ class NurseCallRinger:
         """Place a leg for each phone that is forced (new, or after an outage), has none
         live, or whose newest leg is due for its successor."""
         failed: list[str] = []
+        reason = "pbx_unreachable"
         for phone in call.want.phones:
             if phone not in force and not self._due(call, phone):
                 continue
             leg = self.book.new_leg(call.want.call_id, phone)
             call.tried[phone] = leg.placed_at
             try:
-                await self._link.send(self._originate(call.want, leg), as_list=False)
+                await self._link.send(ring_originate(call.want, leg, self.settings), as_list=False)
             except PbxError as exc:
                 self.book.forget(leg.ring_id)
                 failed.append(phone)
+                if isinstance(exc, PbxActionFailed):
+                    reason = "ring_refused"  # the PBX is up but would not place it
                 call.failing[phone] = call.failing.get(phone, 0) + 1
                 log.warning(
                     "nurse_call.ring_failed", nurse_call=leg.call_id, phone=phone,
@@ -211,40 +246,13 @@ class NurseCallRinger:
             self.placed += 1
             log.info("nurse_call.ring_placed", nurse_call=leg.call_id, phone=phone)
         if failed:
-            self._report_failure(call, tuple(failed), "pbx_unreachable")
+            self._report_failure(call, tuple(failed), reason)
 
     def _due(self, call: RingingCall, phone: str) -> bool:
         """The phone's newest leg (or last attempt) is ``reissue_seconds`` old."""
         legs = [g for g in self.book.of_call(call.want.call_id) if g.live and g.phone == phone]
         newest = max((g.placed_at for g in legs), default=call.tried.get(phone, 0.0))
         return self.book.clock() - newest >= call.wait_after(phone) - 0.05
-
-    def _originate(self, want: NurseCallRingWanted, leg: RingLeg) -> dict[str, str | list[str]]:
-        s = self.settings
-        name = _display(want.caller_name)
-        number = want.caller_number if want.caller_number.isdigit() else ""
-        variables = [
-            f"WL_NC_ID={want.call_id}",
-            f"WL_NC_STATION={leg.phone}",
-            f"WL_NC_BED={want.bed_extension}",
-            f"WL_NC_CALLER={name}",
-            f"WL_NC_NAMES={'bed' if want.names_from_bed else 'wardline'}",
-            f"WL_NC_LIMIT={want.dial_limit_seconds}",
-            f"WL_NC_CONNECT={1 if want.connect_bed else 0}",
-        ]
-        return {
-            "Action": "Originate",
-            "Channel": f"Local/{leg.phone}@{s.context}",
-            "Context": s.answered_context,
-            "Exten": "s",
-            "Priority": "1",
-            "Async": "true",
-            "ChannelId": leg.ring_id,
-            "ActionID": leg.ring_id,
-            "Timeout": str((want.dial_limit_seconds + 5) * 1000),
-            "CallerID": f'"{name}" <{number}>' if number else name,
-            "Variable": variables,
-        }
 
     def _report_failure(self, call: RingingCall, phones: tuple[str, ...], reason: str) -> None:
         self.failed += len(phones)

@@ -23,8 +23,16 @@ from wardline.bus import EventBus
 from wardline.db.base import utcnow
 from wardline.db.engine import Database, current_revisions, upgrade
 from wardline.domain.audit import AuditLog
+from wardline.domain.audit_checkpoints import checkpointer
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
+from wardline.loop_monitor import (
+    LoopMonitor,
+    loop_lag_histogram,
+    monitor_context,
+    started,
+    thaw_heap,
+)
 from wardline.ops import Readiness, readiness_gauge, routes
 from wardline.settings import Settings
 from wardline.ward_time import WardTime
@@ -74,7 +82,7 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 
-    audit = AuditLog(clock=clock)
+    audit = AuditLog(clock=clock, key=settings.audit_key_bytes())
     registry = CollectorRegistry()
     registry.register(_BusCollector(bus))
     readiness = Readiness()
@@ -95,6 +103,13 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
     app[k.READINESS] = readiness
     app[k.METRICS] = registry
     gauge = readiness_gauge(registry, readiness)
+    monitor = LoopMonitor(
+        loop_lag_histogram(registry), threshold=settings.loop_stall_seconds, armed=False
+    )
+    app[k.LOOP_MONITOR] = monitor
+    app.cleanup_ctx.append(monitor_context(monitor))
+    app.on_startup.append(started(monitor))  # runs after every cleanup context started
+    app.on_cleanup.append(thaw_heap)
 
     async def database_check() -> dict[str, Any]:
         up = await database.ping()
@@ -106,6 +121,15 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
 
     readiness.register("database", database_check)
     app.cleanup_ctx.append(_database_context)
+    app.cleanup_ctx.append(
+        checkpointer(
+            database,
+            audit.key,
+            settings.effective_audit_checkpoint_file,
+            settings.audit_checkpoint_seconds,
+            clock,
+        )
+    )
     app.cleanup_ctx.append(_bus_context)
     for component in components:
         component(app)

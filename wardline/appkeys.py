@@ -17,6 +17,7 @@ from wardline.domain.nurse_call_port import NurseCallPort, NurseCallRingPort
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
 from wardline.domain.switchboard_port import AstDB, Switchboard
+from wardline.loop_monitor import LoopMonitor
 from wardline.ops import Readiness
 from wardline.settings import Settings
 from wardline.ward_time import WardTime
@@ -30,6 +31,7 @@ STAFF = web.AppKey("staff", StaffDirectory)
 WARD_TIME = web.AppKey("ward_time", WardTime)
 READINESS = web.AppKey("readiness", Readiness)
 METRICS = web.AppKey("metrics", CollectorRegistry)
+LOOP_MONITOR = web.AppKey("loop_monitor", LoopMonitor)
 Clock = Callable[[], datetime]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 

@@ -62,15 +62,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=cmd_serve)
 
     db = sub.add_parser(
-        "db", help="database schema", description="The database schema (WARDLINE_DATABASE_URL)."
+        "db",
+        help="database schema",
+        description="The database schema: migrated as its owner (WARDLINE_DATABASE_OWNER_URL, "
+        "default WARDLINE_DATABASE_URL), used by the service as WARDLINE_DATABASE_URL.",
     )
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser(
         "upgrade",
-        help="migrate the database to the newest schema",
-        description="Create or migrate the schema of the database named by "
-        "WARDLINE_DATABASE_URL (default: SQLite wardline.db in WARDLINE_DATA_DIR).",
+        help="migrate the database to the newest schema, then grant the service's role",
+        description="Create or migrate the schema as its owner (WARDLINE_DATABASE_OWNER_URL, "
+        "default WARDLINE_DATABASE_URL; default database: SQLite wardline.db in "
+        "WARDLINE_DATA_DIR); when the service's URL names another role, grant it the service's "
+        "rights (INSERT and SELECT only on the audit).",
     ).set_defaults(handler=cmd_db_upgrade)
+    grant = db_sub.add_parser(
+        "grant",
+        help="grant the service's role its rights, as the owner",
+        description="Connected as the owner (WARDLINE_DATABASE_OWNER_URL), give the service's "
+        "role (ROLE, default the user of WARDLINE_DATABASE_URL) the rights it needs: rows of "
+        "every table, but only INSERT and SELECT on the audit, no trigger, no ownership.",
+    )
+    grant.add_argument("role", nargs="?", help="the service's role (default: from its URL)")
+    grant.set_defaults(handler=cmd_db_grant)
 
     inv = sub.add_parser("inventory", help="sites, wards, rooms, beds, terminals and DIDs")
     inv_sub = inv.add_subparsers(dest="inventory_command", metavar="ACTION", required=True)
@@ -84,14 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path, help="the inventory file (YAML)")
     load.set_defaults(handler=cmd_inventory_load)
 
-    audit = sub.add_parser("audit", help="the hash-chained audit log")
+    audit = sub.add_parser("audit", help="the keyed, chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     audit_sub.add_parser(
         "verify",
-        help="verify the chain; report the first broken link",
-        description="Check the hash chain of the audit log in the database "
-        "(WARDLINE_DATABASE_URL); exit 1 and name the first broken link when it is not intact.",
+        help="verify the chain and its checkpoints; report the first broken link",
+        description="Check the keyed chain of the audit log in the database "
+        "(WARDLINE_DATABASE_URL) under WARDLINE_AUDIT_KEY, and against the signed checkpoints "
+        "of WARDLINE_AUDIT_CHECKPOINT_FILE; exit 1 and name the first broken link when it is "
+        "not intact.",
     ).set_defaults(handler=cmd_audit_verify)
+    audit_sub.add_parser(
+        "checkpoint",
+        help="append a signed checkpoint of the chain's head to the checkpoint file",
+        description="Sign the audit chain's head (position and hash) with WARDLINE_AUDIT_KEY and "
+        "append it to WARDLINE_AUDIT_CHECKPOINT_FILE (the service does it every minute).",
+    ).set_defaults(handler=cmd_audit_checkpoint)
 
     user = sub.add_parser("user", help="staff accounts")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
@@ -104,7 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("username", help="the sign-in name")
     add.add_argument("--name", required=True, help="display name")
     add.add_argument(
-        "--role", action="append", required=True, choices=["nurse", "switchboard", "admin"]
+        "--role",
+        action="append",
+        required=True,
+        choices=["nurse", "switchboard", "admin"],
+        help="a role of the account (repeat for several)",
     )
     add.add_argument("--ward", help="the nurse's ward code (must exist in the inventory)")
     add.add_argument(
@@ -125,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole hospital on embedded defaults (simulators, SQLite, amqtt)",
         description="Run a synthetic hospital on one machine: SQLite and the log in the data "
         "directory, an in-process MQTT broker, the PBX simulator, the FHIR sandbox, the MLLP "
-        "listener and the web pages; prints where to click. Kept between runs.",
+        "listener and the web pages; prints where to click. Kept between runs. Reads only "
+        "WARDLINE_LOG_LEVEL: everything else is embedded.",
     )
     demo.add_argument("--host", default="127.0.0.1", help="web address (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
@@ -152,7 +179,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _edge_registrars():
         register(sub)
+    _say_what_each_reads(parser)
     return parser
+
+
+# The settings each edge command reads, said in its help (the core commands say it in theirs).
+SETTINGS_READ = {
+    "terminal": "WARDLINE_DATABASE_URL (credential); WARDLINE_MQTT_URL and "
+    "WARDLINE_BEDSIDE_* (simulate)",
+    "asterisk-config": "WARDLINE_DATABASE_URL (unless --inventory), WARDLINE_ASTERISK_*",
+    "mosquitto-config": "WARDLINE_DATABASE_URL (unless --no-inventory), WARDLINE_MQTT_URL, "
+    "WARDLINE_BEDSIDE_*",
+    "ehr": "WARDLINE_DATABASE_URL, WARDLINE_FHIR_*, WARDLINE_EHR_* (context); "
+    "WARDLINE_MLLP_HOST and WARDLINE_MLLP_PORT (demo-adt)",
+    "pbx": "WARDLINE_AMI_HOST, WARDLINE_AMI_PORT, WARDLINE_AMI_USERNAME, WARDLINE_AMI_SECRET",
+    "line": "WARDLINE_DATABASE_URL, WARDLINE_AMI_*",
+}
+
+
+def _say_what_each_reads(parser: argparse.ArgumentParser) -> None:
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        choices = getattr(action, "choices", None) or {}
+        for name, command in choices.items():
+            reads = SETTINGS_READ.get(name)
+            if reads is None:
+                continue
+            for each in [command, *_children(command)]:
+                if not each.epilog:
+                    each.epilog = f"Settings read: {reads}."
+
+
+def _children(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for child in (getattr(action, "choices", None) or {}).values():
+            found.extend([child, *_children(child)])
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -240,9 +302,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from wardline.db.engine import upgrade
+    from wardline.db.roles import grant_service_role, role_of
 
-    await upgrade(settings.effective_database_url)
+    await upgrade(settings.effective_owner_url)
     print("database is at the newest schema")
+    service = role_of(settings.effective_database_url)
+    if settings.database_owner_url and service and service != role_of(settings.effective_owner_url):
+        await grant_service_role(settings.effective_owner_url, service)
+        print(f"role {service} has the service's rights")
+    return 0
+
+
+async def cmd_db_grant(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.db.roles import grant_service_role, role_of
+
+    role = args.role or role_of(settings.effective_database_url)
+    if not role:
+        raise WardlineError("cli.role", "name the service's role (no user in its URL)")
+    if not await grant_service_role(settings.effective_owner_url, role):
+        print("SQLite has no roles: nothing to grant")
+        return 0
+    print(f"role {role} has the service's rights")
     return 0
 
 
@@ -261,7 +341,9 @@ async def cmd_inventory_load(args: argparse.Namespace, settings: Settings) -> in
     read_inventory(args.file)  # refuse a bad file before touching the database
     db = await _open(settings)
     try:
-        report = await load_inventory(db, args.file, SYSTEM_ADMIN_CLI, AuditLog())
+        report = await load_inventory(
+            db, args.file, SYSTEM_ADMIN_CLI, AuditLog(key=settings.audit_key_bytes())
+        )
     finally:
         await db.dispose()
     if report.changed:
@@ -272,11 +354,13 @@ async def cmd_inventory_load(args: argparse.Namespace, settings: Settings) -> in
 
 
 async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from wardline.domain.audit import verify_chain
+    from wardline.domain.audit_checkpoints import verify
 
     db = await _open(settings)
     try:
-        report = await verify_chain(db)
+        report = await verify(
+            db, settings.audit_key_bytes(), settings.effective_audit_checkpoint_file
+        )
     finally:
         await db.dispose()
     if report.ok:
@@ -288,6 +372,23 @@ async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+async def cmd_audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from wardline.domain.audit_checkpoints import write_checkpoint
+
+    db = await _open(settings)
+    try:
+        path = settings.effective_audit_checkpoint_file
+        checkpoint = await write_checkpoint(db, settings.audit_key_bytes(), path)
+    finally:
+        await db.dispose()
+    if checkpoint is None:
+        raise WardlineError(
+            "audit.no_head", "the audit chain has no head: run `wardline db upgrade`"
+        )
+    print(f"checkpoint of row {checkpoint.seq} appended to {path}")
+    return 0
 
 
 def _read_secret(prompt: str, from_stdin: bool) -> str:
@@ -316,7 +417,8 @@ async def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     pin = _read_secret("PIN", args.password_stdin) if args.with_pin else None
     db = await _open(settings)
     try:
-        user = await StaffDirectory(db, AuditLog()).add_user(
+        audit = AuditLog(key=settings.audit_key_bytes())
+        user = await StaffDirectory(db, audit).add_user(
             SYSTEM_ADMIN_CLI,
             username=args.username,
             display_name=args.name,

@@ -146,8 +146,9 @@ async def _prepare_database(settings: Settings, inventory: Path, tv_terminal: st
     db = Database(settings.effective_database_url)
     actor = Actor(name="system:demo")
     try:
-        await load_inventory(db, inventory, actor, AuditLog())
-        staff = StaffDirectory(db, AuditLog())
+        audit = AuditLog(key=settings.audit_key_bytes())
+        await load_inventory(db, inventory, actor, audit)
+        staff = StaffDirectory(db, audit)
         for a in DEMO_ACCOUNTS:
             with contextlib.suppress(Conflict):
                 await staff.add_user(
@@ -197,9 +198,15 @@ async def start_demo(
         else:
             mqtt_url = options.mqtt_url
             broker_port = int(mqtt_url.rsplit(":", 1)[1])
-        # The demo is the sandbox's hospital: its IPP and visit systems.
-        os.environ.setdefault("WARDLINE_EHR_IPP_SYSTEM", IPP_SYSTEM)
-        os.environ.setdefault("WARDLINE_EHR_VISIT_SYSTEM", VISIT_SYSTEM)
+        # The demo is the sandbox's hospital: its IPP and visit systems (read by the EHR
+        # bridge's settings), unless set; put back as they were when the demo stops.
+        for name, value in (
+            ("WARDLINE_EHR_IPP_SYSTEM", IPP_SYSTEM),
+            ("WARDLINE_EHR_VISIT_SYSTEM", VISIT_SYSTEM),
+        ):
+            if name not in os.environ:
+                os.environ[name] = value
+                stack.callback(os.environ.pop, name, None)
         store = SandboxStore()
         load_corpus(store)  # the corpus of real-EHR-shaped records, served beside the demo's
         sandbox = RunningSandbox(store)

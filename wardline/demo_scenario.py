@@ -120,13 +120,16 @@ class Scenario:
         taken = {a.bed.label for a in self.admitted.values()}
         return [b for b in self.beds if b.label not in taken]
 
-    async def adt(self, trigger: str, visit: str, bed: DemoBed | None) -> str:
+    async def adt(
+        self, trigger: str, visit: str, bed: DemoBed | None, charset: str = "8859/1"
+    ) -> str:
         from ehr_bridge.adt_builder import AdtBed, adt_message
 
         patient = self.admitted[visit].patient
         where = AdtBed(ward=bed.ward, room=bed.room, bed=bed.bed) if bed else None
         control = f"DEMO{self.run_tag}{next(self.counter):06d}"
-        code = await self.sender.send(adt_message(trigger, patient, where, control))
+        message = adt_message(trigger, patient, where, control, charset=charset)
+        code = await self.sender.send(message)
         log.info("demo.adt", trigger=trigger, visit_number=visit, ack=code)
         return code
 
@@ -153,6 +156,9 @@ class Scenario:
                 if ipp.isdigit() and int(ipp) > 900000
             ]
         self.counter = itertools.count(max(numbers, default=0) + 1)
+        from ehr_bridge.sandbox.corpus import CORPUS_PATIENTS
+
+        corpus_ipps = {p.ipp for p in CORPUS_PATIENTS.values()}
         for stay, patient, label in rows:
             bed = by_label.get(label)
             if bed is None or patient.birth_date is None:
@@ -165,6 +171,9 @@ class Scenario:
                 sex=patient.sex,
                 visit_number=stay.visit_number,
             )
+            self.admitted[stay.visit_number] = Admitted(adt_patient, bed)
+            if patient.ipp in corpus_ipps:
+                continue  # the sandbox serves the corpus's own records: no second Patient
             seed_patient(
                 self.demo.sandbox.store,
                 ipp=patient.ipp,
@@ -177,7 +186,6 @@ class Scenario:
                 gluten_free=self.rng.random() < 0.2,
                 penicillin_allergy=self.rng.random() < 0.2,
             )
-            self.admitted[stay.visit_number] = Admitted(adt_patient, bed)
 
     async def admit(self, bed: DemoBed | None = None) -> None:
         from ehr_bridge.adt_builder import AdtPatient
@@ -216,6 +224,31 @@ class Scenario:
         self.admitted[patient.visit_number] = Admitted(patient, bed)
         if await self.adt("A01", patient.visit_number, bed) != "AA":
             del self.admitted[patient.visit_number]
+
+    async def admit_corpus(self) -> None:
+        """The corpus's patients (records written as real EHRs write them: coded allergies,
+        every dosage form, a homonym, an Encounter filed on another patient, a duplicate
+        record) in the first free beds, in UTF-8 (their names are not all Latin-1)."""
+        from ehr_bridge.adt_builder import AdtPatient
+        from ehr_bridge.sandbox.corpus import CORPUS_PATIENTS
+
+        for p in CORPUS_PATIENTS.values():
+            free = self.free_beds()
+            if not free:
+                return
+            if p.visit_number in self.admitted:
+                continue  # taken up from a previous run
+            patient = AdtPatient(
+                ipp=p.ipp,
+                family=p.family,
+                given=p.given,
+                birth_date=p.birth_date,
+                sex=p.sex,
+                visit_number=p.visit_number,
+            )
+            self.admitted[p.visit_number] = Admitted(patient, free[0])
+            if await self.adt("A01", p.visit_number, free[0], "UNICODE UTF-8") != "AA":
+                del self.admitted[p.visit_number]
 
     async def transfer(self) -> None:
         free = self.free_beds()
@@ -270,6 +303,7 @@ async def _drive(scenario: Scenario, calls: Any, tick: float) -> None:
     await scenario.resume()
     if scenario.beds[0].label not in {a.bed.label for a in scenario.admitted.values()}:
         await scenario.admit(scenario.beds[0])  # the TV of T-CARDIO-101-A greets someone
+    await scenario.admit_corpus()
     for _ in range(min(30, len(scenario.beds) // 3) - len(scenario.admitted)):
         await scenario.admit()
     pending: set[asyncio.Task[None]] = set()

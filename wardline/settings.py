@@ -44,7 +44,14 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy async URL; default: SQLite `wardline.db` in the data directory.",
+        description="SQLAlchemy async URL the service connects with (in production a role that "
+        "may only INSERT and SELECT the audit); default: SQLite `wardline.db` in the data "
+        "directory.",
+    )
+    database_owner_url: str | None = Field(
+        default=None,
+        description="URL of the schema's owner, used only by `wardline db upgrade` and `wardline "
+        "db grant` (never by the service); default: the service's URL (one role).",
     )
     db_auto_upgrade: bool = Field(
         default=True, description="Migrate the database to the newest schema at start-up."
@@ -57,8 +64,22 @@ class Settings(BaseSettings):
     )
     session_secret: SecretStr | None = Field(
         default=None,
-        description="Key of the encrypted session cookies (32 bytes, urlsafe base64). "
-        "Generated once into the data directory when unset.",
+        description="Unused since sessions are held on the server (accepted so that existing "
+        "configurations still load).",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the audit chain's HMAC (32 bytes, urlsafe base64), never stored in "
+        "the database. Generated once into the data directory when unset.",
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="File the signed checkpoints of the audit chain's head are appended to "
+        "(keep it off the database host); default: `audit-checkpoints.log` in the data "
+        "directory.",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=60.0, gt=0, description="How often the service checkpoints the audit chain."
     )
     did_quarantine_hours: float = Field(
         default=24.0, ge=0, description="Hours before a released direct number is reused."
@@ -66,7 +87,8 @@ class Settings(BaseSettings):
     site_name: str = Field(default="Wardline", description="Hospital name shown on pages.")
     default_language: str = Field(default="fr", description="Default language (fr, en, de).")
     timezone: str = Field(
-        default="Europe/Paris", description="Time zone of the sites (clinical times, TV clock)."
+        default="Europe/Paris",
+        description="Time zone of the sites (clinical times, schedule, TV clock), DST-correct.",
     )
     site_timezones: dict[str, str] = Field(
         default_factory=dict,
@@ -123,6 +145,13 @@ class Settings(BaseSettings):
     )
 
     # operations
+    loop_stall_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        description="An event-loop stall this long is logged (`loop.stall`) with the task and "
+        "code that held the loop; every lag goes to the `wardline_event_loop_lag_seconds` "
+        "histogram.",
+    )
     require_services: bool = Field(
         default=False,
         description="Tests: fail instead of skipping when PostgreSQL or Mosquitto is missing.",
@@ -166,21 +195,32 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'wardline.db').resolve()}"
 
-    def session_key(self) -> bytes:
-        """The cookie key: from settings, or generated once and kept in the data directory."""
-        import base64
+    @property
+    def effective_owner_url(self) -> str:
+        return self.database_owner_url or self.effective_database_url
 
-        if self.session_secret is not None:
-            raw = self.session_secret.get_secret_value().encode()
-            return base64.urlsafe_b64decode(raw)
-        path = self.data_dir / "session.key"
-        if path.exists():
-            return base64.urlsafe_b64decode(path.read_bytes().strip())
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_bytes(32)
-        path.write_bytes(base64.urlsafe_b64encode(key))
-        path.chmod(0o600)
-        return key
+    @property
+    def effective_audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.log"
+
+    def audit_key_bytes(self) -> bytes:
+        """The audit chain's key: from settings, or generated once into the data directory."""
+        return _key(self.audit_key, self.data_dir / "audit.key")
+
+
+def _key(given: SecretStr | None, path: Path) -> bytes:
+    import base64
+
+    if given is not None:
+        return base64.urlsafe_b64decode(given.get_secret_value().encode())
+    if path.exists():
+        return base64.urlsafe_b64decode(path.read_bytes().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(base64.urlsafe_b64encode(key))
+    return key
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -14,6 +14,8 @@ from wardline.db.engine import Database
 from wardline.db.models import Site, Ward
 from wardline.settings import Settings
 
+DEFAULT_ZONE = "Europe/Paris"
+
 
 class WardTime:
     def __init__(self, db: Database, settings: Settings) -> None:

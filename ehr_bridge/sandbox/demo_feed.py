@@ -14,7 +14,7 @@ IPP_AUTHORITY = "CHRS&1.2.250.1.999.1&ISO"
 
 
 def admission(patient: ExamplePatient, control_id: str, at: datetime | None = None) -> bytes:
-    stamp = (at or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
+    stamp = (at or datetime.now(UTC)).strftime("%Y%m%d%H%M%S%z")  # with its offset
     sex = {"female": "F", "male": "M"}.get(patient.gender, "U")
     b = patient.bed
     segments = [

@@ -219,11 +219,13 @@ class AmiLink:
                 await asyncio.sleep(self.backoff.delay(attempt, self._rng))
                 attempt += 1
                 continue
-            attempt = 0
+            # the backoff starts again only once a session is usable: a PBX that accepts the
+            # login but fails the resync is retried ever more slowly, not twice a second
             self.last_error = None
             pinger = asyncio.create_task(self._keepalive(protocol), name="ami-ping")
             try:
                 await self._resync_now()
+                attempt = 0
                 self._notify(None)
                 await protocol.closed_future
             except PbxError as exc:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 
 import structlog
 
 from telephony.ami.link import AmiLink
 from telephony.calls.model import Call, Channel
 from telephony.calls.state import CallState
+from telephony.config.dialplan import DIALPLAN, Dialplan
 from telephony.errors import PbxActionFailed, PbxTimeout, UnknownCall
 from wardline.domain.call_events import CallTransferred
 from wardline.domain.switchboard_port import SwitchboardSnapshot
@@ -38,12 +40,14 @@ def extension(value: str, what: str = "extension") -> str:
 
 class PbxActions:
     def __init__(
-        self, link: AmiLink, state: CallState, *, context: str = "hospital", tech: str = "PJSIP"
+        self, link: AmiLink, state: CallState, *, dialplan: Dialplan = DIALPLAN, tech: str = "PJSIP"
     ) -> None:
         self.link = link
         self.state = state
-        self.context = context
+        self.dialplan = dialplan
+        self.context = dialplan.staff_context
         self.tech = tech
+        self._astdb_writes = asyncio.Semaphore(16)
 
     # --- reads ------------------------------------------------------------------------------
     def snapshot(self) -> SwitchboardSnapshot:
@@ -67,7 +71,14 @@ class PbxActions:
         }
         if caller_id:
             fields["CallerID"] = caller_id
-        await self.link.send(fields, as_list=False)
+        self.state.dialling[call_id] = to_extension
+        while len(self.state.dialling) > 1000:  # originates that never made a channel
+            del self.state.dialling[next(iter(self.state.dialling))]
+        try:
+            await self.link.send(fields, as_list=False)
+        except Exception:
+            self.state.dialling.pop(call_id, None)
+            raise
         log.info("pbx.originate", call_id=call_id, from_phone=from_phone, to=to_extension)
         return call_id
 
@@ -129,6 +140,26 @@ class PbxActions:
             self.state.release(call_id, operator)
             raise
 
+    async def complete_transfer(self, call_id: str, operator: str) -> None:
+        """Complete the operator's attended transfer: their leg leaves, the caller and the
+        target are connected (Asterisk completes an attended transfer when the transferer
+        hangs up)."""
+        own = self._consulting_leg(call_id, operator)
+        await self.link.send({"Action": "Hangup", "Channel": own.name, "Cause": "16"})
+
+    async def cancel_transfer(self, call_id: str, operator: str) -> None:
+        """Abandon the consultation: the target is hung up, the operator is back with the
+        caller (CancelAtxfer sends the abort code of features.conf)."""
+        own = self._consulting_leg(call_id, operator)
+        await self.link.send({"Action": "CancelAtxfer", "Channel": own.name})
+
+    def _consulting_leg(self, call_id: str, operator: str) -> Channel:
+        call = self._claim(call_id, operator)
+        own = self._operator_leg(call, operator)
+        if own is None:
+            raise PbxActionFailed("transfer", "the operator is not on this call", call_id=call_id)
+        return own
+
     async def hangup(self, call_id: str, operator: str) -> None:
         call = self._claim(call_id, operator)
         for channel in list(call.channels.values()):
@@ -138,12 +169,20 @@ class PbxActions:
                 log.info("pbx.hangup_skipped", call_id=call_id, reason=exc.details.get("reason"))
 
     async def park(self, call_id: str, operator: str) -> str:
+        """Park the caller of the operator's call; a parked call that times out comes back to
+        the operator. Refused (nothing sent) when the operator is not on the call: Asterisk
+        would take the caller's own peer (the trunk) as the parker and call it back."""
         call = self._claim(call_id, operator)
-        far = self._far_leg(call, operator)
-        fields: dict[str, str | list[str]] = {"Action": "Park", "Channel": far.name}
         own = self._operator_leg(call, operator)
-        if own is not None:
-            fields["TimeoutChannel"] = own.name
+        if own is None:
+            self.state.release(call_id, operator)
+            raise PbxActionFailed("Park", "the operator is not on this call", call_id=call_id)
+        far = self._far_leg(call, operator)
+        fields: dict[str, str | list[str]] = {
+            "Action": "Park",
+            "Channel": far.name,
+            "TimeoutChannel": own.name,
+        }
         await self.link.send(fields)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.link.action_timeout
@@ -184,8 +223,12 @@ class PbxActions:
         return first or legs[0]
 
     # --- AstDB ------------------------------------------------------------------------------
+    # Reads are DBGet/DBGetTree (class reporting). Writes go through the dialplan context
+    # DIALPLAN.astdb_context (the account has no `system` class, hence no DBPut/DBDel): one
+    # Originate of a Local channel carries up to DIALPLAN.astdb_batch keys, checked there; the
+    # write is acknowledged by the OriginateResponse (Success once every key is written).
     async def put(self, family: str, key: str, value: str) -> None:
-        await self.link.send({"Action": "DBPut", "Family": family, "Key": key, "Val": value})
+        await self.write({f"{family.strip('/')}/{key}": value}, ())
 
     async def get(self, family: str, key: str) -> str | None:
         try:
@@ -198,13 +241,53 @@ class PbxActions:
         return values[0] if values else None
 
     async def delete(self, family: str, key: str) -> bool:
+        existed = await self.get(family, key) is not None
+        if existed:
+            await self.write({}, (f"{family.strip('/')}/{key}",))
+        return existed
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str]) -> None:
+        """Write and delete full keys (``family/key``), in batches sent side by side; raises
+        when the PBX refuses one (the others are written; the next reconcile repairs)."""
+        items: list[tuple[str, str | None]] = [(k, v) for k, v in puts.items()]
+        items += [(k, None) for k in deletes]
+        size = self.dialplan.astdb_batch
+        chunks = [items[start : start + size] for start in range(0, len(items), size)]
+
+        async def one(chunk: list[tuple[str, str | None]]) -> None:
+            async with self._astdb_writes:
+                await self._write_batch(
+                    {k: v for k, v in chunk if v is not None}, [k for k, v in chunk if v is None]
+                )
+
+        results = await asyncio.gather(*(one(c) for c in chunks), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _write_batch(self, puts: Mapping[str, str], deletes: list[str]) -> None:
+        dp = self.dialplan
         try:
-            await self.link.send({"Action": "DBDel", "Family": family, "Key": key})
-        except PbxActionFailed as exc:
-            if exc.details.get("reason") == NOT_FOUND:
-                return False
-            raise
-        return True
+            variables = dp.astdb_variables(puts, deletes)
+        except ValueError as exc:
+            raise PbxActionFailed("AstDB", str(exc)) from exc
+        answers = await self.link.send(
+            {
+                "Action": "Originate",
+                "Channel": f"Local/{dp.astdb_write}@{dp.astdb_context}",
+                "Context": dp.astdb_context,
+                "Exten": dp.astdb_done,
+                "Priority": "1",
+                "Async": "true",
+                "Timeout": str(int(self.link.action_timeout * 1000)),
+                "Variable": variables,
+            }
+        )
+        final = answers[-1] if answers else None
+        if final is None or final.name != "OriginateResponse" or final.get("Response") != "Success":
+            raise PbxActionFailed(
+                "AstDB", "the PBX refused the AstDB write", keys=str(len(puts) + len(deletes))
+            )
 
     async def tree(self, family: str) -> dict[str, str]:
         try:

@@ -6,7 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from telephony.ami.frames import AmiMessage
-from telephony.calls.model import Call, ParkedCall, QueueCaller, clean, now, phone_of_channel
+from telephony.calls.model import (
+    Call,
+    ParkedCall,
+    QueueCaller,
+    clean,
+    extension_of_channel,
+    now,
+    phone_of_channel,
+)
 from wardline.domain.call_events import (
     CallParked,
     CallQueued,
@@ -25,6 +33,7 @@ class CallFeatures:
     queues: dict[str, dict[str, QueueCaller]]
     parked: dict[str, ParkedCall]
     claims: dict[str, str]
+    bridge_names: dict[str, list[str]]
 
     # --- queues -----------------------------------------------------------------------------
     def _queue_changed(self, name: str, abandoned: str | None = None) -> None:
@@ -117,6 +126,13 @@ class CallFeatures:
         if frame.get("Result") != "Success":
             return
         by = phone_of_channel(frame.get("OrigTransfererChannel")) or ""
-        target = phone_of_channel(frame.get("TransferTargetChannel"))
+        target = extension_of_channel(frame.get("TransferTargetChannel"))
+        if target is None:  # Asterisk 22: the target is the other side of the second bridge
+            # (it has left that bridge by now: the names seen in it are kept a while)
+            seen = self.bridge_names.get(frame.get("SecondBridgeUniqueid"), [])
+            transferer = frame.get("SecondTransfererChannel")
+            for name in seen:
+                if name != transferer:
+                    target = target or extension_of_channel(name)
         to = target or clean(frame.get("TransferTargetCallerIDNum"))
         self._transferred(frame.get("TransfereeLinkedid"), "attended", to, by)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from telephony.config.dialplan import DIALPLAN
 from wardline.domain.call_events import Disposition, PhoneState
 from wardline.domain.switchboard_port import CallPhase, CallView
 
@@ -48,21 +49,48 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+_HOUSEKEEPING = f"Local/{DIALPLAN.astdb_write}@{DIALPLAN.astdb_context}-"
+
+
+def not_a_call(channel: str) -> bool:
+    """Wardline's own AstDB writes (Local channels into the AstDB context): never a call."""
+    return channel.startswith(_HOUSEKEEPING)
+
+
 def phone_of_channel(channel: str) -> str | None:
-    """``PJSIP/2001-0000000a`` -> ``2001``; None for Local, trunk-less or odd channels."""
+    """``PJSIP/2001-0000000a`` -> ``2001``; None for Local channels, the trunk
+    (``PJSIP/wardline-trunk-...``: phones are extensions, digits only) and odd channels."""
     for tech in PHONE_TECHS:
         if channel.startswith(tech):
             rest = channel[len(tech) :]
             name, sep, _ = rest.rpartition("-")
-            return name if sep and name else rest or None
+            phone = name if sep and name else rest
+            return phone if phone.isdigit() else None
     return None
+
+
+def extension_of_channel(channel: str) -> str | None:
+    """A phone's extension, or the extension a Local channel runs (``Local/2003@from-staff-
+    00000001;1`` -> ``2003``, as Asterisk dials an attended transfer's target)."""
+    phone = phone_of_channel(channel)
+    if phone is None and channel.startswith("Local/"):
+        exten = channel.removeprefix("Local/").partition("@")[0]
+        return exten if exten.isdigit() else None
+    return phone
+
+
+def dialled_extension(dial_string: str) -> str | None:
+    """``2002``, ``PJSIP/2002`` or ``2002@from-staff`` -> ``2002``; None when no digits."""
+    text = dial_string.rpartition("/")[2].partition("@")[0].partition(",")[0]
+    return text if text.isdigit() else None
 
 
 def phone_of_device(device: str) -> str | None:
     """``PJSIP/2001`` -> ``2001``; None for Queue:, Park:, Local devices."""
     for tech in PHONE_TECHS:
         if device.startswith(tech):
-            return device[len(tech) :] or None
+            name = device[len(tech) :]
+            return name if name.isdigit() else None
     return None
 
 
@@ -131,7 +159,15 @@ class Call:
             return "talking"
         if any(ch.state == "Ringing" for ch in self.channels.values()):
             return "ringing"
+        if any(ch.state == "Up" for ch in self.channels.values()):
+            return "talking"  # answered by the dialplan itself (an announcement, a wait)
         return "dialing"
+
+    def present_extensions(self) -> list[str]:
+        """The phones on the call now (a phone whose channels all left is no longer shown;
+        :attr:`extensions` keeps every phone the call reached, for the call record)."""
+        here = {ch.phone for ch in self.channels.values() if ch.phone}
+        return [ext for ext in self.extensions if ext in here]
 
     def view(self) -> CallView:
         return CallView(
@@ -140,7 +176,7 @@ class Call:
             caller_number=self.caller_number,
             caller_name=self.caller_name,
             called_extension=self.called_extension,
-            extensions=tuple(self.extensions),
+            extensions=tuple(self.present_extensions()),
             started_at=self.started_at,
             answered_at=self.answered_at,
             queue=self.queue,

@@ -1,7 +1,10 @@
 """Rebuild the call picture from Asterisk after every (re)connect, and publish what changed.
 
 The lists asked for: CoreShowChannels (channels, calls, bridges), DeviceStateList (phones),
-QueueStatus (waiting callers), PJSIPShowContacts (registrations), ParkedCalls. Nothing seen
+QueueStatus (waiting callers), ParkedCalls. Registrations come from the device states
+(``UNAVAILABLE``: no reachable contact) and ContactStatus events: PJSIPShowContacts needs
+the ``system`` class the account does not have (and answers ``Response: Error``, ``No Contacts
+found`` for an empty list, which a list reader must take as empty). Nothing seen
 before the gap is trusted: calls that are gone end (disposition as far as known), calls that
 appeared start, phones, queues and parking spaces that differ are published.
 """
@@ -19,14 +22,15 @@ from telephony.calls.model import (
     Call,
     Channel,
     ParkedCall,
-    Phone,
     QueueCaller,
     clean,
+    not_a_call,
     now,
     phone_of_device,
 )
 from telephony.calls.state import CallState
 from telephony.errors import PbxActionFailed
+from telephony.nurse_call_legs import is_nurse_ring
 from wardline.domain.call_events import (
     CallAnswered,
     CallParked,
@@ -39,7 +43,6 @@ LISTS = {
     "channels": "CoreShowChannels",
     "devices": "DeviceStateList",
     "queues": "QueueStatus",
-    "contacts": "PJSIPShowContacts",
     "parked": "ParkedCalls",
 }
 
@@ -49,7 +52,6 @@ class PbxSnapshot:
     channels: list[AmiMessage] = field(default_factory=list)
     devices: list[AmiMessage] = field(default_factory=list)
     queues: list[AmiMessage] = field(default_factory=list)
-    contacts: list[AmiMessage] = field(default_factory=list)
     parked: list[AmiMessage] = field(default_factory=list)
 
 
@@ -127,6 +129,8 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
         state.queues, state.parked = {}, {}
         at = now()
         for item in snap.channels:
+            if not_a_call(item.get("Channel")):
+                continue
             channel = Channel(
                 uniqueid=item.get("Uniqueid"),
                 name=item.get("Channel"),
@@ -138,6 +142,8 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
                 created_at=at - _duration(item.get("Duration")),
                 bridge=item.get("BridgeId") or None,
             )
+            if is_nurse_ring(channel.linkedid):
+                continue
             call = state.add_channel(channel)
             call.started_at = min(call.started_at, channel.created_at)
             if channel.uniqueid == call.call_id:
@@ -147,9 +153,12 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
                 state.bridges.setdefault(channel.bridge, set()).add(channel.uniqueid)
         for members in state.bridges.values():
             if len(members) >= 2:
+                # no answer time in CoreShowChannels: the youngest channel of the bridge (the
+                # one answered last) was created just before it answered (its ringing time)
+                joined = max(state.channels[uniqueid].created_at for uniqueid in members)
                 for uniqueid in members:
                     call = state.calls[state.channels[uniqueid].linkedid]
-                    call.answered_at = call.answered_at or at
+                    call.answered_at = min(call.answered_at or joined, joined)
         for item in snap.queues:
             if item.name != "QueueEntry":
                 continue
@@ -177,11 +186,6 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
             )
             if call_id in state.calls:
                 state.calls[call_id].parked_space = space
-        for item in snap.contacts:
-            extension = item.get("Endpoint") or item.get("Aor")
-            if extension:
-                phone = state.phones.setdefault(extension, Phone(extension))
-                phone.registered = item.get("Status") in {"Reachable", "Created", "Updated"}
         new_phones: dict[str, PhoneState] = {}
         for item in snap.devices:
             device_ext = phone_of_device(item.get("Device"))
@@ -194,6 +198,7 @@ def apply_snapshot(state: CallState, snap: PbxSnapshot) -> None:
     _merge_calls(state, old_calls)
     for ext, phone_state in new_phones.items():
         state.set_phone(ext, phone_state)
+        state.phones[ext].registered = phone_state != "unavailable"
     for ext, previous in old_phones.items():
         if ext not in new_phones and previous != "unavailable":
             state.phones[ext].state = "unavailable"

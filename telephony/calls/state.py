@@ -26,10 +26,13 @@ from telephony.calls.model import (
     Phone,
     QueueCaller,
     clean,
+    dialled_extension,
+    not_a_call,
     now,
     phone_of_device,
 )
 from telephony.errors import CallConflict, UnknownCall
+from telephony.nurse_call_legs import is_nurse_ring
 from wardline.domain.call_events import (
     CallAnswered,
     CallEnded,
@@ -55,6 +58,11 @@ class CallState(CallFeatures):
         self.parked: dict[str, ParkedCall] = {}
         self.phones: dict[str, Phone] = {}
         self.claims: dict[str, str] = {}
+        self.bridge_names: dict[str, list[str]] = {}
+        """Bridge -> the channel names that entered it (the last 256 bridges), for the
+        attended transfer whose target left its bridge before Asterisk reports it."""
+        self.dialling: dict[str, str] = {}
+        """Calls Wardline originates (its ChannelId) -> the extension dialled."""
         self.ignored = 0
         self._routes: dict[str, Callable[[AmiMessage], None]] = {
             "Newchannel": self._newchannel,
@@ -154,7 +162,7 @@ class CallState(CallFeatures):
                 call_id=channel.linkedid,
                 caller_number=channel.caller_number,
                 caller_name=channel.caller_name,
-                called_extension=channel.exten,
+                called_extension=self.dialling.pop(channel.linkedid, channel.exten),
                 started_at=channel.created_at,
             )
             self.calls[call.call_id] = call
@@ -163,9 +171,13 @@ class CallState(CallFeatures):
         return call
 
     def _newchannel(self, frame: AmiMessage) -> None:
-        if frame.get("Uniqueid") in self.channels:
+        if frame.get("Uniqueid") in self.channels or not_a_call(frame.get("Channel")):
             return
-        self.add_channel(self._channel_from(frame))
+        channel = self._channel_from(frame)
+        if is_nurse_ring(channel.linkedid):
+            self.ignored += 1  # the nurse-call ringer follows its own rings
+            return
+        self.add_channel(channel)
 
     def _known(self, frame: AmiMessage, prefix: str = "") -> Channel | None:
         return self.channels.get(frame.get(prefix + "Uniqueid"))
@@ -215,6 +227,11 @@ class CallState(CallFeatures):
             call = self.calls.get(dest.linkedid)
             if call is not None:
                 call.add_extension(dest.phone)
+                # a console dial starts at exten s: the number is the one its channel dials
+                # (the Originate's own DialBegin, of the operator's phone, has no caller)
+                if call.called_extension in ("", "s") and frame.get("Uniqueid"):
+                    dialled = dialled_extension(frame.get("DialString"))
+                    call.called_extension = dialled or dest.phone or call.called_extension
 
     def _dialend(self, frame: AmiMessage) -> None:
         dest = self._known(frame, "Dest")
@@ -242,6 +259,11 @@ class CallState(CallFeatures):
         bridge = frame.get("BridgeUniqueid")
         channel = self._known(frame)
         self.bridges.setdefault(bridge, set())
+        names = self.bridge_names.setdefault(bridge, [])
+        if frame.get("Channel") not in names:
+            names.append(frame.get("Channel"))
+        while len(self.bridge_names) > 256:
+            del self.bridge_names[next(iter(self.bridge_names))]
         if channel is not None:
             channel.bridge = bridge
             self.bridges[bridge].add(channel.uniqueid)
@@ -292,6 +314,14 @@ class CallState(CallFeatures):
         if call is None:
             return
         call.channels.pop(channel.uniqueid, None)
+        holder = self.claims.get(call.call_id)
+        if (
+            holder is not None
+            and holder == channel.phone
+            and call.channels
+            and not any(ch.phone == holder for ch in call.channels.values())
+        ):
+            self.release(call.call_id, holder)  # the operator left the call
         failure = HANGUP_CAUSES.get(frame.get("Cause"))
         if failure is not None and call.answered_at is None and channel.uniqueid == call.call_id:
             call.dial_failure = failure

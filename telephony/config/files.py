@@ -17,11 +17,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import jinja2
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from telephony.config.dialplan import DIALPLAN, astdb_rules
 from telephony.config.plan import AsteriskConfigRefused, PbxPlan
 
 FILES = (
@@ -31,7 +33,27 @@ FILES = (
     "manager.conf",
     "res_parking.conf",
     "modules.conf",
+    "features.conf",
+    "musiconhold.conf",
+    "indications.conf",
+    "asterisk.conf",
 )
+MANAGER_READ = ("system", "call", "agent", "user", "reporting")
+"""The events the service's AMI user receives (read classes grant no action)."""
+MANAGER_WRITE = ("call", "originate", "reporting")
+"""The service's AMI user's write classes: the fewest its actions need (manager.conf explains
+each); the simulator refuses what a user without them is refused."""
+MONITOR_READ = ("call", "agent", "reporting")
+MONITOR_WRITE = ("reporting",)
+RECORDINGS = (
+    "wardline-line-inactive",
+    "wardline-number-barred",
+    "wardline-number-unavailable",
+    "wardline-do-not-disturb",
+    "wardline-nurse-call",
+)
+"""Every recording the generated dialplan and the nurse-call ring play (the site provides
+them in ``<astdatadir>/sounds/<language>/``), listed in asterisk_conf/README.md."""
 SECRETS_FILE = "asterisk-secrets.json"
 SUMMARY_FILE = "wardline-changes.txt"
 _SECTION = re.compile(r"^\[([^\]]+)\]", re.MULTILINE)
@@ -55,6 +77,25 @@ class AsteriskSettings(BaseSettings):
         default="127.0.0.1", description="The one address the service's AMI user may log in from."
     )
     asterisk_sip_bind: str = Field(default="0.0.0.0:5060", description="SIP UDP transport bind.")
+    asterisk_trunk_host: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+        description="The operator's SIP address (host[:port]): the trunk's contact and the "
+        "address its calls are identified by; unset, no trunk is written.",
+    )
+    asterisk_tone_zone: Literal["be", "ch", "de", "fr"] = Field(
+        default="fr", description="Country of the call-progress tones (indications.conf)."
+    )
+    asterisk_moh_directory: str = Field(
+        default="moh/wardline",
+        pattern=r"^[A-Za-z0-9_./-]+$",
+        description="Directory of the music on hold, relative to astdatadir.",
+    )
+    asterisk_monitor_user: str = Field(
+        default="wardline-monitor",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The read-only AMI user for monitoring (secret generated like the others).",
+    )
 
 
 def derived_password(seed: str, name: str) -> str:
@@ -123,8 +164,20 @@ def render(
 ) -> dict[str, str]:
     """Every file's text, by name (pure but for generating a missing password)."""
     env = _environment()
+    monitor = settings.asterisk_monitor_user
     context = {
         "plan": plan,
+        "dp": DIALPLAN,
+        "astdb_rules": astdb_rules(),
+        "trunk_host": settings.asterisk_trunk_host,
+        "tone_zone": settings.asterisk_tone_zone,
+        "moh_directory": settings.asterisk_moh_directory,
+        "monitor_user": monitor,
+        "manager_read": ",".join(MANAGER_READ),
+        "manager_write": ",".join(MANAGER_WRITE),
+        "monitor_read": ",".join(MONITOR_READ),
+        "monitor_write": ",".join(MONITOR_WRITE),
+        "monitor_secret": passwords[f"ami:{monitor}"],
         "passwords": passwords,
         "sip_bind": settings.asterisk_sip_bind,
         "manager_bind": settings.asterisk_manager_bind,

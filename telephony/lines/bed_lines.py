@@ -11,7 +11,7 @@ the reconcile that follows the reconnect.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,6 @@ from telephony.lines.keys import (
     all_keys,
     bed_key_names,
     owned,
-    split_key,
 )
 from telephony.lines.reads import active_lines, bed_count
 from wardline.bus import EventBus
@@ -136,8 +135,7 @@ class BedLines:
         wanted = all_keys(lines)
         held = set(dids) | {f.did for f in lines if f.did}
         stale = {k for ext in beds for k in bed_key_names(ext)} | {f"did/{d}" for d in held}
-        await self._gather([self._put(k, v) for k, v in sorted(wanted.items())])
-        await self._gather([self._delete(k) for k in sorted(stale - set(wanted))])
+        await self.astdb.write(dict(sorted(wanted.items())), sorted(stale - set(wanted)))
 
     async def on_pbx_connection(self, event: PbxConnectionChanged) -> None:
         if event.state == "up":
@@ -203,8 +201,7 @@ class BedLines:
                 written=sorted(k for k, v in wanted.items() if actual.get(k) != v),
                 deleted=sorted(k for k in actual if k not in wanted and owned(k)),
             )
-            await self._gather([self._put(k, wanted[k]) for k in repair.written])
-            await self._gather([self._delete(k) for k in repair.deleted])
+            await self.astdb.write({k: wanted[k] for k in repair.written}, repair.deleted)
             self.pending_repair = False
             self.last_repair = repair
         if repair.changed:
@@ -217,24 +214,6 @@ class BedLines:
         else:
             log.info("bed_lines.in_step", keys=len(wanted))
         return repair
-
-    # --- AstDB writes ---------------------------------------------------------------------------
-    async def _put(self, full: str, value: str) -> None:
-        family, key = split_key(full)
-        async with self._limit:
-            await self.astdb.put(family, key, value)
-
-    async def _delete(self, full: str) -> None:
-        family, key = split_key(full)
-        async with self._limit:
-            await self.astdb.delete(family, key)
-
-    @staticmethod
-    async def _gather(jobs: Iterable[Awaitable[None]]) -> None:
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
 
 
 def _extensions(keys: list[str]) -> list[str]:

@@ -35,12 +35,12 @@ def register(subparsers: Any) -> None:
         cmd.add_argument("visit", help="visit number of the stay")
         cmd.set_defaults(handler=cmd_line)
     barring = sub.add_parser("barring", help="set the barring level of a line")
-    barring.add_argument("visit")
-    barring.add_argument("level", choices=BARRING_LEVELS)
+    barring.add_argument("visit", help="visit number of the stay")
+    barring.add_argument("level", choices=BARRING_LEVELS, help="what the line may call")
     barring.set_defaults(handler=cmd_line)
     dnd = sub.add_parser("dnd", help="set do-not-disturb on or off")
-    dnd.add_argument("visit")
-    dnd.add_argument("state", choices=("on", "off"))
+    dnd.add_argument("visit", help="visit number of the stay")
+    dnd.add_argument("state", choices=("on", "off"), help="do not disturb on or off")
     dnd.set_defaults(handler=cmd_line)
 
 
@@ -63,7 +63,10 @@ async def cmd_line(args: argparse.Namespace, settings: Settings) -> int:
         if not await db.ping():
             raise StorageError("db.unavailable", "the database is unreachable")
         lines = Lines(
-            db, bus, AuditLog(), quarantine=timedelta(hours=settings.did_quarantine_hours)
+            db,
+            bus,
+            AuditLog(key=settings.audit_key_bytes()),
+            quarantine=timedelta(hours=settings.did_quarantine_hours),
         )
         actor, visit = Actor(name=args.actor), args.visit
         action = args.line_command

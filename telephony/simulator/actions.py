@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 from telephony.ami.frames import AmiMessage
 from telephony.simulator import features as features
 from telephony.simulator import transfers as transfers
+from telephony.simulator.astdb import astdb_write
+from telephony.simulator.contexts import exists
 from telephony.simulator.model import Headers
+from telephony.simulator.permissions import ORIGINATE_FORBIDDEN, originate_allowed
 
 if TYPE_CHECKING:
     from telephony.simulator.model import SimChannel
@@ -19,6 +22,7 @@ Handler = Callable[["AmiSession", AmiMessage], None]
 ACTIONS: dict[str, Handler] = {}
 NOT_FOUND = [("Response", "Error"), ("Message", "Database entry not found")]
 NO_CHANNEL = [("Response", "Error"), ("Message", "No such channel")]
+NO_EXTENSION = [("Response", "Error"), ("Message", "Extension does not exist.")]
 
 
 def action(name: str) -> Callable[[Handler], Handler]:
@@ -78,11 +82,19 @@ def events(session: AmiSession, a: AmiMessage) -> None:
 @action("Originate")
 def originate(session: AmiSession, a: AmiMessage) -> None:
     pbx = session.sim.pbx
+    if not originate_allowed(a.get("Application"), a.get("Data"), session.write_classes):
+        session.reply(a, ORIGINATE_FORBIDDEN)
+        return
+    if a.get("Exten") and not exists(pbx, a.get("Context"), a.get("Exten")):
+        session.reply(a, NO_EXTENSION)
+        return
     if a.get("Async").lower() != "true":
         session.reply(a, [("Response", "Error"), ("Message", "Only Async originate simulated")])
         return
     session.reply(a, ok("Originate successfully queued"))
     tech, _, ext = a.get("Channel").partition("/")
+    if tech == "Local" and astdb_write(pbx, a):
+        return
     exten = a.get("Exten") or a.get("Application")
     if tech == "Local":
         from telephony.simulator import nurse_ring as sim_nurse_ring
@@ -180,6 +192,23 @@ def atxfer(session: AmiSession, a: AmiMessage) -> None:
         return
     session.reply(a, ok("Atxfer successfully queued"))
     transfers.atxfer(session.sim.pbx, ch, a.get("Exten"))
+
+
+@action("CancelAtxfer")
+def cancel_atxfer(session: AmiSession, a: AmiMessage) -> None:
+    """Asterisk queues the abort code on the channel: answered at once, acted on only when
+    the channel is consulting."""
+    pbx = session.sim.pbx
+    ch = _channel(session, a)
+    if ch is None:
+        return
+    session.reply(a, ok("CancelAtxfer successfully queued"))
+    consult = pbx.consults.get(ch.uniqueid)
+    if consult is not None:
+        transfers.cancel_consult(pbx, ch.uniqueid)
+        target = pbx.channels.get(consult[1])
+        if target is not None:
+            pbx.hangup_channel(target)
 
 
 @action("Park")

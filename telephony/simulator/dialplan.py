@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from telephony.config.dialplan import DIALPLAN
 from telephony.lines.astdb_keys import ACTIVE, DND, ON, bed_key, did_key
 from telephony.simulator.model import SimChannel
 
@@ -95,7 +96,7 @@ def originate_answered(pbx: SimPbx, ch: SimChannel) -> None:
             ("CallerIDName", ch.caller_name),
         ],
     )
-    if ch.context == "wl-nurse-ring":
+    if ch.context == DIALPLAN.nurse_ring_context:
         from telephony.simulator.nurse_ring import answered
 
         answered(pbx, ch)

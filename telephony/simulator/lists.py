@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from telephony.ami.frames import AmiMessage
+from telephony.config.dialplan import DIALPLAN
 from telephony.simulator import features as features
 from telephony.simulator.actions import action
 from telephony.simulator.model import Headers, channel_headers, duration
@@ -64,7 +65,7 @@ def extension_state_list(session: AmiSession, a: AmiMessage) -> None:
                 "ExtensionStatus",
                 [
                     ("Exten", p.extension),
-                    ("Context", "hospital"),
+                    ("Context", DIALPLAN.staff_context),
                     ("Hint", f"PJSIP/{p.extension}"),
                     ("Status", code),
                     ("StatusText", text),
@@ -153,6 +154,9 @@ def pjsip_show_contacts(session: AmiSession, a: AmiMessage) -> None:
         for p in session.sim.pbx.phones.values()
         if p.registered
     ]
+    if not items:  # Asterisk 22 (capture 12): an error, not an empty list
+        session.reply(a, [("Response", "Error"), ("Message", "No Contacts found")])
+        return
     session.send_list(
         a,
         "A listing of Contacts follows, presented as ContactList events",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from telephony.config.dialplan import DIALPLAN
+
 Headers = list[tuple[str, str]]
 
 STATE_DESC = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
@@ -34,7 +36,7 @@ class SimChannel:
     exten: str
     phone: str | None
     ward: str = ""
-    context: str = "hospital"
+    context: str = DIALPLAN.staff_context
     state: int = 0
     connected_num: str = "<unknown>"
     connected_name: str = "<unknown>"

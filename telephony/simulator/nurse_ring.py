@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from telephony.config.dialplan import DIALPLAN
 from telephony.lines.astdb_keys import CIDNAME, bed_key
 from telephony.simulator.model import SimChannel, channel_headers
 
 if TYPE_CHECKING:
     from telephony.simulator.pbx import SimPbx
 
-RING_CONTEXT = "wl-nurse-ring"
+RING_CONTEXT = DIALPLAN.nurse_ring_context
 DEFAULT_LIMIT = 45
 
 
@@ -110,12 +111,12 @@ def answered(pbx: SimPbx, local: SimChannel) -> None:
     timer = pbx.timers.pop(local.peer or "", None)
     if timer is not None:
         timer.cancel()
-    local.context, local.exten = "wl-nurse-answered", "s"
+    local.context, local.exten = DIALPLAN.nurse_answered_context, DIALPLAN.nurse_answered_exten
     pbx.emit(
         "UserEvent",
         [
             *channel_headers(local),
-            ("UserEvent", "WardlineNurseCallAnswered"),
+            ("UserEvent", DIALPLAN.nurse_answered_event),
             ("NurseCall", local.variables.get("WL_NC_ID", "")),
             ("Station", local.variables.get("WL_NC_STATION", "")),
         ],

@@ -2,7 +2,8 @@
 with the hospital's dialplan (:class:`SimInventory`, the lab by default), emitting the event
 sequences Asterisk 22 emits.
 
-Dialplan (context ``hospital``): a bed calls out only when AstDB ``bed/<ext>/active`` is
+Dialplan (the generated contexts, ``telephony/config/dialplan.py``): a bed calls out only
+when AstDB ``bed/<ext>/active`` is
 ``1``, otherwise it is hung up with cause 21; the switchboard number and queue extension
 (``9``, ``8000``) join the queue (its operators, ringall); parking spaces pick up a parked
 call; a ward's nurse-call extension rings its nurse station; a known phone is dialled; a call
@@ -99,6 +100,13 @@ class SimPbx:
         self.channels[uid] = ch
         self.emit("Newchannel", channel_headers(ch))
         self._refresh(phone)
+        return ch
+
+    def local_run(self, target: str) -> SimChannel:
+        """A Local channel that runs ``target`` (``exten@context``) and hangs up at once (the
+        AstDB writes): its Newchannel and Hangup, as Asterisk sends them."""
+        ch = self._new_channel(None, target, ("", ""), "s", state=6, tech="Local")
+        self.hangup_channel(ch, cause=16)
         return ch
 
     def _set_state(self, ch: SimChannel, state: int) -> None:

@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING
 import structlog
 
 from telephony.ami.frames import AmiMessage, FrameDecoder
+from telephony.config.files import MANAGER_WRITE as GENERATED_WRITE
 from telephony.lines.astdb_keys import ACTIVE, DID_FAMILY, DND, ON, bed_key, did_key
 from telephony.simulator import lists as sim_lists  # noqa: F401  (registers the list actions)
 from telephony.simulator.actions import ACTIONS
 from telephony.simulator.inventory import SimInventory
 from telephony.simulator.model import Headers
 from telephony.simulator.pbx import SimPbx
+from telephony.simulator.permissions import PERMISSION_DENIED, allowed
 from wardline.domain.inventory_file import InventoryFile, read_inventory
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+MANAGER_WRITE = frozenset(GENERATED_WRITE)
 
 
 class AmiSession(asyncio.Protocol):
@@ -76,7 +79,15 @@ class AmiSession(asyncio.Protocol):
         if handler is None or name in self.sim.disabled_actions:
             self.reply(action, [("Response", "Error"), ("Message", "Invalid/unknown command")])
             return
+        if self.user is not None and not allowed(name, self.write_classes):
+            self.reply(action, PERMISSION_DENIED)
+            return
         handler(self, action)
+
+    @property
+    def write_classes(self) -> frozenset[str]:
+        """The write classes of the user logged in on this session."""
+        return self.sim.write_classes.get(self.user or "", MANAGER_WRITE)
 
     # --- writing ----------------------------------------------------------------------------
     def reply(self, action: AmiMessage, headers: Headers, raw_end: bytes = b"\r\n\r\n") -> None:
@@ -129,11 +140,15 @@ class PbxSimulator:
         parking_timeout: int = 45,
         disabled_actions: frozenset[str] = frozenset(),
         inventory: SimInventory | None = None,
+        write_classes: dict[str, frozenset[str]] | None = None,
     ) -> None:
         self.pbx = SimPbx(
             registered=registered, parking_timeout=parking_timeout, inventory=inventory
         )
         self.users = users if users is not None else {"wardline": "wardline-secret"}
+        self.write_classes = write_classes or {}
+        """Per user, its ``write`` classes; a user not named has the generated account's
+        (:data:`telephony.config.files.MANAGER_WRITE`)."""
         self.disabled_actions = {name.lower() for name in disabled_actions}
         """Actions answered as unknown (to play an older or stricter Asterisk)."""
         self.sessions: set[AmiSession] = set()

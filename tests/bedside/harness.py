@@ -49,11 +49,17 @@ class Service:
 
 @asynccontextmanager
 async def running_service(
-    db: Database, topics: Topics, host: str, port: int
+    db: Database,
+    topics: Topics,
+    host: str,
+    port: int,
+    login: tuple[str, str] | None = None,
 ) -> AsyncIterator[Service]:
     bus = EventBus()
     clock = FakeClock()
-    link = MqttLink(BrokerAddress(host, port), client_id=f"svc-{topics.root}")
+    user, password = login or (None, None)
+    address = BrokerAddress(host, port, user, password)
+    link = MqttLink(address, client_id=user or f"svc-{topics.root}")
     registry = TerminalRegistry(db=db, bus=bus, offline_alert_seconds=300, clock=clock)
     calls = NurseCalls(db=db, bus=bus, link=link, topics=topics, clock=clock)
     gateway = TerminalGateway(topics=topics, registry=registry, nurse_calls=calls, link=link)
@@ -98,8 +104,11 @@ class Terminal:
 
 
 @asynccontextmanager
-async def terminal(host: str, port: int, topics: Topics, tid: str) -> AsyncIterator[Terminal]:
-    async with aiomqtt.Client(host, port, identifier=f"{topics.root}-{tid}") as client:
+async def terminal(
+    host: str, port: int, topics: Topics, tid: str, password: str | None = None
+) -> AsyncIterator[Terminal]:
+    login = {"username": tid, "password": password} if password else {}
+    async with aiomqtt.Client(host, port, identifier=f"{topics.root}-{tid}", **login) as client:
         await client.subscribe(topics.notify(tid), qos=1)
         term = Terminal(client, topics, tid)
         term._task = asyncio.create_task(term._collect())

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from bedside.contract import parse_config, parse_context
@@ -181,3 +182,81 @@ async def test_broker_killed_during_admissions_transfers_discharges(
     finally:
         await edge.stop()
         await bus.stop()
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_two_instances_never_leave_an_older_snapshot(
+    db: Database, shared_broker: tuple[str, int], topics: Topics, tmp_path: Path
+) -> None:
+    """Instance A applies the ward's changes (its bus has the events); instance B rebuilds the
+    retained state again and again meanwhile (as after its own reconnections). B's snapshots
+    are older than A's changes more often than not; read, publish, verify means none of them
+    stays on the broker."""
+    beds = [(bed_label(i), f"{i:03d}", f"{6000 + i}", f"TK{i}") for i in range(BEDS)]
+    await seed_ward(db, "K1", beds, dids=[f"0399{n:06d}" for n in range(600)])
+    host, port = shared_broker
+    bus_a, bus_b = EventBus(), EventBus()
+    stays = Stays(db, bus_a, AuditLog())
+
+    def instance(name: str, bus: EventBus, window: int) -> BedsideEdge:
+        settings = Settings(
+            data_dir=tmp_path, database_url="sqlite+aiosqlite:///unused.db",
+            mqtt_url=f"mqtt://{host}:{port}",  # type: ignore[arg-type]
+            mqtt_client_id=f"{name}-{topics.root}",
+        )  # fmt: skip
+        knobs = BedsideOptions(topic_root=topics.root, mqtt_window=window)
+        return BedsideEdge(settings, knobs, db=db, bus=bus, stays=Stays(db, bus, AuditLog()))
+
+    # B publishes one message at a time: its snapshot ages while it publishes.
+    edge_a, edge_b = instance("svc-a", bus_a, 256), instance("svc-b", bus_b, 1)
+    ward = Ward(stays, seed=7)
+    await bus_a.start()
+    await edge_a.start()
+    await edge_b.start()
+    try:
+        await wait_until(lambda: edge_a.synced and edge_b.synced, timeout=10)
+        for _ in range(6):
+            async with churning(ward):
+                for _ in range(3):
+                    await edge_b.context.resync()
+            await bus_a.drain()
+            seen = await retained(host, port, f"{topics.root}/terminal/+/+", settle=0.6)
+            occupant = {s.bed.label: s for s in await stays.active_stays() if s.bed is not None}
+            for i in range(BEDS):
+                context = parse_context(seen.get(topics.context(f"TK{i}"), b""))
+                stay = occupant.get(bed_label(i))
+                shown = context.greeting_name if context else None
+                assert shown == (stay.patient.given_name if stay else None), f"TK{i}"
+        assert ward.operations >= 30
+    finally:
+        await edge_b.stop()
+        await edge_a.stop()
+        await bus_a.stop()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_what_the_broker_kept_for_a_terminal_gone_from_the_inventory_is_erased(
+    db: Database, shared_broker: tuple[str, int], topics: Topics, tmp_path: Path
+) -> None:
+    await seed_ward(db, "K2", [("K2-001-A", "001", "6101", "TK-STAYS")])
+    host, port = shared_broker
+    async with aiomqtt.Client(host, port) as old_service:  # left by an earlier inventory
+        await old_service.publish(topics.config("TK-GONE"), b'{"v":1}', qos=1, retain=True)
+        await old_service.publish(topics.context("TK-GONE"), b'{"v":1,"greeting_name":"Kim"}',
+                                  qos=1, retain=True)  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path, database_url="sqlite+aiosqlite:///unused.db",
+        mqtt_url=f"mqtt://{host}:{port}",  # type: ignore[arg-type]
+        mqtt_client_id=f"svc-{topics.root}",
+    )  # fmt: skip
+    bus = EventBus()
+    edge = BedsideEdge(settings, BedsideOptions(topic_root=topics.root), db=db, bus=bus,
+                       stays=Stays(db, bus, AuditLog()))  # fmt: skip
+    await edge.start()
+    try:
+        await wait_until(lambda: edge.synced, timeout=15)
+        seen = await retained(host, port, f"{topics.root}/#")
+        assert set(seen) == {topics.config("TK-STAYS")}  # TK-STAYS: empty bed, no context
+        assert edge.link.health()["state"] == "up"
+    finally:
+        await edge.stop()

@@ -171,3 +171,20 @@ async def test_serve_stops_without_an_error_line(tmp_path: Path, moment: str) ->
         moment == "starting"
     )
     assert "service.stopped" in output
+
+
+def test_every_command_says_what_it_does_and_reads() -> None:
+    from wardline.cli import _children, build_parser
+
+    parser = build_parser()
+    commands = _children(parser)
+    assert len(commands) > 15
+    for command in commands:
+        text = command.format_help()
+        has_actions = command._subparsers is not None
+        assert has_actions or "WARDLINE_" in text or "Settings read" in text, command.prog
+        for action in command._actions:
+            if (action.option_strings and action.dest != "help") or (
+                not action.option_strings and not has_actions
+            ):
+                assert action.help, f"{command.prog}: {action.dest} has no help"

@@ -37,7 +37,7 @@ def test_bad_settings_are_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("WARDLINE_HTTP_PORT", "not-a-port")
     with pytest.raises(ConfigError) as err:
         load_settings()
-    assert err.value.error_id == "config.invalid" and "http_port" in err.value.message
+    assert err.value.error_id == "config.invalid" and "WARDLINE_HTTP_PORT" in err.value.message
     monkeypatch.delenv("WARDLINE_HTTP_PORT")
     monkeypatch.setenv("WARDLINE_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError) as err2:
@@ -50,11 +50,13 @@ def test_bad_settings_are_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_p
         load_settings()
 
 
-def test_session_key_generated_once(tmp_path: Path) -> None:
+def test_audit_key_generated_once_outside_the_database(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    first = settings.session_key()
-    assert len(first) == 32 and settings.session_key() == first
-    assert (tmp_path / "session.key").stat().st_mode & 0o077 == 0
+    first = settings.audit_key_bytes()
+    assert len(first) == 32 and settings.audit_key_bytes() == first
+    assert (tmp_path / "audit.key").stat().st_mode & 0o077 == 0
+    given = Settings(data_dir=tmp_path, audit_key="a2V5" * 11)
+    assert given.audit_key_bytes() != first
 
 
 def _capture() -> io.StringIO:
@@ -97,3 +99,18 @@ def test_bound_context_appears() -> None:
         structlog.get_logger("t").info("call.ringing")
     record = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert record["call_id"] == "c-1" and record["bed"] == "NEURO-301-A"
+
+
+def test_an_unknown_time_zone_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WARDLINE_SITE_TIMEZONES", '{"NORD": "Europe/Paris", "SUD": "Mars/Olympus"}')
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "Mars/Olympus" in err.value.message
+    monkeypatch.setenv("WARDLINE_SITE_TIMEZONES", '{"CAYENNE": "America/Cayenne"}')
+    monkeypatch.setenv("WARDLINE_TIMEZONE", "Europe/Luxembourg")
+    settings = load_settings()
+    assert settings.timezone == "Europe/Luxembourg"
+    assert settings.site_timezones == {"CAYENNE": "America/Cayenne"}

@@ -14,6 +14,8 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from ehr_bridge.identity import IdentityToBeChecked
+from wardline import appkeys as k
 from wardline.demo import DemoOptions, start_demo
 from wardline.demo_scenario import Scenario, demo_beds
 
@@ -59,6 +61,20 @@ async def test_demo_parts_ready_and_admission_reaches_the_terminal(tmp_path: Pat
         assert payload, "no retained context for the admitted bed"
         context = json.loads(payload)
         assert admitted.patient.given in json.dumps(context, ensure_ascii=False)
+
+        # The corpus is served by the demo's sandbox and admitted over ADT (UTF-8 names).
+        await scenario.admit_corpus()
+        assert {"8000011", "8000021", "8000031"} <= set(scenario.admitted)
+        record_port = demo.app[k.CLINICAL_RECORD]
+        helene = await demo.app[k.STAYS].stay_by_visit("8000011")
+        assert helene is not None and helene.patient.family_name == "Lefèvre-Bérard"
+        record = await record_port.record_for_stay(helene)
+        assert "Pénicillines" in {a.substance for a in record.patient.allergies}
+        francois = await demo.app[k.STAYS].stay_by_visit("8000021")
+        assert francois is not None
+        with pytest.raises(IdentityToBeChecked):
+            await record_port.record_for_stay(francois)
+        assert [a.visit_number for a in record_port.identity_alerts()] == ["8000021"]
         await scenario.sender.close()
 
 

@@ -18,6 +18,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -39,7 +40,7 @@ from wardline.db.models import Did
 from wardline.demo import DemoOptions, start_demo
 from wardline.demo_scenario import DemoBed, demo_beds
 from wardline.domain.audit import verify_chain
-from wardline.domain.clinical_record_port import AdministrationInput
+from wardline.domain.clinical_record_port import AdministrationInput, GivenDose
 from wardline.domain.commands import Actor
 from wardline.logs import configure_logging
 
@@ -237,7 +238,9 @@ async def _follow_one_stay(options: DemoOptions) -> None:
             due_at=dose.due_at,
             given=True,
             at=min(max(now, dose.window_start), dose.window_end),
-            reason=None if dose.window_start <= now <= dose.window_end else "late",
+            late_reason=None if dose.window_start <= now <= dose.window_end else "late",
+            dose=GivenDose(value=Decimal(1), unit="{tbl}"),
+            dose_confirmed_text=dose.dose,
             scanned_patient_id=PATIENT.ipp,
         )
         nurse = Actor(name="infirmiere", roles=frozenset({"nurse"}))
@@ -267,7 +270,7 @@ async def _follow_one_stay(options: DemoOptions) -> None:
         await adt.close()
 
         # 7. The audit chain holds, and the patient's name never reached the logs.
-        report = await verify_chain(app[k.DATABASE])
+        report = await verify_chain(app[k.DATABASE], app[k.AUDIT].key)
         assert report.ok and report.rows > 3
         await store_one_more_check(store)
 

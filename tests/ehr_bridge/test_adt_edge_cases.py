@@ -185,3 +185,39 @@ async def test_an_unexpected_failure_is_answered_ae_not_silence(any_hospital: Ho
             assert ack_code(await sender.send(adt("A01", "NEXT"))) == "AA"
     finally:
         await lst.stop()
+
+
+@pytest.mark.postgres
+async def test_a_message_the_inbox_refuses_is_answered_ar_and_costs_no_other_its_aa(
+    any_hospital: Hospital, any_listener: AdtListener
+) -> None:
+    """PostgreSQL refuses one message's row (a check constraint put there by the test): that
+    message is answered AR with the reason, the messages persisted in the same statement are
+    stored and applied, and the feed goes on."""
+    if any_hospital.db.is_sqlite:
+        pytest.skip("a check constraint added on PostgreSQL")
+    async with any_hospital.db.autocommit() as conn:
+        await conn.exec_driver_sql(
+            "ALTER TABLE inbound_messages ADD CONSTRAINT test_refuse "
+            "CHECK (control_id <> 'REFUSE-ME')"
+        )
+    assert any_listener.port
+    port = any_listener.port
+
+    async def send(raw: bytes) -> str:
+        async with Sender(port) as sender:
+            return ack_code(await sender.send(raw))
+
+    with capture_logs() as logs:
+        codes = await asyncio.gather(
+            send(adt("A01", "REFUSE-ME")),
+            *(
+                send(adt("A01", f"OK{n}", ipp=f"10000{n}", visit=f"V{n}", room=f"10{n}"))
+                for n in range(2, 6)
+            ),
+        )
+    assert codes == ["AR", "AA", "AA", "AA", "AA"]
+    refused = [e for e in logs if e["event"] == "adt.storage_refused"]
+    assert [e["sqlstate"] for e in refused] == ["23514"]
+    assert await stay_count(any_hospital) == 4
+    assert sorted(await statuses(any_hospital)) == [("applied", "AA")] * 4

@@ -109,3 +109,37 @@ async def test_the_ack_carries_the_local_time_with_its_offset(any_hospital: Hosp
             assert str(refused.segment("MSH")(7)) == "20260703233000+0200"
     finally:
         await lst.stop()
+
+
+async def test_times_are_read_in_the_zone_of_the_wards_site(any_hospital: Hospital) -> None:
+    """Sites in several zones (SUD in Cayenne, UTC-3): a movement without an offset is read in
+    the zone of the site of the ward it names; a zone set for the sending facility wins."""
+    from ehr_bridge.hl7_time import LocalZones
+    from wardline.settings import Settings
+    from wardline.ward_time import WardTime
+
+    settings = Settings(site_timezones={"SUD": "America/Cayenne"})
+    processor = AdtProcessor(
+        any_hospital.db,
+        any_hospital.stays,
+        ward_time=WardTime(any_hospital.db, settings),
+        zones=LocalZones.named("Europe/Paris", {"OTHER-SITE": "Asia/Tokyo"}),
+    )
+    lst = AdtListener(processor, port=0)
+    await lst.start()
+    try:
+        assert lst.port
+        async with Sender(lst.port) as sender:
+            at = "20261203233000"
+            south = adt("A01", "Z1", evn_at=at, ward="PNEUMO", room="201")
+            north = adt("A01", "Z2", evn_at=at, ipp="2", visit="V2")
+            tokyo = adt("A01", "Z3", evn_at=at, ipp="3", visit="V3", ward="PNEUMO", room="202",
+                        sender=("PASTEL", "OTHER-SITE"))  # fmt: skip
+            for raw in (south, north, tokyo):
+                assert ack_code(await sender.send(raw)) == "AA"
+    finally:
+        await lst.stop()
+    times = await movement_times(any_hospital)
+    assert times["Z1"] == utc(2026, 12, 4, 2, 30)  # 23:30 in Cayenne
+    assert times["Z2"] == utc(2026, 12, 3, 22, 30)  # 23:30 in Paris
+    assert times["Z3"] == utc(2026, 12, 3, 14, 30)  # 23:30 in Tokyo

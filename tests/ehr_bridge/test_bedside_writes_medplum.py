@@ -30,7 +30,7 @@ from ehr_bridge.fhir_auth import StaticToken
 from ehr_bridge.fhir_client import SharedSessionClient
 from ehr_bridge.models import EhrOutbox
 from ehr_bridge.outbox import OutboxWorker, items
-from ehr_bridge.sandbox.corpus import corpus_resources
+from ehr_bridge.sandbox.corpus import IPP_SYSTEM, corpus_resources
 from tests.ehr_bridge.fhir_fixtures import stay_view
 from tests.fhir_peer import MedplumPeer, running_medplum
 from wardline.db.engine import Database
@@ -323,3 +323,35 @@ async def test_credentials_refused_keep_the_servers_reason_for_the_admin(
     [item] = await items(db)
     assert item.state == "pending"  # kept and retried once the settings are fixed
     assert "Invalid secret" in (item.last_error or "")
+
+
+@pytest.mark.parametrize("ipp_system", [IPP_SYSTEM, None])
+async def test_a_subject_resolved_late_is_the_one_patient_of_the_ipp_system(
+    db: Database, peer: MedplumPeer, ipp_system: str | None
+) -> None:
+    """Queued before the record was ever read: the Patient is found by the IPP with its
+    system; the corpus holds a homonym with the same value in another system."""
+    options = EhrOptions(ipp_system=ipp_system)
+    async with aiohttp.ClientSession() as http:
+        client = SharedSessionClient(peer.base_url, http, StaticToken(TOKEN))
+        worker = OutboxWorker(db, client, options)
+        recording = BedsideRecording(db, AuditLog().record, options, lambda: AT, worker)
+        unknown = Subject(ipp="800001", patient_id=None, encounter_id=None)
+        due = DUE + timedelta(days=30, hours=1 if ipp_system else 2)
+        receipt = await recording.administration(
+            stay_view(ipp="800001", visit="8000011"),
+            unknown,
+            dose_of("corpus-mr-paracetamol", due_at=due),
+            None,
+            NURSE,
+        )
+        delivered = await worker.deliver_due()
+    [item] = await items(db) or [None]
+    if ipp_system:
+        assert delivered == 1 and item is None
+        [stored] = written(peer, "MedicationAdministration", receipt.business_ids[0])
+        assert stored["subject"] == {"reference": f"Patient/{PATIENT}"}
+    else:  # two patients carry 800001: never the first one taken
+        assert delivered == 0 and item is not None and item.state == "failed"
+        assert "identity to be checked" in (item.last_error or "")
+        assert written(peer, "MedicationAdministration", receipt.business_ids[0]) == []

@@ -120,3 +120,16 @@ def test_a_contained_medication_is_found_by_its_local_reference() -> None:
     assert fo.medication_references(
         [request(medicationReference={"reference": "https://ehr/fhir/Medication/m9/_history/2"})]
     ) == {"Medication/m9"}
+
+
+def test_an_unreadable_active_order_is_kept_to_clarify() -> None:
+    broken = request(
+        id="mr-broken",
+        dosageInstruction=[{"doseAndRate": [{"doseQuantity": 5}]}],
+        contained=7,
+        medicationReference={"reference": "#x"},
+    )
+    broken.pop("medicationCodeableConcept")
+    stopped = dict(broken, id="mr-stopped", status="stopped")
+    [kept] = fo.orders([broken, stopped], {}, KNOWN_WHEN)
+    assert (kept.order_id, kept.to_clarify, kept.medication) == ("mr-broken", True, "?")

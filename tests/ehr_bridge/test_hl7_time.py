@@ -142,3 +142,14 @@ def test_ack_msh7_carries_its_offset(now: datetime, expected: str) -> None:
     assert stamp == expected
     parsed = parse_hl7_time(stamp, PARIS)
     assert parsed is not None and parsed.at == now and not parsed.ambiguous
+
+
+def test_zone_settings_are_checked_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ehr_bridge.component import load_options
+
+    monkeypatch.setenv("WARDLINE_EHR_HL7_FACILITY_TIMEZONES", '{"SITE-B": "America/Cayenne"}')
+    zones = load_options().local_zones()
+    assert zones.of("SITE-B") == ZoneInfo("America/Cayenne") and zones.of("X") == PARIS
+    monkeypatch.setenv("WARDLINE_EHR_HL7_FACILITY_TIMEZONES", '{"SITE-B": "Mars/Base"}')
+    with pytest.raises(ConfigError, match="Mars/Base"):
+        load_options()

@@ -13,6 +13,7 @@ from ehr_bridge.errors import NotConfigured
 from ehr_bridge.fhir_client import SharedSessionClient
 from ehr_bridge.identity import IdentityToBeChecked
 from ehr_bridge.sandbox.corpus import IPP_SYSTEM
+from tests.conftest import Hospital
 from tests.ehr_bridge.fhir_fixtures import corpus_stay
 from tests.ehr_bridge.medplum_fixtures import corpus_records, fhir, medplum
 
@@ -117,3 +118,42 @@ def test_ins_and_encounter_rules() -> None:
     for subject in ({"reference": "Patient/p2"}, {"reference": "Group/p1"}, None):
         with pytest.raises(IdentityToBeChecked):
             identity.check_encounter({"subject": subject}, "p1", stay)
+
+
+async def test_on_medplum_an_alert_writes_one_audit_row_and_refuses_writes(
+    fhir: SharedSessionClient, hospital: Hospital
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select
+
+    from ehr_bridge.clinical_record import EhrClinicalRecord
+    from ehr_bridge.models import EhrOutbox
+    from wardline.db.models import AuditEvent
+    from wardline.domain.clinical_record_port import VitalsInput
+    from wardline.domain.commands import Actor
+
+    records = corpus_records(fhir)
+    record = EhrClinicalRecord(hospital.db, records, hospital.audit.record, records.options)
+    stay = corpus_stay("francois")
+    for _ in range(3):
+        with pytest.raises(IdentityToBeChecked):
+            await record.record_for_stay(stay)
+    with pytest.raises(IdentityToBeChecked):
+        await record.record_vitals(
+            stay,
+            VitalsInput(at=datetime(2026, 3, 29, 10, tzinfo=UTC), values={"heart_rate": 72}),
+            Actor(name="nina", roles=frozenset({"nurse"})),
+        )
+    async with hospital.db.sessions() as s:
+        rows = list(
+            await s.scalars(
+                select(AuditEvent).where(AuditEvent.action == "ehr.identity_to_be_checked")
+            )
+        )
+        outbox = await s.scalar(select(func.count()).select_from(EhrOutbox))
+    assert [(r.subject_id, r.details["reason"]) for r in rows] == [("8000021", "encounter.subject")]
+    assert outbox == 0
+    assert [(a.visit_number, a.reason) for a in record.identity_alerts()] == [
+        ("8000021", "encounter.subject")
+    ]

@@ -70,3 +70,15 @@ async def test_a_wrong_token_is_refused_with_the_servers_reason(peer: MedplumPee
         with pytest.raises(FhirAuthError) as refused:
             await client.search_all("Patient", {"identifier": "700001"})
     assert "Invalid secret" in refused.value.message
+
+
+def test_in_ci_a_missing_node_fails_instead_of_skipping(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.fhir_peer as peer_module
+
+    monkeypatch.setattr(peer_module.shutil, "which", lambda name: None)
+    monkeypatch.setenv("WARDLINE_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="node is not installed"):
+        peer_module.node_or_skip()
+    monkeypatch.setenv("WARDLINE_REQUIRE_SERVICES", "0")
+    with pytest.raises(pytest.skip.Exception):
+        peer_module.node_or_skip()

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from telephony.config.dialplan import DIALPLAN
 from telephony.config.files import (
     FILES,
+    RECORDINGS,
     SUMMARY_FILE,
     AsteriskSettings,
     Passwords,
@@ -32,7 +34,10 @@ SEED = "golden-test-seed"
 
 
 def settings() -> AsteriskSettings:
-    return AsteriskSettings(asterisk_sip_secret_seed=SEED)  # type: ignore[arg-type]
+    return AsteriskSettings(
+        asterisk_sip_secret_seed=SEED,  # type: ignore[arg-type]
+        asterisk_trunk_host="192.0.2.10",
+    )
 
 
 def files_for(plan: PbxPlan, tmp: Path) -> dict[str, str]:
@@ -108,8 +113,20 @@ def test_structure_of_every_generated_file(example: PbxPlan, tmp_path: Path) -> 
         example.switchboard_number,
         example.queue_extension,
     }
-    for context in ("from-bed", "from-staff", "from-trunk", "wl-bed-dial", "wl-switchboard"):
+    for context in (
+        DIALPLAN.bed_context,
+        DIALPLAN.staff_context,
+        DIALPLAN.trunk_context,
+        DIALPLAN.queue_context,
+        DIALPLAN.astdb_context,
+        DIALPLAN.astdb_check_context,
+        "wl-bed-dial",
+    ):
         assert context in contexts
+    assert set(contexts[DIALPLAN.astdb_context]) == {DIALPLAN.astdb_write, DIALPLAN.astdb_done}
+    included = set(re.findall(r"include => (\S+)", files["extensions.conf"]))
+    assert DIALPLAN.astdb_context not in included  # no phone reaches the AstDB writes
+    assert DIALPLAN.parking_context in included
     # every extension the dialplan rings is a configured endpoint
     dialled = set(re.findall(r"PJSIP/(\d+)\b", files["extensions.conf"]))
     dialled |= set(re.findall(r"PJSIP/(\d+)\b", files["queues.conf"]))
@@ -125,13 +142,49 @@ def test_structure_of_every_generated_file(example: PbxPlan, tmp_path: Path) -> 
     assert manager["general"].one("bindaddr") == "127.0.0.1"
     user = manager["wardline"]
     assert user.one("read") == "system,call,agent,user,reporting"
-    assert user.one("write") == "system,call,originate,reporting"
+    assert user.one("write") == "call,originate,reporting"
     assert user.one("deny") == "0.0.0.0/0.0.0.0"
+    monitor = manager["wardline-monitor"]
+    assert monitor.one("write") == "reporting" and "system" not in (monitor.one("read") or "")
+    assert (monitor.one("secret") or "") != (user.one("secret") or "")
+    options = {s.name: s for s in parsed["asterisk.conf"]}
+    assert options["options"].one("live_dangerously") == "no"
+    features = {s.name: s for s in parsed["features.conf"]}
+    assert features["featuremap"].one("atxfer") == DIALPLAN.feature_atxfer
+    assert features["featuremap"].one("blindxfer") == DIALPLAN.feature_blindxfer
+    assert features["general"].one("atxferabort") == DIALPLAN.atxfer_abort
+    trunk = _by_name(pjsip, "identify")["wardline-trunk-identify"]
+    assert trunk.one("match") == "192.0.2.10"
+    moh = {s.name: s for s in parsed["musiconhold.conf"]}
+    assert moh["default"].one("mode") == "files"
+    tones = {s.name: s for s in parsed["indications.conf"]}
+    assert tones["general"].one("country") in tones
     parking = {s.name: s for s in parsed["res_parking.conf"]}
     assert parking["default"].one("parkext") == example.parking_extension
     assert parking["default"].one("parkpos") == f"{example.parking_first}-{example.parking_last}"
     modules = {s.name: s for s in parsed["modules.conf"]}
+    assert modules["modules"].one("autoload") == "no"
     assert "func_db.so" in modules["modules"].get("require")
+    loaded = set(modules["modules"].get("load")) | set(modules["modules"].get("require"))
+    for never in ("res_ari.so", "app_voicemail.so", "app_system.so", "func_shell.so"):
+        assert never in modules["modules"].get("noload") and never not in loaded
+
+
+def test_every_recording_played_is_listed(example: PbxPlan, tmp_path: Path) -> None:
+    """The dialplan plays only recordings of RECORDINGS, and the README lists them all."""
+    text = files_for(example, tmp_path)["extensions.conf"]
+    played = set(re.findall(r"Playback\(([\w-]+)\)", text))
+    assert played and played <= set(RECORDINGS)
+    readme = (Path(__file__).parents[2] / "asterisk_conf" / "README.md").read_text()
+    for name in RECORDINGS:
+        assert f"`{name}`" in readme, name
+
+
+def test_no_trunk_without_its_address(example: PbxPlan, tmp_path: Path) -> None:
+    bare = AsteriskSettings(asterisk_sip_secret_seed=SEED)  # type: ignore[arg-type]
+    text = render(example, Passwords(tmp_path, SEED), bare, "wardline", "s")["pjsip.conf"]
+    assert "wardline-trunk" not in {s.name for s in parse_conf(text)}
+    assert "WARDLINE_ASTERISK_TRUNK_HOST" in text
 
 
 def test_change_summary_names_sections(example: PbxPlan, tmp_path: Path) -> None:

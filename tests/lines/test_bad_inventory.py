@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
+from telephony.config.files import FILES
 from tests.conftest import EXAMPLE_HOSPITAL, ROOT, Hospital
 from tests.lines.conftest import ADT, admit
 from wardline.db.models import Stay
@@ -77,7 +78,7 @@ async def test_from_database_then_did_outside_pool_changes_nothing(
     assert code == 0, stderr
     assert "pjsip.conf: new" in stdout
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert len(before) == 7
+    assert len(before) == len(FILES) + 1  # and the change summary
     async with hospital.db.session() as s:
         stay = (await s.scalars(select(Stay).where(Stay.visit_number == "V1"))).one()
         stay.did = "0999999999"

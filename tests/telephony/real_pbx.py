@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
 import socket
+import struct
 import subprocess
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from telephony.ami.frames import AmiMessage, FrameDecoder
-from telephony.config.files import AsteriskSettings, Passwords, render
+from telephony.config.files import RECORDINGS, AsteriskSettings, Passwords, render
 from telephony.config.plan import PbxPlan, plan_from_file
 from tests.conftest import EXAMPLE_HOSPITAL
 from wardline.domain.inventory_file import read_inventory
@@ -32,6 +35,20 @@ SCENARIOS = Path(__file__).parent / "sipp"
 AMI_USER = "wardline"
 AMI_SECRET = "real-pbx-test-secret"
 SIP_SEED = "real-pbx-test-seed"
+
+
+SITE_FILES = {
+    "logger.conf": "[general]\ndateformat = %F %T.%3q\n\n[logfiles]\n"
+    "messages.log => notice,warning,error,verbose(3)\n",
+    "cdr.conf": "[general]\nenable = no\n",
+    "cel.conf": "[general]\nenable = no\n",
+    "ccss.conf": "[general]\n",
+    "acl.conf": "",
+    "udptl.conf": "[general]\n",
+    "pjproject.conf": "[startup]\n",
+}
+"""The files a site's /etc/asterisk has beside the generated ones (Asterisk's core reads
+them; Wardline does not generate them): minimal versions."""
 
 
 def asterisk_binary() -> Path | None:
@@ -88,6 +105,7 @@ class RealPbx:
     ami_port: int = field(default_factory=free_port)
     sip_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
     trunk_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    """The trunk's contact port (calls from the trunk come from 127.0.0.1, any port)."""
     process: asyncio.subprocess.Process | None = None
     files: dict[str, str] = field(default_factory=dict)
 
@@ -114,14 +132,8 @@ class RealPbx:
             asterisk_manager_port=self.ami_port,
             asterisk_manager_permit="127.0.0.1",
             asterisk_sip_bind=f"127.0.0.1:{self.sip_port}",
-            **self._trunk_settings(),
+            asterisk_trunk_host=f"127.0.0.1:{self.trunk_port}",
         )
-
-    def _trunk_settings(self) -> dict[str, object]:
-        fields = AsteriskSettings.model_fields
-        if "asterisk_trunk_host" in fields:
-            return {"asterisk_trunk_host": f"127.0.0.1:{self.trunk_port}"}
-        return {}
 
     # --- configuration --------------------------------------------------------------------
     def write_config(self) -> None:
@@ -131,11 +143,14 @@ class RealPbx:
         self.files = render(self.plan, self.passwords, self.settings(), AMI_USER, AMI_SECRET)
         for name, text in self.files.items():
             (self.etc / name).write_text(text, encoding="utf-8")
-        prefix = self.binary.parent.parent
-        data_dir = prefix / "var" / "lib" / "asterisk"
-        options = self.files.get("asterisk.conf.options", "")
+        data_dir = self._data_dir()
+        generated = self.files.get("asterisk.conf", "[options]\n")
         self.conf.write_text(
-            "[directories]\n"
+            generated.rstrip("\n") + "\n"
+            "verbose = 3\n"
+            "debug = 0\n"
+            "nocolor = yes\n"
+            "\n[directories]\n"
             f"astetcdir => {self.etc}\n"
             f"astmoddir => {modules_dir(self.binary)}\n"
             f"astvarlibdir => {self.root / 'lib'}\n"
@@ -146,20 +161,30 @@ class RealPbx:
             f"astspooldir => {self.root / 'spool'}\n"
             f"astrundir => {self.root / 'run'}\n"
             f"astlogdir => {self.root / 'log'}\n"
-            f"astsbindir => {self.binary.parent}\n"
-            "\n[options]\n"
-            "verbose = 3\n"
-            "debug = 0\n"
-            "nocolor = yes\n"
-            "transmit_silence = yes\n" + options,
+            f"astsbindir => {self.binary.parent}\n",
             encoding="utf-8",
         )
-        if "logger.conf" not in self.files:
-            (self.etc / "logger.conf").write_text(
-                "[general]\ndateformat = %F %T.%3q\n\n[logfiles]\n"
-                "messages.log => notice,warning,error,verbose(3)\n",
-                encoding="utf-8",
-            )
+        for name, text in SITE_FILES.items():
+            (self.etc / name).write_text(text, encoding="utf-8")
+
+    def _data_dir(self) -> Path:
+        """astdatadir: the installed one's entries, plus the site's recordings (a short tone
+        each, as a site would record them) and music on hold."""
+        data_dir = self.root / "data"
+        installed = self.binary.parent.parent / "var" / "lib" / "asterisk"
+        data_dir.mkdir(exist_ok=True)
+        if installed.is_dir():
+            for entry in installed.iterdir():
+                if entry.name not in ("sounds", "moh") and not (data_dir / entry.name).exists():
+                    (data_dir / entry.name).symlink_to(entry)
+        sounds = data_dir / "sounds" / "en"
+        sounds.mkdir(parents=True, exist_ok=True)
+        for name in RECORDINGS:
+            _tone(sounds / f"{name}.wav", seconds=0.5)
+        moh = data_dir / self.settings().asterisk_moh_directory
+        moh.mkdir(parents=True, exist_ok=True)
+        _tone(moh / "wardline-hold.wav", seconds=2.0)
+        return data_dir
 
     # --- process --------------------------------------------------------------------------
     async def start(self, within: float = 60.0) -> RealPbx:
@@ -253,6 +278,20 @@ class RealPbx:
         ]
 
 
+def _tone(path: Path, seconds: float) -> None:
+    """A 440 Hz tone, 8 kHz 16-bit mono (what format_wav reads)."""
+    rate = 8000
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+        for i in range(int(rate * seconds))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+
+
 @dataclass
 class SipPhone:
     """A phone played by sipp: registered as ``extension`` with the generated password; the
@@ -328,7 +367,7 @@ async def place_call(
 ) -> SipCall:
     """Call ``to`` from phone ``caller`` or, ``from_trunk``, as outside number ``caller``; the
     call stays up until the PBX hangs it up (or ``hold_seconds``)."""
-    port = pbx.trunk_port if from_trunk else free_port(socket.SOCK_DGRAM)
+    port = free_port(socket.SOCK_DGRAM)  # the trunk is identified by its address only
     log_dir = pbx.root / "sipp"
     log_dir.mkdir(exist_ok=True)
     fields = log_dir / f"call-{port}.csv"
@@ -393,7 +432,7 @@ class RawAmi:
     async def action(self, name: str, within: float = 10.0, **fields: str) -> AmiMessage:
         """Send one action; its response (the first message with its ActionID)."""
         self._count += 1
-        action_id = f"t{self._count}"
+        action_id = "login-1" if name == "Login" else f"t{self._count}"
         lines = [f"Action: {name}", f"ActionID: {action_id}"]
         lines += [f"{key}: {value}" for key, value in fields.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())

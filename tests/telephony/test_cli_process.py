@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from telephony.calls.actions import PbxActions
+from telephony.calls.state import CallState
 from tests.telephony.conftest import make_link
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +55,7 @@ async def test_simulator_command_then_snapshot_command(tmp_path: Path) -> None:
         try:
             await link.start()
             await link.wait_synced(5)
-            await link.send({"Action": "DBPut", "Family": "bed/2001", "Key": "active", "Val": "1"})
+            await PbxActions(link, CallState()).put("bed/2001", "active", "1")
         finally:
             await link.stop()
         code, out, _ = await run("pbx", "snapshot", port=port)

@@ -4,12 +4,14 @@ failing handlers, and the panoramisk traps (re-send after reconnect, sync Origin
 from __future__ import annotations
 
 import asyncio
+import random
+from dataclasses import dataclass, field
 
 import pytest
 from structlog.testing import capture_logs
 
 from telephony.ami.frames import AmiMessage
-from telephony.ami.link import AmiLink
+from telephony.ami.link import AmiLink, Backoff
 from telephony.calls.session import PbxSession
 from telephony.calls.state import CallState
 from telephony.errors import PbxActionFailed, PbxTimeout, PbxUnreachable
@@ -226,3 +228,38 @@ async def test_a_crashing_resync_reconnects_instead_of_dying() -> None:
         await link.stop()
         await raw.close()
     assert link.readiness()["state"] == "degraded"
+
+
+@dataclass(frozen=True)
+class CountedBackoff(Backoff):
+    """The link's backoff, recording the attempt number of every wait it is asked for."""
+
+    asked: list[int] = field(default_factory=list, compare=False, hash=False)
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        self.asked.append(attempt)
+        return 0.01
+
+
+async def test_a_pbx_that_accepts_the_login_but_fails_the_resync_is_retried_ever_slower() -> None:
+    """Issue 21: with no phone registered, a list answered with an error failed the resync and
+    the link logged in again twice a second: the backoff grows until a session is usable."""
+    raw = await RawPbx(drop_on={"coreshowchannels"}).start()
+    backoff = CountedBackoff(initial=0.01, maximum=0.01)
+    link = AmiLink(
+        host="127.0.0.1", port=raw.port, username="wardline", secret="x", backoff=backoff
+    )
+    session = PbxSession(link)
+    try:
+        await session.start()
+        await wait_until(lambda: len(backoff.asked) >= 4, timeout=10)
+        assert backoff.asked[:4] == [0, 1, 2, 3]
+        raw.drop_on.clear()  # the PBX answers again: once synced, the count starts over
+        await link.wait_synced(10)
+        before = len(backoff.asked)
+        link.drop()
+        await wait_until(lambda: len(backoff.asked) > before, timeout=10)
+        assert backoff.asked[before] == 0
+    finally:
+        await session.stop()
+        await raw.close()

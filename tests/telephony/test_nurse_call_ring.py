@@ -7,6 +7,7 @@ others; a ring that could not be placed during a PBX outage is placed when the l
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -131,6 +132,8 @@ async def test_an_open_call_rings_on_without_gap_and_a_clear_cancels_only_its_ri
     assert "NOANSWER" not in dial_ends  # every ring was replaced before the Dial limit
     ringing_now = ward.phone_channels("2900") + ward.phone_channels("2901")
     assert ringing_now
+    # the rings are not calls of the switchboard's picture (nor of the call history)
+    assert [c.call_id for c in ward.session.state.snapshot().calls] == [other_call]
 
     ward.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=12.0))
     await wait_until(lambda: not ward.phone_channels("2900") and not ward.phone_channels("2901"))
@@ -213,3 +216,86 @@ async def test_a_phone_that_cannot_ring_is_reported(ward: Ward) -> None:
     [failed] = ward.of(NurseCallRingFailed)
     assert isinstance(failed, NurseCallRingFailed)
     assert (failed.phones, failed.reason) == (("2901",), "phone_unavailable")
+
+
+async def test_the_simulated_dial_limit_ends_a_ring_as_asterisk_does(ward: Ward) -> None:
+    """A ring left alone: at WL_NC_LIMIT the Dial gives up (DialEnd NOANSWER), the phone's
+    channel and then the Local channel hang up (the same sequence the real-PBX test sees)."""
+    await ward.session.link.send(
+        {
+            "Action": "Originate", "Channel": "Local/2900@wl-nurse-ring",
+            "Context": "wl-nurse-answered", "Exten": "s", "Priority": "1", "Async": "true",
+            "ChannelId": "limit-test-1", "CallerID": "Appel ch. 1 lit A <2990>",
+            "Variable": ["WL_NC_ID=9,WL_NC_STATION=2900", "WL_NC_LIMIT=1"],
+        },
+        as_list=False,
+    )  # fmt: skip
+    await wait_until(lambda: ward.sim.ringing("2900") is not None, 5)
+    phone = ward.phone_channels("2900")[0]
+    await wait_until(lambda: not ward.sim.pbx.channels, 5)
+    sequence = [
+        (name, h.get("DialStatus", ""))
+        for name, h in ward.pbx_events
+        if (name == "DialEnd" or (name == "Hangup" and h["Uniqueid"] in (phone, "limit-test-1")))
+    ]
+    assert sequence == [("DialEnd", "NOANSWER"), ("Hangup", ""), ("Hangup", "")]
+    hangups = [h["Uniqueid"] for n, h in ward.pbx_events if n == "Hangup"]
+    assert hangups == [phone, "limit-test-1"]
+
+
+async def test_a_ring_asked_for_after_the_acknowledgement_is_ignored(ward: Ward) -> None:
+    """An escalation published just after the acknowledgement (the two raced) rings nothing."""
+    ward.bus.publish(NurseCallAcknowledged(**BASE, by="nina", response_seconds=5.0))
+    ward.bus.publish(wanted(("2900", "2901"), level=1))
+    await ward.bus.drain()
+    await asyncio.sleep(0.2)
+    assert ward.ringer.placed == 0 and not ward.sim.pbx.channels
+
+
+async def test_an_acknowledgement_cancels_every_ring(ward: Ward) -> None:
+    ward.bus.publish(wanted(("2900", "2901", "2910"), dial_limit_seconds=30, reissue_seconds=25))
+    await wait_until(lambda: all(ward.sim.ringing(p) for p in ("2900", "2901", "2910")), 5)
+    ringing = {p: ward.phone_channels(p)[0] for p in ("2900", "2901", "2910")}
+    ward.bus.publish(NurseCallAcknowledged(**BASE, by="opal", response_seconds=9.0))
+    await wait_until(lambda: not ward.sim.pbx.channels, 5)
+    cancelled = {
+        h["DestUniqueid"]
+        for n, h in ward.pbx_events
+        if n == "DialEnd" and h.get("DialStatus") == "CANCEL"
+    }
+    assert set(ringing.values()) <= cancelled
+
+
+async def test_rings_left_by_a_previous_run_are_adopted_and_stopped_with_their_call(
+    ward: Ward, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wardline restarts while two calls ring: the new run finds the rings on the PBX; the
+    call that is cleared stops its old ring, the call nobody asks to ring again is hung up
+    after the grace period."""
+    monkeypatch.setattr("telephony.nurse_call_ring.ORPHAN_GRACE", 0.5)
+    ward.bus.publish(wanted(("2900",), dial_limit_seconds=30, reissue_seconds=25))
+    ward.bus.publish(
+        dataclasses.replace(wanted(("2901",), dial_limit_seconds=30, reissue_seconds=25), call_id=8)
+    )
+    await wait_until(lambda: ward.sim.ringing("2900") and ward.sim.ringing("2901"), 5)
+    await ward.ringer.close()  # the old run ends without hanging anything up
+    await ward.session.stop()
+
+    bus = EventBus()
+    session = PbxSession(make_link(ward.sim.port), bus.publish)
+    ringer = NurseCallRinger(session.link, bus.publish)
+    session.link.subscribe(ringer.on_frame)
+    bus.subscribe(NurseCallRinger.EVENTS, ringer, name="ring")
+    await bus.start()
+    await session.start()
+    try:
+        await wait_until(lambda: len(ringer.book.legs) == 2, 5)
+        bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=3.0))
+        await wait_until(lambda: ward.sim.ringing("2900") is None, 5)
+        assert ward.sim.ringing("2901") is not None  # call 8 is not cleared (yet)
+        await wait_until(lambda: ward.sim.ringing("2901") is None, 5)  # nobody wanted it
+        assert not ward.sim.pbx.channels
+    finally:
+        await ringer.close()
+        await session.stop()
+        await bus.stop()

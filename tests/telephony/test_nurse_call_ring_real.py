@@ -26,6 +26,7 @@ from wardline.bus import EventBus
 from wardline.domain.call_events import PbxConnectionChanged
 from wardline.domain.events import DomainEvent
 from wardline.domain.nurse_call_events import (
+    NurseCallAcknowledged,
     NurseCallAnsweredAtPhone,
     NurseCallCleared,
     NurseCallRingWanted,
@@ -111,8 +112,9 @@ async def station(real_pbx: RealPbx) -> AsyncIterator[Station]:
         await bus.stop()
 
 
+@pytest.mark.parametrize("taken", ["cleared", "acknowledged"])
 async def test_rings_on_without_gap_and_a_clear_cancels_every_ring_within_a_second(
-    station: Station,
+    station: Station, taken: str
 ) -> None:
     phones = [
         await SipPhone(station.pbx, ext, answers=False).register() for ext in ("2900", "2901")
@@ -142,7 +144,10 @@ async def test_rings_on_without_gap_and_a_clear_cancels_every_ring_within_a_seco
 
         loop = asyncio.get_running_loop()
         cleared_at = loop.time()
-        station.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=20.0))
+        if taken == "cleared":
+            station.bus.publish(NurseCallCleared(**BASE, by="nina", response_seconds=20.0))
+        else:
+            station.bus.publish(NurseCallAcknowledged(**BASE, by="opal", response_seconds=20.0))
         await wait_until(lambda: not station.ringing_now("2900") | station.ringing_now("2901"), 5)
         hangups = {f.get("Uniqueid"): t for t, f in station.frames if f.name == "Hangup"}
         assert set(ringing) <= set(hangups)
@@ -209,3 +214,64 @@ async def test_a_pbx_restart_during_an_open_call_rings_again_within_5_s_of_the_l
         await wait_until(lambda: not station.ringing_now("2900"), 5)
     finally:
         await phone.stop()
+
+
+async def test_the_dial_limit_and_the_patient_name_where_the_ward_allows_it(
+    station: Station,
+) -> None:
+    """The dialplan alone: the bed line's caller name (AstDB) shown when WL_NC_NAMES=bed, and
+    at WL_NC_LIMIT the Dial gives up - the sequence the simulator reproduces."""
+    phone = await SipPhone(station.pbx, "2900", answers=False).register()
+    try:
+        await asyncio.to_thread(station.pbx.cli, 'database put bed 2001/cidname "Jeanne Test"')
+        await station.session.link.send(
+            {
+                "Action": "Originate", "Channel": "Local/2900@wl-nurse-ring",
+                "Context": "wl-nurse-answered", "Exten": "s", "Priority": "1", "Async": "true",
+                "ChannelId": "limit-test-1", "CallerID": "Appel ch. 101 lit A <2990>",
+                "Variable": ["WL_NC_ID=9,WL_NC_STATION=2900,WL_NC_BED=2001", "WL_NC_NAMES=bed",
+                             "WL_NC_CALLER=Appel ch. 101 lit A", "WL_NC_LIMIT=2"],
+            },
+            as_list=False,
+        )  # fmt: skip
+        await wait_until(lambda: station.ringing_now("2900"), 10)
+        [uid] = station.ringing_now("2900")
+        shown = [
+            f.get("CallerIDName")
+            for _t, f in station.frames
+            if f.name == "DialBegin" and f.get("DestChannel").startswith("PJSIP/2900-")
+        ]
+        assert shown == ["Jeanne Test"]
+
+        def local_gone() -> bool:
+            return any(
+                f.name == "Hangup" and f.get("Uniqueid") == "limit-test-1"
+                for _t, f in station.frames
+            )
+
+        await wait_until(local_gone, 10)
+        sequence = [
+            (f.name, f.get("DialStatus"))
+            for _t, f in station.frames
+            if (f.name == "DialEnd" and f.get("DestChannel").startswith("PJSIP/2900-"))
+            or (f.name == "Hangup" and f.get("Uniqueid") in (uid, "limit-test-1"))
+        ]
+        assert sequence == [("DialEnd", "NOANSWER"), ("Hangup", ""), ("Hangup", "")]
+    finally:
+        await phone.stop()
+
+
+async def test_answering_connects_the_nurse_to_the_bed_when_the_ward_says_so(
+    station: Station,
+) -> None:
+    nurse = await SipPhone(station.pbx, "2900", answers=True).register()
+    bed = await SipPhone(station.pbx, "2001", answers=False).register()
+    try:
+        station.bus.publish(
+            wanted(("2900",), connect_bed=True, dial_limit_seconds=30, reissue_seconds=25)
+        )
+        await wait_until(lambda: station.of(NurseCallAnsweredAtPhone), 15)
+        await wait_until(lambda: station.ringing_now("2001"), 10)  # the bed phone rings
+    finally:
+        await nurse.stop()
+        await bed.stop()

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from telephony.errors import CallConflict, PbxUnreachable
+from telephony.errors import CallConflict, PbxActionFailed, PbxUnreachable
 from tests.services import wait_until
 from tests.telephony.conftest import Lab
 from wardline.domain import call_events as ev
@@ -277,12 +277,36 @@ async def test_attended_transfer_abandoned_by_the_target(lab: Lab) -> None:
     await wait_until(lambda: lab.session.state.calls == {} and lab.sim.calls() == {})
 
 
-async def test_astdb_tree_delete_through_the_link(lab: Lab) -> None:
-    await lab.session.actions.put("bed/2006", "active", "1")
-    await lab.session.actions.put("bed/2006", "did", "0352123456")
-    await lab.session.link.send({"Action": "DBDelTree", "Family": "bed/2006"})
-    assert await lab.session.actions.tree("bed/2006") == {}
-    assert not [k for k in lab.sim.astdb if k.startswith("bed/2006/")]
+async def test_astdb_writes_go_through_the_dialplan_and_refuse_other_keys(lab: Lab) -> None:
+    actions = lab.session.actions
+    await actions.write({"bed/2006/active": "1", "bed/2006/cidname": "DUPRÉ Hélène"}, ())
+    assert await actions.tree("bed/2006") == {"active": "1", "cidname": "DUPRÉ Hélène"}
+    assert await actions.delete("bed/2006", "cidname") is True
+    assert await actions.delete("bed/2006", "cidname") is False
+    with pytest.raises(PbxActionFailed):  # a key Wardline never writes: refused before sending
+        await actions.put("bed/2006", "did", "0352123456")
+    for name, fields in (
+        ("DBPut", {"Family": "bed/2006", "Key": "active", "Val": "0"}),
+        ("DBDel", {"Family": "bed/2006", "Key": "active"}),
+        ("DBDelTree", {"Family": "bed/2006"}),
+    ):
+        with pytest.raises(PbxActionFailed, match="Permission denied"):
+            await lab.session.link.send({"Action": name, **fields})
+    # the dialplan checks every key itself: a write it refuses changes nothing
+    refused = {"Action": "Originate", "Channel": "Local/write@wl-astdb", "Context": "wl-astdb"}
+    answers = await lab.session.link.send(
+        {
+            **refused,
+            "Exten": "done",
+            "Priority": "1",
+            "Async": "true",
+            "Variable": ["WL_DB_N=2", "WL_DB_OP1=put", "WL_DB_K1=bed/2006/active",
+                         "WL_DB_V1=0", "WL_DB_OP2=put", "WL_DB_K2=secret/x", "WL_DB_V2=1"],
+        }
+    )  # fmt: skip
+    assert answers[-1].get("Response") == "Failure"
+    assert lab.sim.astdb["bed/2006/active"] == "1"
+    assert not lab.session.state.calls  # the writes' Local channels are no calls
 
 
 async def test_demo_places_calls_and_ends_forgotten_ones(lab: Lab) -> None:

@@ -108,16 +108,19 @@ Serve = Callable[[web.Application], Awaitable[str]]
 
 
 def tv_settings(tmp_path: Path, sandbox: RunningSandbox, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "ami_enabled": False,
+        "mqtt_enabled": False,
+        "mllp_enabled": False,
+        "db_auto_upgrade": False,
+        **extra,
+    }
     return Settings(
         data_dir=tmp_path,
         session_secret=base64.urlsafe_b64encode(b"t" * 32).decode(),
-        ami_enabled=False,
-        mqtt_enabled=False,
-        mllp_enabled=False,
-        db_auto_upgrade=False,
         fhir_url=sandbox.url,
         fhir_token=TOKEN,  # type: ignore[arg-type]
-        **extra,
+        **values,
     )
 
 

@@ -3,11 +3,16 @@ checked" and nothing clinical, writes are refused, one audit row, an alert for t
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy import func, select
 
 from ehr_bridge.models import EhrOutbox
 from ehr_bridge.sandbox.corpus import IPP_SYSTEM
 from tests.tv.conftest import BADGE, IPP, PASSWORD, PIN, TvLab
+from tests.tv.test_tv_browser import enrolled_tv, open_tile
+from tests.web.browser import launch_chromium, save_screenshot
 from wardline import appkeys as k
 from wardline.db.models import AuditEvent
 from wardline.domain.commands import SYSTEM_ADMIN_CLI
@@ -51,3 +56,32 @@ async def test_a_duplicate_record_in_the_ehr_stops_the_bedside(tvlab: TvLab) -> 
     assert [(a["visit_number"], a["reason"]) for a in alerts] == [("V100001", "patient.several")]
     page = await admin.call("GET", "/admin")
     assert "Identité à vérifier" in await page.text()
+
+
+@pytest.mark.browser
+async def test_the_nurse_page_says_identity_to_be_checked_in_its_language(
+    tvlab: TvLab, tmp_path: Path
+) -> None:
+    tvlab.sandbox.store.add(
+        {
+            "resourceType": "Patient",
+            "id": "duplicate",
+            "identifier": [{"system": IPP_SYSTEM, "value": IPP}],
+            "birthDate": "1952-03-14",
+        }
+    )
+    async with launch_chromium() as browser:
+        page = await enrolled_tv(browser, tvlab)
+        await open_tile(page, "staff")
+        await page.wait_for_selector("body[data-view='staff']")
+        await page.fill("#badge", BADGE)
+        await page.fill("#pin", PIN)
+        await page.keyboard.press("Enter")
+        notice = await page.wait_for_selector("#banner .identity-check[role='alert']")
+        text = await notice.text_content() or ""
+        assert text.startswith("Identité à vérifier")
+        assert "MARTIN" not in (await page.text_content("#banner") or "")
+        assert (await page.text_content("#schedule")) == ""
+        assert not await page.is_visible("#admin-form")
+        assert not await page.is_visible("#vitals-form")
+        await save_screenshot(page, "nurse-identity-to-be-checked", tmp_path)

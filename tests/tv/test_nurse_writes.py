@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from ehr_bridge.sandbox.server import RunningSandbox
+from tests.conftest import Hospital
 from tests.services import wait_until
-from tests.tv.conftest import BADGE, IPP, PASSWORD, PIN, TOKEN, TvLab
+from tests.tv.conftest import BADGE, IPP, PASSWORD, PIN, TOKEN, Serve, TvLab, open_lab
 from tests.web.conftest import Browser
 from wardline import appkeys as k
 from wardline.domain.commands import SYSTEM_ADMIN_CLI
 
+UCUM = "http://unitsofmeasure.org"
 BISOPROLOL = "mr-100001-1"  # 08:00 in Paris; the lab's clock is 08:10 in Paris
 
 
@@ -179,3 +183,105 @@ async def test_credentials_refused_are_503_and_the_reason_is_in_the_admin_outbox
     # The server's own reason, for the admin (the nurse read a message in her language).
     assert "missing or invalid bearer token" in await last_error()
     assert administrations(tvlab) == []
+
+
+async def test_vital_signs_with_a_blood_pressure_panel(tvlab: TvLab) -> None:
+    tv = await nurse_at_the_bed(tvlab)
+    half = await tv.call("POST", "/api/v1/tv/nurse/vitals", {"values": {"systolic": 120}})
+    assert half.status == 422
+    assert (await half.json())["message"].startswith("Une pression artérielle a ses valeurs")
+    before = len(tvlab.sandbox.store.all("Observation"))
+    values = {"systolic": 121, "diastolic": 79, "respiratory_rate": 16}
+    reply = await tv.call("POST", "/api/v1/tv/nurse/vitals", {"values": values})
+    assert reply.status == 201
+    assert len((await reply.json())["business_ids"]) == 2
+    await wait_until(lambda: len(tvlab.sandbox.store.all("Observation")) == before + 2, timeout=10)
+    codes = {
+        o["code"]["coding"][0]["code"]: o
+        for o in tvlab.sandbox.store.all("Observation")
+        if o.get("identifier")
+    }
+    assert [c["valueQuantity"]["value"] for c in codes["85354-9"]["component"]] == [121, 79]
+    assert codes["9279-1"]["valueQuantity"]["code"] == "/min"
+
+
+async def test_a_site_in_another_zone_gets_its_own_time(
+    hospital: Hospital, tmp_path: Path, sandbox: RunningSandbox, serve_app: Serve
+) -> None:
+    """A site of the group in French Guiana (UTC-3, no DST): its TV clock and its schedule
+    are in its own zone, whatever the default."""
+    lab = await open_lab(
+        hospital, tmp_path, sandbox, serve_app, site_timezones={"NORD": "America/Cayenne"}
+    )
+    try:
+        tv = await nurse_at_the_bed(lab)
+        clock = await tv.json("GET", "/api/v1/tv/clock")
+        assert clock["zone"] == "America/Cayenne"
+        assert clock["text"] == "dimanche 22 novembre 04:10"  # 07:10 UTC
+        record = await tv.json("GET", "/api/v1/tv/nurse/record")
+        assert record["zone"] == "America/Cayenne"
+        paracetamol = [d for d in record["schedule"] if d["order_id"] == "mr-100001-0"]
+        assert [d["due_local"] for d in paracetamol] == ["00:00", "06:00", "12:00", "18:00"]
+        first = datetime.fromisoformat(paracetamol[0]["due_at"])
+        assert first == datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+    finally:
+        for b in lab.browsers:
+            await b.close()
+
+
+async def test_a_dose_whose_write_the_ehr_refused_is_never_shown_due_again(tvlab: TvLab) -> None:
+    tv = await nurse_at_the_bed(tvlab)
+    due = await dose(tv, BISOPROLOL)
+    del tvlab.sandbox.store.resources["MedicationRequest"][BISOPROLOL]  # the order is gone
+    reply = await tv.call("POST", "/api/v1/tv/nurse/administrations", administration(due))
+    assert reply.status == 201
+    for _ in range(200):
+        record = await tv.json("GET", "/api/v1/tv/nurse/record")
+        if any(w["state"] == "failed" for w in record["writes"]):
+            break
+        await asyncio.sleep(0.05)
+    [failed] = [w for w in record["writes"] if w["state"] == "failed"]
+    assert "is not on the server" in (failed["last_error"] or "")
+    shown = next(d for d in record["schedule"] if d["order_id"] == BISOPROLOL)
+    assert shown["state"] == "given"
+    again = await tv.call("POST", "/api/v1/tv/nurse/administrations", administration(due))
+    assert again.status == 409
+
+
+async def test_a_structured_dose_is_checked_on_value_and_unit(tvlab: TvLab) -> None:
+    order = tvlab.sandbox.store.get("MedicationRequest", BISOPROLOL)
+    assert order is not None
+    order["dosageInstruction"][0]["doseAndRate"] = [
+        {"doseQuantity": {"value": 5, "unit": "mg", "system": UCUM, "code": "mg"}}
+    ]
+    tv = await nurse_at_the_bed(tvlab)
+    due = await dose(tv, BISOPROLOL)
+    assert (due["dose_value"], due["dose_unit"], due["dose_ordered"]) == ("5", "mg", "5 mg")
+    for value, unit, error in (
+        ("50", "mg", "bedside.wrong_dose"),
+        ("5", "mL", "bedside.wrong_unit"),
+    ):
+        reply = await tv.call(
+            "POST",
+            "/api/v1/tv/nurse/administrations",
+            administration(due, dose_value=value, dose_unit=unit, dose_confirmed=False),
+        )
+        assert reply.status == 422
+        refusal = await reply.json()
+        assert refusal["error"] == error
+    assert refusal["message"] == "L'unité mL ne peut pas être comparée aux 5 mg prescrits."
+    reply = await tv.call(
+        "POST",
+        "/api/v1/tv/nurse/administrations",
+        administration(due, dose_value="0.005", dose_unit="g", dose_confirmed=False),
+    )
+    assert reply.status == 201, await reply.text()
+    await wait_until(lambda: len(administrations(tvlab)) == 1, timeout=10)
+    [written] = administrations(tvlab)
+    assert written["dosage"]["dose"] == {
+        "value": 0.005,
+        "unit": "g",
+        "system": UCUM,
+        "code": "g",
+    }
+    assert "text" not in written["dosage"]  # nothing was confirmed against a text

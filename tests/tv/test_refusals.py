@@ -42,7 +42,7 @@ BEHIND_THE_BED = [
 ]
 # Raised elsewhere but met at the bed: the staff accounts (badge and PIN), the middleware's
 # last resort, and the script's own "the service cannot be reached".
-ALSO_MET = {"auth.failed", "auth.locked", "internal", "http"}
+ALSO_MET = {"auth.failed", "auth.throttled", "internal", "http"}
 ERROR_ID = re.compile(r"^[a-z_]+(\.[a-z_0-9]+)+$")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -47,6 +47,7 @@ async def test_terminal_sees_only_its_bed_and_patient_safe_facts(tvlab: TvLab) -
         "phone_number",
         "phone_state",
         "services",
+        "in_bed_since",  # when the stay came to this bed, in the ward's zone
     }
     # The neighbour's terminal (empty bed) sees its own bed, never this patient.
     other = await issue_credential(tvlab.app[k.DATABASE], OTHER_TERMINAL)
@@ -129,7 +130,7 @@ async def test_nurse_call_from_the_tv(tvlab: TvLab) -> None:
     assert first["state"] == "open" and again["call_id"] == first["call_id"]
 
 
-async def test_nurse_signin_idle_and_lockout(tvlab: TvLab) -> None:
+async def test_nurse_signin_idle_and_throttling(tvlab: TvLab) -> None:
     tv = await tvlab.terminal()
     wrong = await tv.call("POST", "/api/v1/tv/nurse/signin", {"badge": BADGE, "pin": "0000"})
     assert wrong.status == 401
@@ -147,8 +148,8 @@ async def test_nurse_signin_idle_and_lockout(tvlab: TvLab) -> None:
     assert actions == ["bedside.nurse_signin", "bedside.record_view", "bedside.nurse_idle_signout"]
     for _ in range(5):
         await tv.call("POST", "/api/v1/tv/nurse/signin", {"badge": BADGE, "pin": "0000"})
-    locked = await tv.call("POST", "/api/v1/tv/nurse/signin", {"badge": BADGE, "pin": PIN})
-    assert locked.status == 423
+    slowed = await tv.call("POST", "/api/v1/tv/nurse/signin", {"badge": BADGE, "pin": PIN})
+    assert (slowed.status, (await slowed.json())["error"]) == (429, "auth.throttled")
 
 
 async def test_vitals_outside_plausible_ranges_are_refused(tvlab: TvLab) -> None:

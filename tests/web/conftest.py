@@ -26,6 +26,7 @@ from wardline import appkeys as k
 from wardline.app import build_app
 from wardline.db.engine import Database
 from wardline.db.models import StaffUser
+from wardline.domain.audit import DEVELOPMENT_KEY
 from wardline.domain.staff import hash_secret
 from wardline.settings import Settings
 
@@ -42,7 +43,7 @@ USERS = {
 def web_settings(tmp_path: Path, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp_path,
-        "session_secret": base64.urlsafe_b64encode(b"k" * 32).decode(),
+        "audit_key": base64.urlsafe_b64encode(DEVELOPMENT_KEY).decode(),
         "ami_enabled": False,
         "mqtt_enabled": False,
         "mllp_enabled": False,

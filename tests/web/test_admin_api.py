@@ -133,3 +133,23 @@ async def test_outbox_without_fhir_and_the_audit_chain(adminlab: WebLab) -> None
     assert await admin.json("GET", "/api/v1/admin/outbox") == {"configured": False, "items": []}
     chain = await admin.json("GET", "/api/v1/admin/audit/verify")
     assert chain["ok"] is True and chain["rows"] > 0
+
+
+async def test_a_staff_account_with_an_rpps_number(adminlab: WebLab) -> None:
+    admin = await adminlab.signed_in("ada")
+    body = {
+        "username": "ines",
+        "display_name": "Inès Lambert",
+        "roles": ["nurse"],
+        "password": "long enough secret",
+        "rpps": "100 0000 0001",
+    }
+    r = await admin.call("POST", "/api/v1/admin/staff", body)
+    assert r.status == 201 and (await r.json())["rpps"] == "10000000001"
+    listed = await admin.json("GET", "/api/v1/admin/staff")
+    assert {u["username"]: u["rpps"] for u in listed["staff"]}["ines"] == "10000000001"
+    for bad in ("12345", "1000000000A"):
+        r = await admin.call("POST", "/api/v1/admin/staff", body | {"username": "x", "rpps": bad})
+        assert r.status == 422
+    r = await admin.call("POST", "/api/v1/admin/staff", body | {"username": "other"})
+    assert (r.status, (await r.json())["error"]) == (409, "staff.rpps_taken")

@@ -52,6 +52,8 @@ async def test_patients_by_name_as_you_type_with_an_audit_row_each(weblab: WebLa
         "did",
         "do_not_disturb",
         "line_suspended",
+        "in_bed_since",  # when the stay came to its bed: the switchboard's "moved at"
+        "in_bed_since_text",
     }  # no birth date, no identifiers, nothing clinical
     out = await op.json("POST", "/api/v1/directory/search", {"q": "du"})
     assert sum(e["kind"] == "patient" for e in out["entries"]) == 2

@@ -1,7 +1,10 @@
-"""Sign-in, lockout, rate limit, CSRF, roles, security headers, errors, languages."""
+"""Sign-in, throttling, rate limit, CSRF, roles, security headers, errors, languages."""
 
 from __future__ import annotations
 
+from kiosk_ui.security import RateLimiter
+from kiosk_ui.state import WEB
+from kiosk_ui.throttle import SignInThrottle
 from tests.web.conftest import PASSWORD, SIGNIN_ATTEMPTS, WebLab
 
 
@@ -28,17 +31,35 @@ async def test_wrong_password_is_401_with_a_stable_id(weblab: WebLab) -> None:
     assert (r.status, (await r.json())["error"]) == (401, "auth.failed")
 
 
-async def test_lockout_after_repeated_failures_even_with_the_right_password(
-    weblab: WebLab,
-) -> None:
+async def test_failures_slow_down_known_and_unknown_accounts_alike(weblab: WebLab) -> None:
+    edge = weblab.app[WEB]
+    edge.limiter = RateLimiter(1000, 60)
+    now = [0.0]
+    edge.throttle = SignInThrottle(clock=lambda: now[0])
     b = weblab.browser()
     await b.refresh()
-    for _ in range(5):
-        r = await b.call("POST", "/api/v1/session", {"username": "nina", "password": "bad"})
-        assert r.status == 401
-    r = await b.call("POST", "/api/v1/session", {"username": "nina", "password": PASSWORD})
-    assert r.status == 423
-    assert (await r.json())["error"] == "auth.locked"
+    answers = {}
+    for name in ("nina", "ghost"):
+        seen = []
+        for _ in range(6):
+            r = await b.call("POST", "/api/v1/session", {"username": name, "password": "bad"})
+            seen.append((r.status, r.headers.get("Retry-After"), await r.json()))
+        answers[name] = seen
+    assert answers["nina"] == answers["ghost"]
+    assert [s for s, _, _ in answers["nina"]] == [401, 401, 401, 429, 429, 429]
+    assert answers["nina"][3][1] == "1"
+    assert answers["nina"][3][2]["error"] == "auth.throttled"
+    right = {"username": "nina", "password": PASSWORD}
+    r = await b.call("POST", "/api/v1/session", right)
+    assert r.status == 429  # the wait holds even for the right password...
+    now[0] += 1.5
+    r = await b.call("POST", "/api/v1/session", {"username": "nina", "password": "bad"})
+    assert r.status == 401
+    r = await b.call("POST", "/api/v1/session", right)
+    assert (r.status, r.headers["Retry-After"]) == (429, "2")  # ...and grows
+    now[0] += 2.5
+    r = await b.call("POST", "/api/v1/session", right)
+    assert r.status == 200  # never a lock
 
 
 async def test_sign_in_is_rate_limited_per_address(weblab: WebLab) -> None:

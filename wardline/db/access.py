@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 NO_SCHEMA = "the database has no schema: run `wardline db upgrade`"
 
 
-
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()

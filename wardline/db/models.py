@@ -152,6 +152,7 @@ class Stay(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    bed_since: Mapped[datetime | None]  # on its current bed since (admission, transfer)
     did: Mapped[str | None] = mapped_column(String(32))
     on_leave: Mapped[bool] = mapped_column(Boolean, default=False)
     line_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -221,6 +222,8 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    keyed_from: Mapped[int] = mapped_column(Integer, default=1)
+    """The first row chained under the key (the rows before it were written unkeyed)."""
 
 
 class InboundMessage(Base):

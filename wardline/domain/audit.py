@@ -1,29 +1,37 @@
-"""The audit log: append-only and hash-chained.
+"""The audit log: append-only and chained under a key.
 
-Each row holds the hash of its predecessor and its own hash: SHA-256 of the predecessor's
-hash, its sequence number and the digest of its canonical content, so editing or deleting a
-row breaks the chain at that row. Rows are written in the caller's
-transaction: an audited change and its audit row commit or fail together. Appends are
-serialised on the chain head (one row, locked by the append until its transaction ends; the
-single writer on SQLite) so concurrent writers never fork the chain, and the head tells when
-rows were deleted at the end. The database refuses UPDATE and DELETE by trigger.
+Each row holds the hash of its predecessor and its own hash: HMAC-SHA256, under a key from the
+settings that the database never holds, of the predecessor's hash, its sequence number and
+the digest of its canonical content, so editing or deleting a row breaks the chain at that
+row and nobody without the key can compute a new one (rows before ``audit_head.keyed_from``,
+written before the chain was keyed, keep their plain SHA-256 link). The head is also
+checkpointed outside the database (:mod:`wardline.domain.audit_checkpoints`), so a chain
+truncated and restarted, or cut at its end with the head moved back, is detected too.
+
+Rows are written in the caller's transaction: an audited change and its audit row commit or
+fail together. Appends are serialised on the chain head (one row, locked by the append until
+its transaction ends; the single writer on SQLite) so concurrent writers never fork the
+chain, and the head tells when rows were deleted at the end. The database refuses UPDATE and
+DELETE by trigger, and the service's own database role may only INSERT and SELECT the rows
+(``wardline db grant``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wardline.db.base import UTCDateTime, utcnow
+from wardline.db.base import utcnow
 from wardline.db.engine import Database
 from wardline.db.models import AuditEvent, AuditHead
 from wardline.errors import StorageError
@@ -57,37 +65,23 @@ def body_digest(
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def link_hash(prev_hash: str, seq: int, digest: str) -> str:
-    """A row's hash: its predecessor's hash, its position and its content digest."""
+def legacy_link_hash(prev_hash: str, seq: int, digest: str) -> str:
+    """The unkeyed link of rows written before the chain was keyed (before ``keyed_from``)."""
     return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode()).hexdigest()
 
 
-# PostgreSQL appends in one statement: moving the chain head (under its row lock, which
-# queues concurrent writers until the holder commits) computes the new row's link and hash,
-# with the same formula as :func:`link_hash`; the row is inserted from the moved head.
-_APPEND_SQL = """
-WITH head AS (
-    UPDATE audit_head
-       SET prev_hash = hash,
-           seq = seq + 1,
-           hash = encode(sha256(convert_to(
-               hash || ':' || (seq + 1)::text || ':' || CAST(:digest AS VARCHAR), 'UTF8'
-           )), 'hex')
-     WHERE id = 1
- RETURNING seq, prev_hash, hash
-)
-INSERT INTO audit_events
-    (seq, at, actor, action, subject_type, subject_id, details, prev_hash, hash)
-SELECT head.seq, CAST(:at AS TIMESTAMP WITH TIME ZONE), CAST(:actor AS VARCHAR),
-       CAST(:action AS VARCHAR), CAST(:subject_type AS VARCHAR), CAST(:subject_id AS VARCHAR),
-       CAST(:details AS JSON), head.prev_hash, head.hash
-FROM head
-"""
-_TYPED = (bindparam("at", type_=UTCDateTime()), bindparam("details", type_=JSON))
-_APPEND_PG = text(_APPEND_SQL + "RETURNING seq, hash").bindparams(*_TYPED)
-# The same append without RETURNING, run for many rows in one round trip (executemany): each
-# execution moves the head, so the rows chain in the order given.
-_APPEND_PG_MANY = text(_APPEND_SQL).bindparams(*_TYPED)
+def link_hash(key: bytes, prev_hash: str, seq: int, digest: str) -> str:
+    """A row's hash: HMAC-SHA256, under a key the database never holds, of its predecessor's
+    hash, its position and its content digest. Without the key nobody can recompute a chain."""
+    return hmac.new(key, f"{prev_hash}:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+DEVELOPMENT_KEY = b"wardline-development-audit-key-0"
+"""The key of an :class:`AuditLog` built without one (tests, tools); the service and the
+command line always pass the key of their settings, so a row chained under this key fails
+their verification loudly."""
+
+
 _HEAD = cast(Table, AuditHead.__table__)
 _DEFERRED: ContextVar[list[dict[str, Any]] | None] = ContextVar("audit_deferred", default=None)
 
@@ -106,14 +100,10 @@ def deferred_rows() -> Iterator[list[dict[str, Any]]]:
 
 
 async def append_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Append rows kept by :func:`deferred_rows`, in order, in the caller's transaction."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(_APPEND_PG_MANY, rows)
-        return
-    for row in rows:
-        await _append_sqlite(session, row)
+    """Append rows kept by :func:`deferred_rows`, in order, in the caller's transaction: the
+    head is locked and moved once, the rows inserted in one round trip."""
+    if rows:
+        await _append(session, rows)
 
 
 _MOVE_HEAD = (
@@ -144,8 +134,10 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
-        self.clock = clock
+    def __init__(
+        self, clock: Callable[[], datetime] = utcnow, key: bytes = DEVELOPMENT_KEY
+    ) -> None:
+        self.clock, self.key = clock, key
 
     async def record(
         self,
@@ -167,40 +159,55 @@ class AuditLog:
             "subject_id": str(subject_id),
             "details": clean,
         }
-        row = {**content, "digest": body_digest(**content)}
+        row = {**content, "digest": body_digest(**content), "key": self.key}
         deferred = _DEFERRED.get()
         if deferred is not None:
             deferred.append(row)
             return None
-        if session.get_bind().dialect.name == "postgresql":
-            appended = (await session.execute(_APPEND_PG, row)).first()
-            if appended is None:
-                raise _no_head()
-            return AuditEntry(seq=appended[0], hash=appended[1])
-        return await _append_sqlite(session, row)
+        return await _append(session, [row])
 
 
-async def _append_sqlite(session: AsyncSession, row: dict[str, Any]) -> AuditEntry:
-    """SQLite has one writer at a time: the link is computed here."""
-    head = (await session.execute(select(_HEAD.c.seq, _HEAD.c.hash))).first()
+async def _append(session: AsyncSession, rows: list[dict[str, Any]]) -> AuditEntry:
+    """Lock the head (concurrent writers queue on its row until this transaction ends), link
+    the rows here, where the key is, then insert them and move the head."""
+    head = (
+        await session.execute(
+            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+        )
+    ).first()
     if head is None:
         raise _no_head()
-    seq, prev = head[0] + 1, head[1]
-    entry = AuditEntry(seq=seq, hash=link_hash(prev, seq, row["digest"]))
-    await session.execute(_MOVE_HEAD, {"p_seq": seq, "p_prev": prev, "p_hash": entry.hash})
-    content = {k: v for k, v in row.items() if k != "digest"}
-    await session.execute(
-        insert(AuditEvent).values(**content, seq=seq, prev_hash=prev, hash=entry.hash)
-    )
-    return entry
+    seq, prev = head[0], head[1]
+    linked: list[dict[str, Any]] = []
+    for row in rows:
+        seq += 1
+        digest, key = row["digest"], row["key"]
+        content = {k: v for k, v in row.items() if k not in ("digest", "key")}
+        current = link_hash(key, prev, seq, digest)
+        linked.append({**content, "seq": seq, "prev_hash": prev, "hash": current})
+        prev_of_last, prev = prev, current
+    await session.execute(insert(AuditEvent), linked)
+    await session.execute(_MOVE_HEAD, {"p_seq": seq, "p_prev": prev_of_last, "p_hash": prev})
+    return AuditEntry(seq=seq, hash=prev)
 
 
-async def verify_chain(db: Database, batch: int = 1000) -> ChainReport:
-    """Walk the chain in order; report the first row whose link or content is broken."""
+async def verify_chain(
+    db: Database,
+    key: bytes = DEVELOPMENT_KEY,
+    checkpoints: Mapping[int, str] | None = None,
+    batch: int = 1000,
+) -> ChainReport:
+    """Walk the chain in order; report the first row whose link or content is broken, or
+    that differs from a checkpoint taken outside the database (``checkpoints``: position to
+    hash), and a chain that ends before a checkpoint (rows deleted or truncated)."""
+    expected = dict(checkpoints or {})
     expected_prev = GENESIS
     expected_seq = 1
     count = 0
     async with db.sessions() as session:
+        keyed_from = await session.scalar(select(_HEAD.c.keyed_from).where(_HEAD.c.id == 1))
+        if keyed_from is None:
+            return ChainReport(0, False, None, "the chain head is missing")
         after = 0
         while True:
             rows = (
@@ -212,7 +219,7 @@ async def verify_chain(db: Database, batch: int = 1000) -> ChainReport:
                 )
             ).all()
             if not rows:
-                return await _check_head(session, count, expected_prev)
+                return await _check_end(session, count, expected_prev, expected)
             for row in rows:
                 if row.seq != expected_seq:
                     return ChainReport(count, False, expected_seq, "row missing (deleted)")
@@ -226,17 +233,34 @@ async def verify_chain(db: Database, batch: int = 1000) -> ChainReport:
                     subject_id=row.subject_id,
                     details=row.details,
                 )
-                actual = link_hash(row.prev_hash, row.seq, digest)
+                if row.seq < keyed_from:
+                    actual = legacy_link_hash(row.prev_hash, row.seq, digest)
+                else:
+                    actual = link_hash(key, row.prev_hash, row.seq, digest)
                 if actual != row.hash:
                     return ChainReport(count, False, row.seq, "content altered")
+                if expected.get(row.seq, row.hash) != row.hash:
+                    return ChainReport(
+                        count, False, row.seq, "row differs from its checkpoint (rewritten)"
+                    )
                 expected_prev = row.hash
                 expected_seq += 1
                 count += 1
             after = rows[-1].seq
 
 
-async def _check_head(session: AsyncSession, count: int, last_hash: str) -> ChainReport:
-    """The chain ends where its head says: rows deleted at the end leave the head ahead."""
+async def _check_end(
+    session: AsyncSession, count: int, last_hash: str, checkpoints: Mapping[int, str]
+) -> ChainReport:
+    """The chain ends where its head and every checkpoint say: rows deleted at the end leave
+    the head (or, when the head was reset too, a checkpoint) ahead of the last row."""
+    if checkpoints and max(checkpoints) > count:
+        return ChainReport(
+            count,
+            False,
+            count + 1,
+            f"rows missing at the end: a checkpoint saw row {max(checkpoints)} (deleted)",
+        )
     head = (await session.execute(select(_HEAD.c.seq, _HEAD.c.hash))).first()
     if head is None:
         return ChainReport(count, False, None, "the chain head is missing")

@@ -22,6 +22,7 @@ AllergyStatus = Literal["recorded", "no_known_allergy", "not_recorded"]
 """``recorded``: allergies are listed; ``no_known_allergy``: the EHR holds a coded "no known
 allergy"; ``not_recorded``: the EHR holds nothing (a warning: unknown is not "none")."""
 OrderStatus = Literal["active", "on_hold"]
+OrderShownAs = Literal["scheduled", "suspended", "if_needed", "to_clarify"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +134,18 @@ class MedicationOrder:
     as_needed_reason: str | None = None
     to_clarify: bool = False
     """An active order that cannot be scheduled: shown "to clarify with the prescriber"."""
+
+    @property
+    def shown_as(self) -> OrderShownAs:
+        """How the nurse sees the order: on the schedule, or beside it (suspended, if
+        needed, to clarify with the prescriber)."""
+        if self.status == "on_hold":
+            return "suspended"
+        if self.to_clarify:
+            return "to_clarify"
+        if self.as_needed:
+            return "if_needed"
+        return "scheduled"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -220,8 +220,10 @@ def read_inventory(path: Path) -> InventoryFile:
             problems.append((line, field, msg))
         line, field, _ = problems[0]
         lines = [f"{path}:{ln}: {fld}: {msg}" for ln, fld, msg in problems]
-        text_ = lines[0] if len(lines) == 1 else (
-            f"{path}: {len(lines)} problems:\n  " + "\n  ".join(lines)
+        text_ = (
+            lines[0]
+            if len(lines) == 1
+            else (f"{path}: {len(lines)} problems:\n  " + "\n  ".join(lines))
         )
         raise InvalidInput(
             "inventory.invalid",

@@ -71,7 +71,7 @@ class NurseCallRingFailed(NurseCallEvent):
     places the ring again as soon as it can, while the call is open."""
 
     phones: tuple[str, ...]
-    reason: str  # pbx_unreachable, phone_unavailable
+    reason: str  # pbx_unreachable, ring_refused (PBX up, Originate refused), phone_unavailable
 
 
 @dataclass(frozen=True, kw_only=True)

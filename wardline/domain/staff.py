@@ -1,13 +1,20 @@
 """Staff accounts: roles nurse / switchboard / admin, argon2 hashes of password and PIN, and a
-keyed hash of the badge id (badges are looked up, so the hash must be deterministic)."""
+keyed hash of the badge id (badges are looked up, so the hash must be deterministic).
+
+Authentication answers a known and an unknown account alike (same error, and the same argon2
+work: an unknown account is verified against a dummy hash) and never locks an account: the
+web border slows repeated failures down instead (:mod:`kiosk_ui.throttle`). Argon2 runs in a
+worker thread, never on the event loop."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,10 +28,14 @@ from wardline.domain.commands import Actor
 from wardline.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 ROLES = frozenset({"nurse", "switchboard", "admin"})
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 
 _hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified instead of an unknown account's hash, so both cost the same work."""
+    return _hasher.hash("no such account")
 
 
 def hash_secret(secret: str) -> str:
@@ -106,12 +117,16 @@ class StaffDirectory:
             raise InvalidInput("staff.password", "a password has at least 8 characters")
         if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise InvalidInput("staff.pin", "a PIN has 4 to 8 digits")
+        password_hash = await asyncio.to_thread(hash_secret, password)
+        pin_hash = await asyncio.to_thread(hash_secret, pin) if pin else None
         async with self.db.session() as s:
             if (await s.scalars(select(StaffUser).where(StaffUser.username == username))).first():
                 raise Conflict("staff.exists", f"user {username} already exists", username=username)
-            if ward_code is not None and (
-                await s.scalars(select(Ward.code).where(Ward.code == ward_code))
-            ).first() is None:
+            if (
+                ward_code is not None
+                and (await s.scalars(select(Ward.code).where(Ward.code == ward_code))).first()
+                is None
+            ):
                 raise InvalidInput(
                     "staff.ward_unknown", f"no ward {ward_code} in the inventory", ward=ward_code
                 )
@@ -127,8 +142,8 @@ class StaffDirectory:
                 username=username,
                 display_name=display_name,
                 roles=",".join(sorted(roles)),
-                password_hash=hash_secret(password),
-                pin_hash=hash_secret(pin) if pin else None,
+                password_hash=password_hash,
+                pin_hash=pin_hash,
                 badge_hash=bh,
                 ward_code=ward_code,
                 language=language,
@@ -147,44 +162,62 @@ class StaffDirectory:
             return _view(user)
 
     async def authenticate(self, username: str, password: str) -> StaffView:
-        """Password sign-in with lockout after repeated failures."""
+        """Password sign-in: the account, or ``auth.failed`` whatever the reason."""
+        async with self.db.sessions() as s:
+            user = (
+                await s.scalars(select(StaffUser).where(StaffUser.username == username))
+            ).first()
+        return await self._check(user, user.password_hash if user else None, password)
+
+    async def authenticate_badge(self, badge: str, pin: str) -> StaffView:
+        """Badge tap plus PIN at the bed, answered like a password sign-in."""
+        async with self.db.sessions() as s:
+            user = (
+                await s.scalars(select(StaffUser).where(StaffUser.badge_hash == badge_hash(badge)))
+            ).first()
+        return await self._check(user, user.pin_hash if user else None, pin)
+
+    async def _check(self, user: StaffUser | None, stored: str | None, given: str) -> StaffView:
+        """The same argon2 work for a known account, an unknown one and a missing secret."""
+        ok = await asyncio.to_thread(verify_secret, stored or _dummy_hash(), given)
+        if user is None or stored is None or not user.active or not ok:
+            raise PermissionDenied("auth.failed", "unknown user or wrong secret")
+        return _view(user)
+
+    async def update(
+        self,
+        actor: Actor,
+        username: str,
+        *,
+        roles: set[str] | None = None,
+        active: bool | None = None,
+    ) -> StaffView:
+        """Change an account's roles or switch it off; its open sessions end at once (the web
+        edge refuses a session whose account changed roles or is inactive). Audited."""
+        if roles is not None and (not roles or roles - ROLES):
+            raise InvalidInput(
+                "staff.roles",
+                f"roles must be among {', '.join(sorted(ROLES))}",
+                roles=sorted(roles),
+            )
         async with self.db.session() as s:
             user = (
                 await s.scalars(select(StaffUser).where(StaffUser.username == username))
             ).first()
-            result = self._check(user, lambda u: verify_secret(u.password_hash, password))
-        return _unwrap(result)
-
-    async def authenticate_badge(self, badge: str, pin: str) -> StaffView:
-        """Badge tap plus PIN at the bed, with the same lockout."""
-        async with self.db.session() as s:
-            user = (
-                await s.scalars(select(StaffUser).where(StaffUser.badge_hash == badge_hash(badge)))
-            ).first()
-            result = self._check(user, lambda u: verify_secret(u.pin_hash, pin))
-        return _unwrap(result)
-
-    def _check(
-        self, user: StaffUser | None, ok: Callable[[StaffUser], bool]
-    ) -> StaffView | PermissionDenied:
-        """Check inside the unit of work; a failure is returned, so its counter still commits."""
-        now = self.clock()
-        if user is None or not user.active:
-            verify_secret(hash_secret("x"), "y")  # same work either way: no user enumeration
-            return PermissionDenied("auth.failed", "unknown user or wrong secret")
-        if user.locked_until is not None and user.locked_until > now:
-            return PermissionDenied(
-                "auth.locked",
-                "too many failures: the account is locked for a while",
-                until=user.locked_until.isoformat(),
-            )
-        if not ok(user):
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until, user.failed_logins = now + LOCKOUT, 0
-            return PermissionDenied("auth.failed", "unknown user or wrong secret")
-        user.failed_logins, user.locked_until = 0, None
-        return _view(user)
+            if user is None:
+                raise NotFound("staff.unknown", f"unknown user {username}", username=username)
+            changes: dict[str, object] = {}
+            if roles is not None and set(roles) != user.role_set:
+                user.roles = ",".join(sorted(roles))
+                changes["roles"] = sorted(roles)
+            if active is not None and active != user.active:
+                user.active = active
+                changes["active"] = active
+            if changes:
+                await self.audit.record(
+                    s, actor.name, "staff.update", "staff_user", user.id, changes
+                )
+            return _view(user)
 
     async def get(self, username: str) -> StaffView:
         async with self.db.sessions() as s:
@@ -200,9 +233,3 @@ class StaffDirectory:
             return [
                 _view(u) for u in (await s.scalars(select(StaffUser).order_by(StaffUser.username)))
             ]
-
-
-def _unwrap(result: StaffView | PermissionDenied) -> StaffView:
-    if isinstance(result, PermissionDenied):
-        raise result
-    return result

@@ -67,6 +67,7 @@ _STAY_COLUMNS = tuple(
         "on_leave",
         "started_at",
         "ended_at",
+        "bed_since",
         "fhir_encounter_id",
     )
 )
@@ -145,7 +146,11 @@ SET_DID = update(STAYS).where(STAYS.c.id == bindparam("p_stay_id")).values(did=b
 MOVE = (
     update(STAYS)
     .where(STAYS.c.id == bindparam("p_stay_id"))
-    .values(bed_id=bindparam("p_to_bed"), previous_bed_id=bindparam("p_from_bed"))
+    .values(
+        bed_id=bindparam("p_to_bed"),
+        previous_bed_id=bindparam("p_from_bed"),
+        bed_since=bindparam("p_at"),
+    )
 )
 END = (
     update(STAYS)
@@ -351,5 +356,6 @@ def stay_view_of(
         on_leave=row.stay_on_leave,
         started_at=row.stay_started_at,
         ended_at=row.stay_ended_at,
+        bed_since=row.stay_bed_since,
         fhir_encounter_id=row.stay_fhir_encounter_id,
     )

@@ -46,6 +46,8 @@ class StayView:
     started_at: datetime
     ended_at: datetime | None
     fhir_encounter_id: str | None
+    bed_since: datetime | None = None
+    """On its current bed since (admission or transfer time, UTC); None when not known."""
 
 
 def patient_view(p: Patient | Row[Any]) -> PatientView:
@@ -138,6 +140,7 @@ async def stay_view(session: AsyncSession, stay: Stay) -> StayView:
         on_leave=stay.on_leave,
         started_at=stay.started_at,
         ended_at=stay.ended_at,
+        bed_since=stay.bed_since,
         fhir_encounter_id=stay.fhir_encounter_id,
     )
 
@@ -166,6 +169,7 @@ async def active_stay_views(session: AsyncSession) -> list[StayView]:
             on_leave=s.on_leave,
             started_at=s.started_at,
             ended_at=s.ended_at,
+            bed_since=s.bed_since,
             fhir_encounter_id=s.fhir_encounter_id,
         )
         for s in stays

@@ -157,6 +157,7 @@ class Stays:
                         "bed_id": bed.bed_id,
                         "status": "active",
                         "started_at": now,
+                        "bed_since": now,
                         "fhir_encounter_id": cmd.fhir_encounter_id,
                     },
                 )
@@ -181,7 +182,13 @@ class Stays:
             if occupant is not None:
                 raise bed_occupied(target.label)
             assert old is not None, "an active stay has a bed"
-            move = {"p_stay_id": view.stay_id, "p_to_bed": target.bed_id, "p_from_bed": old.bed_id}
+            at = cmd.at or self.clock()
+            move = {
+                "p_stay_id": view.stay_id,
+                "p_to_bed": target.bed_id,
+                "p_from_bed": old.bed_id,
+                "p_at": at,
+            }
             await s.execute(sql.MOVE, move)
             await self._audit_stay(
                 s,
@@ -192,7 +199,7 @@ class Stays:
                 from_bed=old.label,
                 to_bed=target.label,
             )
-            view = replace(view, bed=target)
+            view = replace(view, bed=target, bed_since=at)
         self._emit(ev.StayTransferred(**_view_ids(view), from_bed=old, to_bed=target, did=view.did))
         return view
 
@@ -365,6 +372,7 @@ class Stays:
         old = await bed_ref(s, stay.bed_id)
         new = await bed_ref(s, bed_id)
         stay.previous_bed_id, stay.bed_id = stay.bed_id, bed_id
+        stay.bed_since = None  # back on a bed since a time not kept: unknown
         await s.flush()
         await self._audit(s, actor, action, stay, from_bed=old.label, to_bed=new.label)
         return ev.StayTransferred(

@@ -9,6 +9,7 @@ Protocols only. Errors raised are ``wardline.errors.WardlineError`` subclasses w
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -64,6 +65,15 @@ class Switchboard(Protocol):
         """Consult ``to_extension`` from the operator's leg; hanging up completes it."""
         ...
 
+    async def complete_transfer(self, call_id: str, operator: str) -> None:
+        """Complete the operator's attended transfer (their leg leaves the call)."""
+        ...
+
+    async def cancel_transfer(self, call_id: str, operator: str) -> None:
+        """Abandon the consultation: the target is hung up, the operator is back with the
+        caller."""
+        ...
+
     async def hangup(self, call_id: str, operator: str) -> None: ...
 
     async def park(self, call_id: str, operator: str) -> str:
@@ -88,4 +98,9 @@ class AstDB(Protocol):
 
     async def tree(self, family: str) -> dict[str, str]:
         """Every key under ``family`` (``family/`` stripped), value by key."""
+        ...
+
+    async def write(self, puts: Mapping[str, str], deletes: Iterable[str]) -> None:
+        """Write ``puts`` and delete ``deletes`` (full keys ``family/key``), in as few
+        round trips as the PBX allows."""
         ...

@@ -18,7 +18,7 @@ const inventory = guard(async () => {
 const staff = guard(async () => {
   const out = await api("GET", "/admin/staff");
   fill("staff-table", out.staff.map((u) => el("tr", { dataset: { user: u.username } },
-    el("td", {}, u.username), el("td", {}, u.display_name), el("td", {}, u.roles.join(", ")), el("td", {}, u.ward_code ?? ""))));
+    el("td", {}, u.username), el("td", {}, u.display_name), el("td", {}, u.roles.join(", ")), el("td", {}, u.ward_code ?? ""), el("td", {}, u.rpps ?? ""))));
 });
 
 const lines = guard(async () => {
@@ -73,7 +73,7 @@ $("staff-form").addEventListener("submit", guard(async (e) => {
   e.preventDefault();
   const form = new FormData(e.target);
   const body = { username: form.get("username"), display_name: form.get("display_name"), password: form.get("password"),
-    roles: form.getAll("roles"), ward_code: form.get("ward_code") || null };
+    roles: form.getAll("roles"), ward_code: form.get("ward_code") || null, rpps: form.get("rpps") || null };
   const u = await api("POST", "/admin/staff", body);
   announce(t("Account {username} created", { username: u.username }));
   e.target.reset();

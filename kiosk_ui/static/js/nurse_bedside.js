@@ -4,6 +4,7 @@
 // The server ends it too (the patient's side of the TV signs her out whatever this page says);
 // here the clinical content leaves the page at once and the TV returns to the patient's home.
 import { ApiError, announce, reach, t } from "./wardline.js";
+import { clearOrders, renderOrders } from "./nurse_orders.js";
 
 const body = document.body;
 const idleMs = Number(body.dataset.idle) * 1000;
@@ -59,6 +60,7 @@ function signedOut() {
   for (const id of ["writes", "banner", "schedule", "nurse-name", "admin-title"]) {
     document.getElementById(id).textContent = "";
   }
+  clearOrders();
   for (const form of [badgeForm, adminForm, document.getElementById("vitals-form")]) form.reset();
   for (const id of ["badge-result", "admin-result", "vitals-result"]) clearResult(id);
   document.dispatchEvent(new CustomEvent("tv:forget", { detail: { view: "staff" } }));
@@ -199,9 +201,10 @@ function choose(dose) {
   chosen = dose;
   adminForm.hidden = false;
   document.getElementById("admin-title").textContent = `${dose.medication} · ${dose.due_local}`;
-  document.getElementById("order-dose").textContent = dose.dose;
-  const structured = dose.dose_value !== null && dose.dose_value !== undefined;
-  document.getElementById("dose-value").value = structured ? String(Number(dose.dose_value)) : "";
+  const structured = Boolean(dose.dose_ordered);
+  document.getElementById("order-dose").textContent = structured && dose.dose_ordered !== dose.dose
+    ? `${dose.dose} (${dose.dose_ordered})` : dose.dose;
+  document.getElementById("dose-value").value = dose.dose_value == null ? "" : String(Number(dose.dose_value));
   document.getElementById("dose-unit").value = dose.dose_unit ?? "";
   document.getElementById("confirm-row").hidden = structured;
   document.getElementById("route").value = dose.route ?? "";
@@ -224,11 +227,16 @@ function identityToBeChecked() {
   banner.append(line);
   document.getElementById("schedule").textContent = "";
   adminForm.hidden = true;
+  document.getElementById("vitals-form").hidden = true;
+  clearOrders();
 }
 
 export async function refresh() {
   try {
-    render(await call("GET", "/tv/nurse/record"));
+    const record = await call("GET", "/tv/nurse/record");
+    document.getElementById("vitals-form").hidden = false;
+    render(record);
+    renderOrders(await call("GET", "/tv/nurse/orders"));
   } catch (err) {
     if (err.id === "bedside.nurse_signed_out") goneHome("idle");
     else if (err.id === "ehr.identity_to_be_checked") identityToBeChecked();

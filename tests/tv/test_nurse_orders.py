@@ -1,0 +1,88 @@
+"""Beside the schedule, over HTTP and in Chromium: no allergy data is a warning, and the
+orders that are not scheduled (suspended, if needed, to clarify) reach the nurse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.tv.conftest import BADGE, PIN, TvLab
+from tests.tv.test_tv_browser import enrolled_tv, open_tile
+from tests.web.browser import launch_chromium, save_screenshot
+
+SUBJECT = {"reference": "Patient/pat-100001"}
+
+
+def unscheduled_orders(lab: TvLab) -> None:
+    store = lab.sandbox.store
+    for allergy in store.all("AllergyIntolerance"):
+        store.resources["AllergyIntolerance"].pop(allergy["id"])
+    orders: list[dict[str, Any]] = [
+        {
+            "id": "mr-hold",
+            "status": "on-hold",
+            "statusReason": {"text": "Bradycardie"},
+            "medicationCodeableConcept": {"text": "Amiodarone 200 mg"},
+            "dosageInstruction": [{"timing": {"repeat": {"timeOfDay": ["08:00:00"]}}}],
+        },
+        {
+            "id": "mr-prn",
+            "status": "active",
+            "medicationCodeableConcept": {"text": "Morphine 10 mg/mL"},
+            "dosageInstruction": [
+                {"text": "5 mg", "asNeededCodeableConcept": {"text": "Douleur EVA > 4"}}
+            ],
+        },
+        {
+            "id": "mr-unclear",
+            "status": "active",
+            "medicationCodeableConcept": {"text": "Fluindione 20 mg"},
+        },
+    ]
+    for order in orders:
+        store.add(
+            {"resourceType": "MedicationRequest", "intent": "order", "subject": SUBJECT, **order}
+        )
+
+
+async def test_the_orders_api_says_what_is_beside_the_schedule(tvlab: TvLab) -> None:
+    unscheduled_orders(tvlab)
+    tv = await tvlab.terminal()
+    refused = await tv.call("GET", "/api/v1/tv/nurse/orders")
+    assert (await refused.json())["error"] == "bedside.nurse_signed_out"
+    await tv.json("POST", "/api/v1/tv/nurse/signin", {"badge": BADGE, "pin": PIN})
+    view = await tv.json("GET", "/api/v1/tv/nurse/orders")
+    assert (view["allergy_status"], view["allergies"]) == ("not_recorded", [])
+    shown = {o["order_id"]: (o["shown_as"], o["reason"]) for o in view["orders"]}
+    assert shown["mr-hold"] == ("suspended", "Bradycardie")
+    assert shown["mr-prn"] == ("if_needed", "Douleur EVA > 4")
+    assert shown["mr-unclear"] == ("to_clarify", None)
+    assert shown["mr-100001-0"][0] == "scheduled"
+    schedule = (await tv.json("GET", "/api/v1/tv/nurse/record"))["schedule"]
+    assert not {"mr-hold", "mr-prn", "mr-unclear"} & {d["order_id"] for d in schedule}
+
+
+@pytest.mark.browser
+async def test_the_nurse_sees_the_warning_and_the_orders_to_clarify(
+    tvlab: TvLab, tmp_path: Path
+) -> None:
+    unscheduled_orders(tvlab)
+    async with launch_chromium() as browser:
+        page = await enrolled_tv(browser, tvlab)
+        await open_tile(page, "staff")
+        await page.wait_for_selector("body[data-view='staff']")
+        await page.fill("#badge", BADGE)
+        await page.fill("#pin", PIN)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#other-orders:not([hidden]) li[data-kind='to_clarify']")
+        warning = await page.text_content("#allergy-status[data-status='not_recorded']") or ""
+        assert warning.startswith("Aucune allergie renseignée")
+        unclear = await page.text_content("#orders-other li[data-order='mr-unclear']") or ""
+        assert "Fluindione 20 mg" in unclear and "à clarifier avec le prescripteur" in unclear
+        prn = await page.text_content("#orders-other li[data-order='mr-prn']") or ""
+        assert "si besoin" in prn and "Douleur EVA > 4" in prn
+        held = await page.text_content("#orders-other li[data-order='mr-hold']") or ""
+        assert "prescription suspendue" in held
+        await save_screenshot(page, "nurse-beside-the-schedule", tmp_path)
