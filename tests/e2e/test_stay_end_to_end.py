@@ -201,8 +201,7 @@ async def _follow_one_stay(options: DemoOptions) -> None:
         # 2. A call to the patient's number rings the bed phone; the terminal and the TV page
         # (enrolled with the terminal's credential) show a banner.
         tv_page = TvPage(demo.base_url)
-        credential = await issue_credential(app[k.DATABASE], tv_a.id, audit=app[k.AUDIT])
-        await tv_page.enroll(credential)
+        await tv_page.enroll(await issue_credential(app[k.DATABASE], tv_a.id))
         async with tv_a.listening():
             call = sim.external_call(to=did, caller="0612345678", name="Appel extérieur")
             await wait_until(lambda: sim.ringing(bed_a.extension) is not None, 10)
