@@ -24,8 +24,8 @@ Charset: MSH-18 (8859/1, UNICODE UTF-8, ...), else ``WARDLINE_HL7_DEFAULT_CHARSE
 
 Times (``hl7_time``): a timestamp with an offset is taken as given; one without is local time
 in the sender's zone: ``WARDLINE_EHR_HL7_FACILITY_TIMEZONES`` by MSH-4, else the zone of the
-site of the ward in PV1-3 (``WARDLINE_SITE_TIMEZONES``), else ``WARDLINE_TIMEZONE``
-(Europe/Paris); stored in UTC. The hour skipped in spring is
+site of the ward in PV1-3 when ``WARDLINE_SITE_TIMEZONES`` names it, else
+``WARDLINE_EHR_WARD_TIMEZONE`` (Europe/Paris); stored in UTC. The hour skipped in spring is
 refused AR; the hour repeated in autumn takes the occurrence that keeps the patient's
 movements in order (the last applied one's time, ``inbound_messages.movement_at``), else the
 first, and is logged with ids only. The ACK's MSH-7 is local time with its offset.

@@ -71,9 +71,7 @@ class AdtProcessor:
         self.default_charset = default_charset
         self.ward_aliases = ward_aliases or {}
         self.zones = zones or LocalZones()
-        self.ward_time = ward_time
-        if ward_time is not None:  # the sites' zones (core settings) unless MSH-4 says
-            self.zones = replace(self.zones, default=ward_time.default)
+        self.ward_time = ward_time  # the zones of sites named in the core settings
         self._zones_read = -ZONES_REFRESH_SECONDS
         self.ignored_events = ignored_events
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -284,7 +282,9 @@ class AdtProcessor:
         self._zones_read = time.monotonic()
         async with inbox.reading(self.db) as s:
             rows = await s.execute(select(Ward.code, Site.code).join(Site, Site.id == Ward.site_id))
-            by_ward = {ward: ward_time.of_site(site) for ward, site in rows}
+            by_ward = {
+                ward: ward_time.by_site[site] for ward, site in rows if site in ward_time.by_site
+            }
         self.zones = replace(self.zones, by_ward=by_ward)
 
     async def _in_order(self, entry: inbox.InboxEntry, message: AdtMessage) -> Command:
