@@ -279,6 +279,7 @@ class MqttLink:
         delay = self._backoff[0]
         while not self._stopping:
             self._lost = asyncio.Event()
+            client: aiomqtt.Client | None = None
             try:
                 client = self._make_client()
                 async with client:
@@ -290,6 +291,8 @@ class MqttLink:
                 self.last_error = str(exc)[:200]
                 log.warning("mqtt.disconnected", broker=self.address.describe(), error=str(exc))
             except asyncio.CancelledError:
+                if client is not None:
+                    await _abandon(client)
                 raise
             except Exception as exc:
                 self.last_error = type(exc).__name__
@@ -487,3 +490,21 @@ def _client_logger() -> logging.Logger:
     if not any(isinstance(f, _LateAcknowledgement) for f in logger.filters):
         logger.addFilter(_LateAcknowledgement())
     return logger
+
+
+async def _abandon(client: aiomqtt.Client) -> None:
+    """Close a client whose connection was cancelled half-way (a stop while connecting):
+    aiomqtt leaves its socket and its housekeeping task behind when its ``__aenter__`` is
+    cancelled, and they fail noisily once the loop is closed. The connect may still be
+    finishing in its executor thread, so look a few times."""
+    paho = client._client
+    for _ in range(5):
+        with contextlib.suppress(Exception):
+            paho.disconnect()
+        with contextlib.suppress(Exception):
+            paho._sock_close()
+        task = client._misc_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.sleep(0.05)

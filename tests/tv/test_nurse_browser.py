@@ -53,13 +53,21 @@ async def sign_in_at_the_bed(page: Any) -> None:
 
 
 async def choose_dose(page: Any, medication: str) -> None:
+    """Reach the dose with the arrows and open it with OK. The schedule is drawn again when
+    a write settles, which can take the focus away half-way: then walk to it again."""
     row = page.locator("#schedule tr", has_text=medication).first
     button = row.locator("button.dose")
-    for _ in range(20):
-        if await button.evaluate("b => b === document.activeElement"):
-            break
-        await page.keyboard.press("ArrowDown")
-    await page.keyboard.press("Enter")
+    for _attempt in range(3):
+        for _ in range(20):
+            if await button.evaluate("b => b === document.activeElement"):
+                break
+            await page.keyboard.press("ArrowDown")
+        await page.keyboard.press("Enter")
+        try:
+            await page.wait_for_selector("#admin-form:not([hidden])", timeout=5000)
+            return
+        except Exception:  # the schedule was redrawn under the keys
+            continue
     await page.wait_for_selector("#admin-form:not([hidden])")
 
 
