@@ -185,7 +185,10 @@ async def test_not_given_with_a_reason_in_the_browser(tvlab: TvLab) -> None:
         assert resource["status"] == "not-done"
         assert resource["statusReason"][0]["coding"][0]["code"] == "vomited"
         # Shown as not given: choosing it again and recording is refused by the server.
-        await choose_dose(page, "Bisoprolol")
+        # (Chosen with a click: the walk with the arrows is the first choice's, above.)
+        row = page.locator("#schedule tr[data-order='mr-100001-1'][data-state='not_given']")
+        await row.locator("button.dose").click()
+        await page.wait_for_selector("#admin-form:not([hidden])")
         await page.fill("#wristband", IPP)
         await page.click("button.reason[data-reason='refused']")
         await page.click("#record-not-given")
