@@ -25,10 +25,11 @@ Charset: MSH-18 (8859/1, UNICODE UTF-8, ...), else ``WARDLINE_HL7_DEFAULT_CHARSE
 Times (``hl7_time``): a timestamp with an offset is taken as given; one without is local time
 in the sender's zone: ``WARDLINE_EHR_HL7_FACILITY_TIMEZONES`` by MSH-4, else the zone of the
 site of the ward in PV1-3 when ``WARDLINE_SITE_TIMEZONES`` names it, else
-``WARDLINE_EHR_WARD_TIMEZONE`` (Europe/Paris); stored in UTC. The hour skipped in spring is
-refused AR; the hour repeated in autumn takes the occurrence that keeps the patient's
-movements in order (the last applied one's time, ``inbound_messages.movement_at``), else the
-first, and is logged with ids only. The ACK's MSH-7 is local time with its offset.
+``WARDLINE_EHR_WARD_TIMEZONE`` when set, else the wards' ``WARDLINE_TIMEZONE``; stored in UTC.
+The hour skipped in spring is refused AR; the hour repeated in autumn takes the occurrence that
+keeps the patient's movements in order (the last applied one's time,
+``inbound_messages.movement_at``), else the first, and is logged with ids only. The ACK's MSH-7
+is local time with its offset.
 
 Acknowledgements: AA applied, or one of the known events the hospital does not use
 (``WARDLINE_EHR_HL7_IGNORED_EVENTS``: A05, A14-A16, A25-A29, A31-A33, A38), kept as

@@ -185,7 +185,7 @@ def _new_processor(app: web.Application, bridge: EhrBridge) -> AdtProcessor:
         app[k.STAYS],
         default_charset=app[k.SETTINGS].hl7_default_charset,
         ward_aliases=bridge.options.ward_aliases,
-        zones=bridge.options.local_zones(),
+        zones=bridge.options.local_zones(app[k.SETTINGS].timezone),
         ward_time=app[k.WARD_TIME],
         ignored_events=bridge.options.hl7_ignored_events,
         clock=app[k.CLOCK],

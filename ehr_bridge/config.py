@@ -18,10 +18,10 @@ class EhrOptions(BaseSettings):
         default_factory=dict,
         description="HL7 point of care (PV1-3.1, e.g. UF code) to inventory ward code, JSON.",
     )
-    ward_timezone: str = Field(
-        default="Europe/Paris",
-        description="Time zone of HL7 times sent without an offset (clinical times at the "
-        "bed: WARDLINE_TIMEZONE, WARDLINE_SITE_TIMEZONES).",
+    ward_timezone: str | None = Field(
+        default=None,
+        description="Time zone of HL7 times sent without an offset, when it differs from "
+        "the wards' zone; unset: WARDLINE_TIMEZONE, the one zone of clinical times.",
     )
     hl7_facility_timezones: dict[str, str] = Field(
         default_factory=dict,
@@ -66,8 +66,9 @@ class EhrOptions(BaseSettings):
 
     @field_validator("ward_timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
-        _check_zone(value)
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_zone(value)
         return value
 
     @field_validator("hl7_facility_timezones")
@@ -77,9 +78,13 @@ class EhrOptions(BaseSettings):
             _check_zone(name)
         return value
 
-    def local_zones(self) -> LocalZones:
-        """The zone of HL7 times without an offset, per sending facility."""
-        return LocalZones.named(self.ward_timezone, self.hl7_facility_timezones)
+    def local_zones(self, wards_zone: str) -> LocalZones:
+        """The zone of HL7 times without an offset, per sending facility.
+
+        ``wards_zone`` is the core's ``WARDLINE_TIMEZONE``: the one zone of the wards, used
+        for HL7 times too unless ``WARDLINE_EHR_WARD_TIMEZONE`` says otherwise.
+        """
+        return LocalZones.named(self.ward_timezone or wards_zone, self.hl7_facility_timezones)
 
 
 def _check_zone(name: str) -> None:

@@ -148,8 +148,15 @@ def test_zone_settings_are_checked_at_start(monkeypatch: pytest.MonkeyPatch) -> 
     from ehr_bridge.component import load_options
 
     monkeypatch.setenv("WARDLINE_EHR_HL7_FACILITY_TIMEZONES", '{"SITE-B": "America/Cayenne"}')
-    zones = load_options().local_zones()
+    zones = load_options().local_zones("Europe/Paris")
     assert zones.of("SITE-B") == ZoneInfo("America/Cayenne") and zones.of("X") == PARIS
+    # One zone for the wards: HL7 times without an offset follow WARDLINE_TIMEZONE unless the
+    # EHR's own zone is set apart.
+    assert load_options().local_zones("Europe/Luxembourg").of("X") == ZoneInfo(
+        "Europe/Luxembourg"
+    )
+    monkeypatch.setenv("WARDLINE_EHR_WARD_TIMEZONE", "America/Cayenne")
+    assert load_options().local_zones("Europe/Paris").of("X") == ZoneInfo("America/Cayenne")
     monkeypatch.setenv("WARDLINE_EHR_HL7_FACILITY_TIMEZONES", '{"SITE-B": "Mars/Base"}')
     with pytest.raises(ConfigError, match="Mars/Base"):
         load_options()
