@@ -25,7 +25,7 @@ from ehr_bridge import fhir_mapping as fm
 from ehr_bridge import fhir_orders as fo
 from ehr_bridge import identity
 from ehr_bridge.config import EhrOptions
-from ehr_bridge.errors import FhirRefused, FhirUnreachable, NotConfigured
+from ehr_bridge.errors import FhirUnreachable, NotConfigured
 from ehr_bridge.fhir_client import Resource, SharedSessionClient
 from ehr_bridge.identity import IdentityToBeChecked
 from wardline.db.base import utcnow
@@ -36,10 +36,6 @@ IdentityHook = Callable[[StayView, IdentityToBeChecked], Awaitable[object]]
 MEDICATIONS_KEPT = 2000
 
 log = structlog.get_logger(__name__)
-
-
-class RecordNotFound(FhirRefused):
-    """The EHR does not know this stay's patient or encounter."""
 
 
 def _token(system: str | None, value: str) -> str:
@@ -139,8 +135,6 @@ class BedsideRecords:
             )
         encounter, matches = await asyncio.gather(self._encounter(stay), self._patients(stay))
         patient = identity.the_patient(matches, stay, ipp_system)
-        if patient is None:
-            raise RecordNotFound("fhir.patient_unknown", "the EHR does not know this patient")
         identity.check_patient(patient, stay)
         identity.check_encounter(encounter, str(patient.get("id")), stay)
         ref = f"Patient/{patient['id']}"

@@ -22,7 +22,7 @@ INS_SYSTEM = "urn:oid:1.2.250.1.213.1.4.8"
 
 class IdentityToBeChecked(EhrError):
     """The EHR's record cannot be matched to the stay's patient for certain: nothing clinical
-    is shown or written. ``details['reason']`` is one of ``patient.several``,
+    is shown or written. ``details['reason']`` is one of ``patient.unknown``, ``patient.several``,
     ``patient.birth_date``, ``patient.ins``, ``encounter.subject``."""
 
     @property
@@ -47,15 +47,22 @@ def identifier_values(patient: Resource, system: str) -> set[str]:
     }
 
 
-def the_patient(matches: list[Resource], stay: StayView, ipp_system: str) -> Resource | None:
+def the_patient(matches: list[Resource], stay: StayView, ipp_system: str) -> Resource:
     """The one Patient with the stay's IPP in ``ipp_system`` (a server that ignores the
     system in its search cannot slip a homonym in: the system is checked here again).
-    None when there is none; :class:`IdentityToBeChecked` when there are several."""
+
+    :class:`IdentityToBeChecked` when there are several (``patient.several``) and when there
+    is none (``patient.unknown``): a patient admitted by the ADT feed whom the EHR does not
+    know under the hospital's IPP is an identity to reconcile (a homonym under another
+    system, an IPP merged or mistyped), not an empty record. The alert closes by itself
+    once the EHR knows the patient (the next read that agrees)."""
     mine = [p for p in matches if stay.patient.ipp in identifier_values(p, ipp_system)]
     ids = {str(p.get("id")) for p in mine}
     if len(ids) > 1:
         raise problem("patient.several", stay.visit_number)
-    return mine[0] if mine else None
+    if not mine:
+        raise problem("patient.unknown", stay.visit_number)
+    return mine[0]
 
 
 def _birth_date(patient: Resource) -> date | None:

@@ -23,6 +23,7 @@ JS_MESSAGES = {
     "assigned",
     "quarantined",
     "None",
+    "identity.patient.unknown",
     "identity.patient.several",
     "identity.patient.birth_date",
     "identity.patient.ins",

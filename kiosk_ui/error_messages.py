@@ -64,7 +64,6 @@ MESSAGES: dict[str, str] = {
     "fhir.foreign_link": EHR_REFUSED,
     "fhir.multiple_matches": "The health record holds this patient more than once: "
     "tell the administrator. Nothing was recorded.",
-    "fhir.patient_unknown": "The health record does not know this patient.",
     "fhir.invalid_resource": EHR_REFUSED,
     "fhir.invalid_code": EHR_REFUSED,
     "fhir.order_medication": "The order names no medication the record can use: "

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from ehr_bridge.bedside_record import BedsideRecords, RecordNotFound
+from ehr_bridge.bedside_record import BedsideRecords
 from ehr_bridge.config import EhrOptions
 from ehr_bridge.errors import FhirUnreachable
 from ehr_bridge.fhir_auth import ClientCredentials, StaticToken
 from ehr_bridge.fhir_client import SharedSessionClient
+from ehr_bridge.identity import IdentityToBeChecked
 from ehr_bridge.sandbox.seed import seed_patient
 from ehr_bridge.sandbox.server import RunningSandbox, SandboxAuth
 from ehr_bridge.sandbox.store import SandboxStore
@@ -158,8 +159,9 @@ async def test_stale_cache_while_the_sandbox_is_stopped(
 
 async def test_unknown_patient(sandbox: RunningSandbox, http: aiohttp.ClientSession) -> None:
     client = SharedSessionClient(sandbox.url, http, StaticToken(TOKEN))
-    with pytest.raises(RecordNotFound):
+    with pytest.raises(IdentityToBeChecked) as refused:
         await records(client, Clock()).get(stay_view(ipp="999", visit="V999"))
+    assert refused.value.reason == "patient.unknown"
 
 
 async def test_visit_at_bed_uses_a_typed_location_reference(

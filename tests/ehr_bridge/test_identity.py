@@ -37,6 +37,7 @@ async def test_the_patient_is_the_one_with_the_ipp_in_the_hospitals_system(
     ("key", "changes", "reason"),
     [
         ("ines", {}, "patient.several"),
+        ("helene", {"ipp": "8000999"}, "patient.unknown"),
         ("francois", {}, "encounter.subject"),
         ("helene", {"birth_date": date(1948, 5, 18)}, "patient.birth_date"),
         ("helene", {"birth_date": None}, "patient.birth_date"),
@@ -99,7 +100,9 @@ def test_a_search_answer_is_filtered_by_system_again() -> None:
     # a server that ignored the system in the search would hand both back
     found = [_patient("other", "urn:oid:9"), _patient("mine", IPP_SYSTEM)]
     assert identity.the_patient(found, stay, IPP_SYSTEM) == found[1]
-    assert identity.the_patient(found[:1], stay, IPP_SYSTEM) is None
+    with pytest.raises(IdentityToBeChecked) as unknown:
+        identity.the_patient(found[:1], stay, IPP_SYSTEM)  # only the other system's homonym
+    assert unknown.value.reason == "patient.unknown"
     with pytest.raises(IdentityToBeChecked):
         identity.the_patient([found[1], _patient("twin", IPP_SYSTEM)], stay, IPP_SYSTEM)
 
