@@ -69,10 +69,19 @@ class EhrClinicalRecord:
         now = self.clock()
         ward = await self.ward_of(stay)
         day = day or now.astimezone(ward.timezone).date()
+        recorded = await self._recorded(stay, record)
+        return schedule_for_day(record.orders, day, ward, recorded, now)
+
+    async def recorded_administrations(self, stay: StayView) -> list[RecordedAdministration]:
+        return await self._recorded(stay, await self.records.get(stay))
+
+    async def _recorded(
+        self, stay: StayView, record: BedsideRecord
+    ) -> list[RecordedAdministration]:
+        """The bed's own records (the outbox, delivered or not) and the EHR's, once each."""
         local = await self._local_administrations(stay.visit_number)
         seen = {(a.order_id, a.at) for a in local}
-        recorded = local + [a for a in record.administrations if (a.order_id, a.at) not in seen]
-        return schedule_for_day(record.orders, day, ward, recorded, now)
+        return local + [a for a in record.administrations if (a.order_id, a.at) not in seen]
 
     async def ward_of(self, stay: StayView) -> Ward:
         """The ward's rules with the zone of its site."""

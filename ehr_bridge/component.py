@@ -36,6 +36,7 @@ from wardline.domain.clinical_record_port import (
     BedsideRecord,
     IdentityAlert,
     OutboxItem,
+    RecordedAdministration,
     ScheduledDose,
     VitalsInput,
     WriteReceipt,
@@ -79,6 +80,9 @@ class ClinicalRecordFacade:
         self, stay: StayView, day: date | None = None
     ) -> list[ScheduledDose]:
         return await self._impl().medication_schedule(stay, day)
+
+    async def recorded_administrations(self, stay: StayView) -> list[RecordedAdministration]:
+        return await self._impl().recorded_administrations(stay)
 
     async def record_administration(
         self, stay: StayView, entry: AdministrationInput, actor: Actor

@@ -161,19 +161,39 @@ def record_out(
     )
 
 
-def _dose_out(
-    d: ScheduledDose, order: MedicationOrder | None, route: str | None, zone: ZoneInfo
-) -> DoseOut:
+@dataclass(frozen=True)
+class DoseFields:
+    """An order's dose as the administration form takes it."""
+
+    value: Decimal | None
+    """The ordered quantity, when machine-readable and not a range (the form's default)."""
+    unit: str | None
+    ordered: str | None
+    """The machine-readable dose as the nurse reads it (``500 mg``, ``4-8 UI``)."""
+
+
+def dose_fields(order: MedicationOrder | None) -> DoseFields:
     ordered = order.ordered_dose if order else None
     first = (ordered.quantity or ordered.low or ordered.high) if ordered else None
     single = ordered.quantity if ordered else None  # a range is the nurse's choice: not filled
+    return DoseFields(
+        value=single.value if single else None,
+        unit=first.unit if first else None,
+        ordered=label(ordered) if ordered else None,
+    )
+
+
+def _dose_out(
+    d: ScheduledDose, order: MedicationOrder | None, route: str | None, zone: ZoneInfo
+) -> DoseOut:
+    fields = dose_fields(order)
     return DoseOut(
         order_id=d.order_id,
         medication=d.medication,
         dose=d.dose,
-        dose_value=single.value if single else None,
-        dose_unit=first.unit if first else None,
-        dose_ordered=label(ordered) if ordered else None,
+        dose_value=fields.value,
+        dose_unit=fields.unit,
+        dose_ordered=fields.ordered,
         route=route,
         due_at=d.due_at,
         due_local=local_time(d.due_at, zone),

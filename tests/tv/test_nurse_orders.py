@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.tv.conftest import BADGE, PIN, TvLab
+from tests.tv.conftest import BADGE, IPP, PIN, TvLab
 from tests.tv.test_tv_browser import enrolled_tv, open_tile
 from tests.web.browser import launch_chromium, save_screenshot
 
@@ -86,3 +86,57 @@ async def test_the_nurse_sees_the_warning_and_the_orders_to_clarify(
         held = await page.text_content("#orders-other li[data-order='mr-hold']") or ""
         assert "prescription suspendue" in held
         await save_screenshot(page, "nurse-beside-the-schedule", tmp_path)
+
+
+@pytest.mark.browser
+async def test_an_if_needed_dose_is_given_from_its_order_and_its_time_shown(
+    tvlab: TvLab,
+) -> None:
+    """The "if needed" order has its button: the same form and five rights (wristband,
+    medication, dose confirmed against the order's text), no due time; once the EHR holds
+    the dose, the order says when it was last given, in the ward's time (08:10 in Paris)."""
+    from tests.services import wait_until
+
+    unscheduled_orders(tvlab)
+    async with launch_chromium() as browser:
+        page = await enrolled_tv(browser, tvlab)
+        await open_tile(page, "staff")
+        await page.wait_for_selector("body[data-view='staff']")
+        await page.fill("#badge", BADGE)
+        await page.fill("#pin", PIN)
+        await page.keyboard.press("Enter")
+        prn = "#orders-other li[data-order='mr-prn']"
+        await page.wait_for_selector(f"{prn} button.give-prn")
+        assert "pas donné dans les dernières 24 h" in (
+            await page.text_content(f"{prn} .last-given") or ""
+        )
+        assert not await page.is_visible("#orders-other li[data-order='mr-hold'] button")
+        await page.click(f"{prn} button.give-prn")
+        await page.wait_for_selector("#admin-form:not([hidden])")
+        title = await page.text_content("#admin-title") or ""
+        assert "Morphine 10 mg/mL" in title and "si besoin" in title
+        await page.fill("#wristband", IPP)
+        await page.fill("#med-code", "Morphine 10 mg/mL")
+        await page.fill("#dose-value", "5")
+        await page.fill("#dose-unit", "mg")
+        await page.click("#record-given")  # a dose known only by its text: confirm it first
+        await page.wait_for_selector("#admin-result[data-error='bedside.confirm_dose']")
+        await page.check("#dose-confirmed")
+        await page.click("#record-given")
+        await page.wait_for_selector("#admin-form", state="hidden")
+
+        def given() -> list[dict[str, Any]]:
+            return [
+                r
+                for r in tvlab.sandbox.store.all("MedicationAdministration")
+                if r.get("request", {}).get("reference", "").endswith("mr-prn")
+            ]
+
+        await wait_until(lambda: len(given()) == 1, timeout=10)
+        [resource] = given()
+        assert resource["status"] == "completed"
+        await page.wait_for_selector(f"{prn} .last-given:has-text('08:10')", timeout=10_000)
+        last = await page.text_content(f"{prn} .last-given") or ""
+        assert "dernière prise à 08:10" in last
+        # The focus is back on the order's button: a second dose is the nurse's decision.
+        assert await page.evaluate("document.activeElement.className") == "give-prn"

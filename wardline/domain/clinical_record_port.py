@@ -282,6 +282,10 @@ class ClinicalRecordPort(Protocol):
         """The doses due on ``day`` (today by default) with their state."""
         ...
 
+    async def recorded_administrations(self, stay: StayView) -> list[RecordedAdministration]:
+        """The recent administrations: recorded at the bed (delivered or not) and the EHR's."""
+        ...
+
     async def record_administration(
         self, stay: StayView, entry: AdministrationInput, actor: Actor
     ) -> WriteReceipt:

@@ -192,6 +192,10 @@ for (const button of document.querySelectorAll("button.reason")) {
 
 /** The remote back on a dose of the schedule (after its form closed). */
 function focusDose(dose) {
+  if (dose && dose.due_at == null) {
+    const give = document.querySelector(`#orders-other li[data-order="${CSS.escape(dose.order_id)}"] button.give-prn`);
+    if (give) { give.focus(); return; }
+  }
   const buttons = [...document.querySelectorAll("#schedule button.dose")];
   const same = buttons.find((b) => b.dataset.order === dose?.order_id && b.dataset.due === dose?.due_at);
   (same ?? buttons[0])?.focus();
@@ -216,6 +220,11 @@ function choose(dose) {
   document.getElementById("wristband").focus();
 }
 
+/** An "if needed" order given now: the same form and checks, with no due time. */
+function giveIfNeeded(order) {
+  choose({ ...order, due_at: null, due_local: t("if needed") });
+}
+
 function identityToBeChecked() {
   // The EHR record does not match the admission: nothing clinical is shown (server's rule).
   const banner = document.getElementById("banner");
@@ -236,7 +245,7 @@ export async function refresh() {
     const record = await call("GET", "/tv/nurse/record");
     document.getElementById("vitals-form").hidden = false;
     render(record);
-    renderOrders(await call("GET", "/tv/nurse/orders"));
+    renderOrders(await call("GET", "/tv/nurse/orders"), giveIfNeeded);
   } catch (err) {
     if (err.id === "bedside.nurse_signed_out") goneHome("idle");
     else if (err.id === "ehr.identity_to_be_checked") identityToBeChecked();
