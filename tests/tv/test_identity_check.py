@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from ehr_bridge.models import EhrOutbox
 from ehr_bridge.sandbox.corpus import IPP_SYSTEM
 from tests.tv.conftest import BADGE, IPP, PASSWORD, PIN, TvLab
-from tests.tv.test_tv_browser import enrolled_tv, open_tile
+from tests.tv.test_tv_browser import enrolled_tv, staff_badge_in
 from tests.web.browser import launch_chromium, save_screenshot
 from wardline import appkeys as k
 from wardline.db.models import AuditEvent
@@ -72,11 +72,7 @@ async def test_the_nurse_page_says_identity_to_be_checked_in_its_language(
     )
     async with launch_chromium() as browser:
         page = await enrolled_tv(browser, tvlab)
-        await open_tile(page, "staff")
-        await page.wait_for_selector("body[data-view='staff']")
-        await page.fill("#badge", BADGE)
-        await page.fill("#pin", PIN)
-        await page.keyboard.press("Enter")
+        await staff_badge_in(page, BADGE, PIN)
         notice = await page.wait_for_selector("#banner .identity-check[role='alert']")
         text = await notice.text_content() or ""
         assert text.startswith("Identité à vérifier")

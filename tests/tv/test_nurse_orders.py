@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.tv.conftest import BADGE, IPP, PIN, TvLab
-from tests.tv.test_tv_browser import enrolled_tv, open_tile
+from tests.tv.test_tv_browser import enrolled_tv, staff_badge_in
 from tests.web.browser import launch_chromium, save_screenshot
 
 SUBJECT = {"reference": "Patient/pat-100001"}
@@ -71,11 +71,7 @@ async def test_the_nurse_sees_the_warning_and_the_orders_to_clarify(
     unscheduled_orders(tvlab)
     async with launch_chromium() as browser:
         page = await enrolled_tv(browser, tvlab)
-        await open_tile(page, "staff")
-        await page.wait_for_selector("body[data-view='staff']")
-        await page.fill("#badge", BADGE)
-        await page.fill("#pin", PIN)
-        await page.keyboard.press("Enter")
+        await staff_badge_in(page, BADGE, PIN)
         await page.wait_for_selector("#other-orders:not([hidden]) li[data-kind='to_clarify']")
         warning = await page.text_content("#allergy-status[data-status='not_recorded']") or ""
         assert warning.startswith("Aucune allergie renseignée")
@@ -100,11 +96,7 @@ async def test_an_if_needed_dose_is_given_from_its_order_and_its_time_shown(
     unscheduled_orders(tvlab)
     async with launch_chromium() as browser:
         page = await enrolled_tv(browser, tvlab)
-        await open_tile(page, "staff")
-        await page.wait_for_selector("body[data-view='staff']")
-        await page.fill("#badge", BADGE)
-        await page.fill("#pin", PIN)
-        await page.keyboard.press("Enter")
+        await staff_badge_in(page, BADGE, PIN)
         prn = "#orders-other li[data-order='mr-prn']"
         await page.wait_for_selector(f"{prn} button.give-prn")
         assert "pas donné dans les dernières 24 h" in (

@@ -45,6 +45,15 @@ async def open_tile(page: Any, name: str) -> None:
     await page.keyboard.press("Enter")
 
 
+async def staff_badge_in(page: Any, badge: str, pin: str) -> None:
+    """From home: the Staff tile, then the badge and PIN typed and sent."""
+    await open_tile(page, "staff")
+    await page.wait_for_selector("body[data-view='staff']")
+    await page.fill("#badge", badge)
+    await page.fill("#pin", pin)
+    await page.keyboard.press("Enter")
+
+
 async def press_until(page: Any, key: str, attribute: str, value: str, limit: int = 20) -> None:
     for _ in range(limit):
         if await active(page, attribute) == value:
