@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ehr_bridge import bedside_writes as bw
 from ehr_bridge import fhir_mapping as fm
-from ehr_bridge import outbox
+from ehr_bridge import outbox, outbox_admin
 from ehr_bridge.bedside_record import BedsideRecords
 from ehr_bridge.bedside_recording import BedsideRecording
 from ehr_bridge.config import EhrOptions
@@ -100,6 +100,16 @@ class EhrClinicalRecord:
 
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         return await outbox.items(self.db, visit_number)
+
+    async def send_write_again(self, business_id: str, actor: Actor) -> OutboxItem:
+        return await outbox_admin.send_again(
+            self.db, self.audit, business_id, actor=actor.name, now=self.clock()
+        )
+
+    async def close_write(self, business_id: str, actor: Actor, note: str) -> OutboxItem:
+        return await outbox_admin.close_by_hand(
+            self.db, self.audit, business_id, actor=actor.name, note=note, now=self.clock()
+        )
 
     def identity_alerts(self) -> list[IdentityAlert]:
         return sorted(self.records.alerts.values(), key=lambda a: a.since)

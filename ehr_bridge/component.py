@@ -95,6 +95,12 @@ class ClinicalRecordFacade:
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         return await self._impl().outbox_state(visit_number)
 
+    async def send_write_again(self, business_id: str, actor: Actor) -> OutboxItem:
+        return await self._impl().send_write_again(business_id, actor)
+
+    async def close_write(self, business_id: str, actor: Actor, note: str) -> OutboxItem:
+        return await self._impl().close_write(business_id, actor, note)
+
     def identity_alerts(self) -> list[IdentityAlert]:
         record = self.bridge.clinical_record
         return record.identity_alerts() if record is not None else []

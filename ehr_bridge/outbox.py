@@ -52,6 +52,8 @@ AuditHook = Callable[[AsyncSession, str, str, str, str, dict[str, Any]], Awaitab
 """``AuditLog.record(session, actor, action, subject_type, subject_id, details)``."""
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+CLOSED = "closed"
+"""Refused by the EHR, then closed by an administrator (:mod:`ehr_bridge.outbox_admin`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,7 +145,7 @@ async def items(
     db: Database, visit_number: str | None = None, limit: int = 200
 ) -> list[OutboxItem]:
     """Pending and failed writes (of one stay, or all), oldest first."""
-    query = select(EhrOutbox).where(EhrOutbox.state != DELIVERED)
+    query = select(EhrOutbox).where(EhrOutbox.state.not_in((DELIVERED, CLOSED)))
     if visit_number is not None:
         query = query.where(EhrOutbox.visit_number == visit_number)
     async with db.sessions() as s:

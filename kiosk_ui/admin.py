@@ -10,6 +10,13 @@ from kiosk_ui.state import WebEdge
 
 JS_MESSAGES = {
     "Replay",
+    "pending",
+    "failed",
+    "Send again",
+    "Close by hand",
+    "Why it is closed without the EHR",
+    "Sent again to the EHR",
+    "Closed by hand",
     "Replayed: {status}",
     "Account {username} created",
     "The audit chain is intact ({rows} rows).",

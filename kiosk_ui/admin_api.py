@@ -15,6 +15,7 @@ from kiosk_ui.admin_models import (
     AuditRowOut,
     BedOut,
     ChainOut,
+    CloseWriteIn,
     DidOut,
     IdentityAlertOut,
     IdentityAlertsOut,
@@ -30,6 +31,7 @@ from kiosk_ui.admin_models import (
     StaffOut,
     StaffPath,
     WardOut,
+    WritePath,
 )
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.errors import WebError
@@ -37,6 +39,7 @@ from kiosk_ui.inventory_read import beds, wards
 from wardline import appkeys as k
 from wardline.db.models import AuditEvent, Bed, Did, Stay, Terminal
 from wardline.domain.audit_checkpoints import verify
+from wardline.domain.clinical_record_port import ClinicalRecordPort
 from wardline.domain.staff import StaffView
 from wardline.errors import WardlineError
 
@@ -257,6 +260,39 @@ def register(api: Api) -> None:
         )
 
     @api.route(
+        "POST",
+        "/admin/outbox/{business_id}/send-again",
+        roles=ROLE,
+        path_params=WritePath,
+        summary="Queue again a write the EHR refused, once the cause is mended in the EHR",
+        response=OutboxItemOut,
+        tags=TAGS,
+    )
+    async def admin_outbox_send_again(call: ApiCall) -> OutboxItemOut:
+        record = _clinical_record(call)
+        business_id = call.params(WritePath).business_id
+        item = await record.send_write_again(business_id, call.signed_in().actor)
+        return OutboxItemOut.model_validate(item, from_attributes=True)
+
+    @api.route(
+        "POST",
+        "/admin/outbox/{business_id}/close",
+        roles=ROLE,
+        path_params=WritePath,
+        body=CloseWriteIn,
+        summary="Close by hand a write the EHR refused (entered there by other means), "
+        "with the reason in words",
+        response=OutboxItemOut,
+        tags=TAGS,
+    )
+    async def admin_outbox_close(call: ApiCall) -> OutboxItemOut:
+        record = _clinical_record(call)
+        business_id = call.params(WritePath).business_id
+        note = call.body(CloseWriteIn).note
+        item = await record.close_write(business_id, call.signed_in().actor, note)
+        return OutboxItemOut.model_validate(item, from_attributes=True)
+
+    @api.route(
         "GET",
         "/admin/audit",
         roles=ROLE,
@@ -290,3 +326,10 @@ def register(api: Api) -> None:
         return ChainOut(
             rows=report.rows, ok=report.ok, broken_at=report.broken_at, reason=report.reason
         )
+
+
+def _clinical_record(call: ApiCall) -> ClinicalRecordPort:
+    record = call.request.app.get(k.CLINICAL_RECORD)
+    if record is None:
+        raise WebError("admin.no_ehr", "no FHIR server is configured on this server")
+    return record

@@ -55,6 +55,16 @@ class StaffIn(BaseModel):
     )
 
 
+class WritePath(BaseModel):
+    business_id: str = Field(
+        pattern=r"^[a-z]+-[A-Za-z0-9-]{8,100}$", description="The bedside write's identifier"
+    )
+
+
+class CloseWriteIn(BaseModel):
+    note: str = Field(max_length=400, description="Why it is closed without the EHR")
+
+
 class StaffPath(BaseModel):
     username: str = Field(pattern=r"^[a-z0-9._-]{2,64}$", description="The account's name")
 

@@ -26,6 +26,13 @@ MESSAGES: dict[str, str] = {
     "fhir.token_refused": "The health record refuses the service's credentials: "
     "tell the administrator. Nothing was recorded.",
     "ehr.not_configured": "No health record is connected to this service.",
+    "admin.no_ehr": "No health record is connected to this service.",
+    # a write the EHR refused, in the admin's hands
+    "ehr.unknown_write": "No bedside write has this identifier.",
+    "ehr.write_not_refused": "Only a write the health record refused can be sent again or "
+    "closed.",
+    "ehr.close_note_needed": "Say in words why this write is closed without the health "
+    "record.",
     "ehr.ipp_system_missing": "The service does not know the hospital's patient identifier "
     "system: tell the administrator.",
     # the record does not match the admission: nothing clinical is shown or written

@@ -285,3 +285,92 @@ async def test_a_structured_dose_is_checked_on_value_and_unit(tvlab: TvLab) -> N
         "code": "g",
     }
     assert "text" not in written["dosage"]  # nothing was confirmed against a text
+
+
+async def refused_write(lab: TvLab) -> tuple[Browser, Browser, str, dict[str, Any]]:
+    """A dose recorded at the bed whose order the EHR no longer has: the write is refused
+    for good. Returns the nurse's TV, a signed-in admin, the write's id and the order."""
+    tv = await nurse_at_the_bed(lab)
+    due = await dose(tv, BISOPROLOL)
+    order = lab.sandbox.store.resources["MedicationRequest"].pop(BISOPROLOL)
+    reply = await tv.call("POST", "/api/v1/tv/nurse/administrations", administration(due))
+    assert reply.status == 201
+    [business_id] = (await reply.json())["business_ids"]
+    await lab.app[k.STAFF].add_user(
+        SYSTEM_ADMIN_CLI, username="root", display_name="Root", roles={"admin"}, password=PASSWORD
+    )
+    admin = lab.browser()
+    await admin.sign_in("root")
+    await wait_until(lambda: _is(lab, business_id, "failed"), timeout=10)
+    return tv, admin, business_id, order
+
+
+async def outbox_state(lab: TvLab, business_id: str) -> str | None:
+    from sqlalchemy import select
+
+    from ehr_bridge.models import EhrOutbox
+
+    async with lab.app[k.DATABASE].sessions() as s:
+        state = await s.scalar(
+            select(EhrOutbox.state).where(EhrOutbox.business_id == business_id)
+        )
+        return str(state) if state is not None else None
+
+
+async def _is(lab: TvLab, business_id: str, state: str) -> bool:
+    return await outbox_state(lab, business_id) == state
+
+
+async def audit_rows(lab: TvLab, action: str) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from wardline.db.models import AuditEvent
+
+    async with lab.app[k.DATABASE].sessions() as s:
+        rows = await s.scalars(select(AuditEvent).where(AuditEvent.action == action))
+        return [dict(r.details, actor=r.actor, subject=r.subject_id) for r in rows]
+
+
+async def test_a_refused_write_is_sent_again_once_the_ehr_is_mended(tvlab: TvLab) -> None:
+    tv, admin, business_id, order = await refused_write(tvlab)
+    path = f"/api/v1/admin/outbox/{business_id}"
+    # Sent again before the cause is mended: refused again, kept, nothing lost.
+    assert (await admin.json("POST", f"{path}/send-again"))["state"] == "pending"
+    await wait_until(lambda: _is(tvlab, business_id, "failed"), timeout=10)
+    tvlab.sandbox.store.resources["MedicationRequest"][BISOPROLOL] = order  # the EHR mended
+    assert (await admin.json("POST", f"{path}/send-again"))["state"] == "pending"
+    await wait_until(lambda: _is(tvlab, business_id, "delivered"), timeout=10)
+    [resource] = administrations(tvlab)
+    assert resource["identifier"][0]["value"] == business_id
+    assert (await admin.json("GET", "/api/v1/admin/outbox"))["items"] == []
+    again = await admin.call("POST", f"{path}/send-again")
+    assert again.status == 409 and (await again.json())["error"] == "ehr.write_not_refused"
+    sent = await audit_rows(tvlab, "ehr.write_sent_again")
+    assert [(r["actor"], r["subject"], r["kind"]) for r in sent] == [
+        ("root", business_id, "administration")
+    ] * 2
+    nurse = await tv.call("POST", f"{path}/send-again")  # a TV is not an administrator
+    assert nurse.status in (401, 403)
+
+
+async def test_a_refused_write_is_closed_by_hand_with_its_reason(tvlab: TvLab) -> None:
+    tv, admin, business_id, _ = await refused_write(tvlab)
+    path = f"/api/v1/admin/outbox/{business_id}"
+    silent = await admin.call("POST", f"{path}/close", {"note": "  "})
+    assert silent.status == 422 and (await silent.json())["error"] == "ehr.close_note_needed"
+    assert await outbox_state(tvlab, business_id) == "failed"  # a refusal changes nothing
+    note = "Saisie directement dans le DPI par l'IDE, prescription re-validée"
+    closed = await admin.json("POST", f"{path}/close", {"note": note})
+    assert closed["state"] == "closed"
+    assert (await admin.json("GET", "/api/v1/admin/outbox"))["items"] == []
+    record = await tv.json("GET", "/api/v1/tv/nurse/record")
+    assert record["writes"] == []  # nothing left waiting at the bed
+    shown = next(d for d in record["schedule"] if d["order_id"] == BISOPROLOL)
+    assert shown["state"] == "given"  # the dose stays recorded: never due again
+    [row] = await audit_rows(tvlab, "ehr.write_closed_by_hand")
+    assert (row["actor"], row["subject"], row["note"]) == ("root", business_id, note)
+    twice = await admin.call("POST", f"{path}/close", {"note": note})
+    assert twice.status == 409
+    unknown = await admin.call("POST", "/api/v1/admin/outbox/dose-0000000000/close", {"note": note})
+    assert unknown.status == 404 and (await unknown.json())["error"] == "ehr.unknown_write"
+    assert administrations(tvlab) == []

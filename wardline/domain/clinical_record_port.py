@@ -15,7 +15,7 @@ from wardline.domain.commands import Actor
 from wardline.domain.stay_views import StayView
 
 DoseState = Literal["due", "overdue", "given", "not_given"]
-WriteState = Literal["pending", "delivered", "failed"]
+WriteState = Literal["pending", "delivered", "failed", "closed"]
 
 
 AllergyStatus = Literal["recorded", "no_known_allergy", "not_recorded"]
@@ -298,6 +298,14 @@ class ClinicalRecordPort(Protocol):
 
     async def outbox_state(self, visit_number: str | None = None) -> list[OutboxItem]:
         """Bedside writes not yet delivered, or refused (with the server's reason)."""
+        ...
+
+    async def send_write_again(self, business_id: str, actor: Actor) -> OutboxItem:
+        """A write the EHR refused, queued again once the cause is mended (audited)."""
+        ...
+
+    async def close_write(self, business_id: str, actor: Actor, note: str) -> OutboxItem:
+        """A write the EHR refused, closed by hand with the reason in words (audited)."""
         ...
 
     def identity_alerts(self) -> list[IdentityAlert]:

@@ -45,7 +45,31 @@ const replay = guard(async (id) => {
 const outbox = guard(async () => {
   const out = await api("GET", "/admin/outbox");
   if (!out.configured) { fill("outbox-table", [el("tr", {}, el("td", { colspan: "4" }, t("No FHIR server is configured.")))]); return; }
-  fill("outbox-table", out.items.map((i) => el("tr", {}, el("td", {}, i.kind), el("td", {}, i.state), el("td", {}, String(i.attempts)), el("td", {}, i.last_error ?? ""))));
+  fill("outbox-table", out.items.map((i) => el("tr", { dataset: { write: i.business_id, state: i.state } },
+    el("td", {}, i.kind), el("td", {}, t(i.state)), el("td", {}, String(i.attempts)), el("td", {}, i.last_error ?? ""),
+    el("td", {}, i.state === "failed" ? writeActions(i.business_id) : ""))));
+});
+
+// A write the EHR refused: sent again once the cause is mended there, or closed by hand
+// with the reason in words (both audited by the server).
+function writeActions(id) {
+  const note = el("input", { type: "text", maxlength: "400", class: "close-note", "aria-label": t("Why it is closed without the EHR"), placeholder: t("Why it is closed without the EHR") });
+  return el("span", {},
+    el("button", { type: "button", class: "send-again", onclick: () => sendAgain(id) }, t("Send again")), " ",
+    note, " ",
+    el("button", { type: "button", class: "close-write", onclick: () => closeWrite(id, note.value) }, t("Close by hand")));
+}
+
+const sendAgain = guard(async (id) => {
+  await api("POST", `/admin/outbox/${encodeURIComponent(id)}/send-again`);
+  announce(t("Sent again to the EHR"));
+  await outbox();
+});
+
+const closeWrite = guard(async (id, note) => {
+  await api("POST", `/admin/outbox/${encodeURIComponent(id)}/close`, { note });
+  announce(t("Closed by hand"));
+  await outbox();
 });
 
 const identityAlerts = guard(async () => {
