@@ -181,6 +181,7 @@ class Leases:
         self._task: asyncio.Task[None] | None = None
         self._callbacks: set[asyncio.Task[None]] = set()
         self.last_error: str | None = None
+        self._rows = False  # the duties' rows are in the table
 
     def duty(self, name: str) -> DutyLease:
         return self._duties[name]
@@ -193,9 +194,7 @@ class Leases:
             for duty in self._duties.values():
                 self._acquire(duty, 1, None)
             return
-        async with self.db.autocommit() as conn:
-            await conn.execute(_ENSURE, {"duties": list(self._duties)})
-        await self.tick()
+        await self.tick()  # a database away at start: the worker keeps trying
         self._task = asyncio.create_task(self._run(), name="cluster:leases")
 
     async def stop(self) -> None:
@@ -232,6 +231,9 @@ class Leases:
         held = {d.name: d.token for d in self._duties.values() if d.token is not None}
         try:
             async with self.db.autocommit() as conn:
+                if not self._rows:
+                    await conn.execute(_ENSURE, {"duties": list(self._duties)})
+                    self._rows = True
                 renewed: set[str] = set()
                 if held:
                     rows = await conn.execute(
