@@ -15,6 +15,7 @@ from tests.services import fresh_postgres_database, need_postgres, wait_until
 from wardline.cluster.component import LeaseCollector
 from wardline.cluster.leases import DUTIES, OUTBOX, LeaseLost, Leases
 from wardline.db.engine import Database
+from wardline.errors import StorageError
 
 TTL, RENEW = 0.6, 0.15
 
@@ -167,11 +168,12 @@ async def test_a_holder_frozen_inside_a_guard_is_cut_off_by_postgres(
     server ends its idle transaction after the TTL, the taker goes on, the write is lost."""
     a, b = pair
     pause(a)
-    with pytest.raises(Exception):  # noqa: B017,PT011 (the driver's own error: connection closed)
+    with pytest.raises(StorageError) as cut:
         async with a.db.session() as s:
             await a.duty(OUTBOX).fence(s)
             await s.execute(text("INSERT INTO scratch (by) VALUES ('a-frozen')"))
             await wait_until(_took(b), timeout=10, interval=0.1)
+    assert cut.value.error_id == "db.unavailable"
     assert b.duty(OUTBOX).held
     assert await written(b.db) == []
 
