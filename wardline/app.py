@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from wardline import appkeys as k
 from wardline.bus import EventBus
+from wardline.cluster.component import setup as cluster
 from wardline.db.base import utcnow
 from wardline.db.engine import Database, current_revisions, upgrade
 from wardline.domain.audit import AuditLog
@@ -131,6 +132,7 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
         )
     )
     app.cleanup_ctx.append(_bus_context)
+    cluster(app)  # before the edges: they take their duties' leases from it
     for component in components:
         component(app)
     app.add_routes(
