@@ -10,6 +10,7 @@ from kiosk_ui import models as _kiosk_models  # noqa: F401
 from telephony.calls import models as _telephony_models  # noqa: F401
 from wardline.db import models as _core_models  # noqa: F401
 from wardline.db.base import Base
+from wardline.fanout import models as _fanout_models  # noqa: F401
 
 
 def metadata() -> MetaData:
