@@ -52,6 +52,8 @@ from wardline.fanout.models import StoredNotice
 log = structlog.get_logger(__name__)
 
 STORED_FOR = timedelta(minutes=10)
+APPLICATION_NAME = "wardline-fanout-listener"
+"""How the listening connection shows in ``pg_stat_activity``."""
 
 
 def instance_name() -> str:
@@ -153,9 +155,9 @@ class PeerEvents:
                 delete(StoredNotice).where(StoredNotice.stored_at < now - STORED_FOR)
             )
             ref = await session.scalar(
-                insert(StoredNotice).values(payload=payload, stored_at=now).returning(
-                    StoredNotice.id
-                )
+                insert(StoredNotice)
+                .values(payload=payload, stored_at=now)
+                .returning(StoredNotice.id)
             )
         self.stored += 1
         assert ref is not None
@@ -169,7 +171,11 @@ class PeerEvents:
             lost = asyncio.Event()
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(asyncpg_dsn(self.database.url), timeout=10)
+                conn = await asyncpg.connect(
+                    asyncpg_dsn(self.database.url),
+                    timeout=10,
+                    server_settings={"application_name": APPLICATION_NAME},
+                )
                 conn.add_termination_listener(functools.partial(_set_on_close, lost))
                 await conn.add_listener(self.channel, self._heard_one)
                 self._conn = conn
