@@ -61,6 +61,8 @@ class BedsideEdge:
             window=options.mqtt_window,
             backoff=(options.reconnect_min_seconds, options.reconnect_max_seconds),
             ca_file=options.mqtt_ca_file,
+            # in a shared subscription the group, not the session, keeps the presses
+            clean_session=bool(settings.mqtt_shared_group),
         )
         self.registry = TerminalRegistry(
             db=db, bus=bus, offline_alert_seconds=settings.terminal_offline_alert_seconds,
@@ -85,7 +87,9 @@ class BedsideEdge:
         self.incoming_calls = IncomingCallBanner(
             link=self.link, topics=self.topics, places=self.places
         )
-        self.link.route(self.gateway.subscriptions(), self.gateway.on_message)
+        self.link.route(
+            self.gateway.subscriptions(settings.mqtt_shared_group), self.gateway.on_message
+        )
         self.context.subscribe(bus)
         self.incoming_calls.subscribe(bus)
         self._sleep = sleep
