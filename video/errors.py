@@ -103,4 +103,6 @@ def code_wrong(tries_left: int) -> PermissionDenied:
 
 
 def code_throttled() -> PermissionDenied:
-    return PermissionDenied("video.code_throttled", "too many wrong codes: ask for a new invitation")
+    return PermissionDenied(
+        "video.code_throttled", "too many wrong codes: ask for a new invitation"
+    )

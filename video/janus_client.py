@@ -15,7 +15,7 @@ import aiohttp
 import structlog
 
 from video import janus_messages as jm
-from video.errors import gateway_refused, gateway_unreachable
+from video.errors import GatewayError, gateway_refused, gateway_unreachable
 
 log = structlog.get_logger(__name__)
 
@@ -80,19 +80,20 @@ class JanusSession:
         elif self.api_secret:
             params["apisecret"] = self.api_secret
         url = f"{self.api_url}/{self.session_id}"
+        limit = aiohttp.ClientTimeout(total=wait + 35)
         try:
-            async with self.http.get(url, params=params,
-                                     timeout=aiohttp.ClientTimeout(total=wait + 35)) as response:  # fmt: skip
+            async with self.http.get(url, params=params, timeout=limit) as response:
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise gateway_unreachable("no event", error=type(exc).__name__) from exc
         return answer
 
 
-async def post_json(http: aiohttp.ClientSession, url: str, message: dict[str, Any],
-                    timeout: float) -> Any:  # fmt: skip
+async def post_json(
+    http: aiohttp.ClientSession, url: str, message: dict[str, Any], seconds: float
+) -> Any:
     try:
-        async with http.post(url, json=message, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+        async with http.post(url, json=message, timeout=aiohttp.ClientTimeout(total=seconds)) as r:
             return await r.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise gateway_unreachable(type(exc).__name__, url=url.split("?")[0]) from exc
@@ -119,9 +120,11 @@ class JanusGateway:
         return jm.reply_of(await post_json(self.http, a.admin_url, message, a.timeout))
 
     async def info(self) -> dict[str, Any]:
+        url = self.address.api_url.rstrip("/") + "/info"
         try:
-            async with self.http.get(self.address.api_url.rstrip("/") + "/info",
-                                     timeout=aiohttp.ClientTimeout(total=self.address.timeout)) as r:  # fmt: skip
+            async with self.http.get(
+                url, timeout=aiohttp.ClientTimeout(total=self.address.timeout)
+            ) as r:
                 answer = await r.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise gateway_unreachable(type(exc).__name__) from exc
@@ -133,10 +136,9 @@ class JanusGateway:
     async def remove_token(self, token: str) -> None:
         try:
             await self._admin(jm.remove_token(self.address.admin_secret, token))
-        except Exception as exc:
-            if getattr(exc, "error_id", "") == "video.gateway_refused":
-                return  # already gone (a restarted Janus forgets its tokens)
-            raise
+        except GatewayError as exc:
+            if exc.error_id != "video.gateway_refused":
+                raise  # refused: already gone (a restarted Janus forgets its tokens)
 
     async def tokens(self) -> list[str]:
         answer = await self._admin(jm.list_tokens(self.address.admin_secret))
@@ -156,8 +158,8 @@ class JanusGateway:
         async with self._room_handle() as janus:
             try:
                 await janus.request(jm.kick(room, secret, feed_id))
-            except Exception as exc:
-                if getattr(exc, "details", {}).get("code") not in (jm.NO_SUCH_FEED, jm.NO_SUCH_ROOM):
+            except GatewayError as exc:
+                if exc.details.get("code") not in (jm.NO_SUCH_FEED, jm.NO_SUCH_ROOM):
                     raise
 
     async def destroy_room(self, room: int, secret: str) -> None:
@@ -165,8 +167,8 @@ class JanusGateway:
         async with self._room_handle() as janus:
             try:
                 await janus.request(jm.destroy_room(room, secret))
-            except Exception as exc:
-                if getattr(exc, "details", {}).get("code") != jm.NO_SUCH_ROOM:
+            except GatewayError as exc:
+                if exc.details.get("code") != jm.NO_SUCH_ROOM:
                     raise
 
     async def room_exists(self, room: int) -> bool:

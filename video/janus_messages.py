@@ -64,7 +64,9 @@ def with_token(message: dict[str, Any], token: str) -> dict[str, Any]:
 
 
 # -- admin API --------------------------------------------------------------------------------
-def add_token(admin_secret: str, token: str, plugins: tuple[str, ...] = (VIDEOROOM,)) -> dict[str, Any]:
+def add_token(
+    admin_secret: str, token: str, plugins: tuple[str, ...] = (VIDEOROOM,)
+) -> dict[str, Any]:
     return {"janus": "add_token", "token": token, "plugins": list(plugins),
             "transaction": transaction(), "admin_secret": admin_secret}  # fmt: skip
 
@@ -172,8 +174,8 @@ def created_id(answer: Any) -> int:
 
 def room_reply(answer: Any) -> dict[str, Any]:
     """The VideoRoom's answer to a synchronous request, or its refusal as a GatewayError."""
-    reply = reply_of(answer, expect=answer.get("janus") if isinstance(answer, dict)
-                     and answer.get("janus") in {"success", "event"} else "success")  # fmt: skip
+    kind = answer.get("janus") if isinstance(answer, dict) else None
+    reply = reply_of(answer, expect="event" if kind == "event" else "success")
     plugindata = reply.get("plugindata")
     data = plugindata.get("data") if isinstance(plugindata, dict) else None
     if not isinstance(data, dict):
