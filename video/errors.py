@@ -17,8 +17,9 @@ class GatewayError(Unavailable):
 
 
 def gateway_unreachable(what: str, **details: Any) -> GatewayError:
-    return GatewayError("video.gateway_unreachable", f"the video gateway is unreachable: {what}",
-                        **details)  # fmt: skip
+    return GatewayError(
+        "video.gateway_unreachable", f"the video gateway is unreachable: {what}", **details
+    )
 
 
 def gateway_refused(code: int, reason: str, **details: Any) -> GatewayError:
@@ -44,22 +45,26 @@ def bed_empty(bed: str) -> Conflict:
 
 
 def bed_busy(bed: str, visit_id: int) -> Conflict:
-    return Conflict("video.bed_busy", f"bed {bed} already has a video visit", bed=bed,
-                    visit_id=visit_id)  # fmt: skip
+    return Conflict(
+        "video.bed_busy", f"bed {bed} already has a video visit", bed=bed, visit_id=visit_id
+    )
 
 
 def staff_unknown(usernames: list[str]) -> InvalidInput:
     return InvalidInput(
-        "video.staff_unknown", "not an active clinician or nurse: " + ", ".join(usernames),
+        "video.staff_unknown",
+        "not an active clinician or nurse: " + ", ".join(usernames),
         usernames=usernames,
-    )  # fmt: skip
+    )
 
 
 def too_many(count: int, limit: int) -> InvalidInput:
     return InvalidInput(
-        "video.too_many", f"a video visit has at most {limit} participants", count=count,
+        "video.too_many",
+        f"a video visit has at most {limit} participants",
+        count=count,
         limit=limit,
-    )  # fmt: skip
+    )
 
 
 def bad_request(field: str, message: str) -> InvalidInput:
@@ -73,20 +78,22 @@ def not_participant(visit_id: int) -> PermissionDenied:
 
 
 def not_accepted(visit_id: int) -> Conflict:
-    return Conflict("video.not_accepted", "the patient has not accepted the visit",
-                    visit_id=visit_id)  # fmt: skip
+    return Conflict(
+        "video.not_accepted", "the patient has not accepted the visit", visit_id=visit_id
+    )
 
 
 def not_admitted(visit_id: int) -> Conflict:
-    return Conflict("video.not_admitted", "wait until the care team lets you in",
-                    visit_id=visit_id)  # fmt: skip
+    return Conflict("video.not_admitted", "wait until the care team lets you in", visit_id=visit_id)
 
 
 def wrong_state(visit_id: int, state: str, wanted: str) -> Conflict:
     return Conflict(
-        "video.wrong_state", f"the visit is {state}, not {wanted}", visit_id=visit_id,
+        "video.wrong_state",
+        f"the visit is {state}, not {wanted}",
+        visit_id=visit_id,
         state=state,
-    )  # fmt: skip
+    )
 
 
 def ended(visit_id: int) -> Conflict:
@@ -106,3 +113,7 @@ def code_throttled() -> PermissionDenied:
     return PermissionDenied(
         "video.code_throttled", "too many wrong codes: ask for a new invitation"
     )
+
+
+def no_terminal(bed: str) -> Conflict:
+    return Conflict("video.no_terminal", f"bed {bed} has no bedside terminal", bed=bed)

@@ -34,8 +34,15 @@ class JanusSession:
     """One Janus session with one VideoRoom handle, authenticated either by the API secret
     (Wardline) or by a participant's token (a browser, or a test playing one)."""
 
-    def __init__(self, http: aiohttp.ClientSession, api_url: str, *, api_secret: str | None = None,
-                 token: str | None = None, timeout: float = 5.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        api_url: str,
+        *,
+        api_secret: str | None = None,
+        token: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
         self.http, self.api_url, self.timeout = http, api_url.rstrip("/"), timeout
         self.api_secret, self.token = api_secret, token
         self.session_id: int | None = None
@@ -152,7 +159,11 @@ class JanusGateway:
 
     async def allow(self, room: int, secret: str, action: str, tokens: list[str]) -> None:
         async with self._room_handle() as janus:
-            await janus.request(jm.allow_tokens(room, secret, action, tokens))
+            try:
+                await janus.request(jm.allow_tokens(room, secret, action, tokens))
+            except GatewayError as exc:
+                if action != "remove" or exc.details.get("code") != jm.NO_SUCH_ROOM:
+                    raise
 
     async def kick(self, room: int, secret: str, feed_id: int) -> None:
         async with self._room_handle() as janus:

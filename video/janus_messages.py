@@ -67,13 +67,22 @@ def with_token(message: dict[str, Any], token: str) -> dict[str, Any]:
 def add_token(
     admin_secret: str, token: str, plugins: tuple[str, ...] = (VIDEOROOM,)
 ) -> dict[str, Any]:
-    return {"janus": "add_token", "token": token, "plugins": list(plugins),
-            "transaction": transaction(), "admin_secret": admin_secret}  # fmt: skip
+    return {
+        "janus": "add_token",
+        "token": token,
+        "plugins": list(plugins),
+        "transaction": transaction(),
+        "admin_secret": admin_secret,
+    }
 
 
 def remove_token(admin_secret: str, token: str) -> dict[str, Any]:
-    return {"janus": "remove_token", "token": token, "transaction": transaction(),
-            "admin_secret": admin_secret}  # fmt: skip
+    return {
+        "janus": "remove_token",
+        "token": token,
+        "transaction": transaction(),
+        "admin_secret": admin_secret,
+    }
 
 
 def list_tokens(admin_secret: str) -> dict[str, Any]:
@@ -121,8 +130,13 @@ def destroy_room(room: int, secret: str) -> dict[str, Any]:
 def allow_tokens(room: int, secret: str, action: str, tokens: list[str]) -> dict[str, Any]:
     if action not in {"add", "remove"}:
         raise ValueError(action)
-    return {"request": "allowed", "room": room, "secret": secret, "action": action,
-            "allowed": tokens}  # fmt: skip
+    return {
+        "request": "allowed",
+        "room": room,
+        "secret": secret,
+        "action": action,
+        "allowed": tokens,
+    }
 
 
 def kick(room: int, secret: str, feed_id: int) -> dict[str, Any]:
@@ -146,8 +160,15 @@ def list_participants(room: int) -> dict[str, Any]:
 
 def join_publisher(room: int, pin: str, display: str, feed_id: int, token: str) -> dict[str, Any]:
     """What a browser sends to join (tests use it to play a browser-less participant)."""
-    return {"request": "join", "ptype": "publisher", "room": room, "pin": pin,
-            "display": display, "id": feed_id, "token": token}  # fmt: skip
+    return {
+        "request": "join",
+        "ptype": "publisher",
+        "room": room,
+        "pin": pin,
+        "display": display,
+        "id": feed_id,
+        "token": token,
+    }
 
 
 # -- answers ----------------------------------------------------------------------------------
