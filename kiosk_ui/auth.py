@@ -1,8 +1,10 @@
 """Who is signed in, with which roles and phone: kept in the session, held on the server
 (:mod:`kiosk_ui.session_store`; the cookie carries only a random token).
 
-Roles: ``nurse``, ``switchboard``, ``admin`` (staff accounts) and ``terminal`` (reserved for the
-bedside TV's credential). Every route names the roles it admits; :func:`require` checks them.
+Roles: ``nurse``, ``clinician``, ``switchboard``, ``admin`` (staff accounts),
+``terminal`` (reserved for the bedside TV's credential) and ``guest`` (a video visit's guest,
+after its link and phone code). Every route names the roles it admits; :func:`require` checks
+them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from kiosk_ui.session_store import USER_KEY, fresh_session
 from wardline.domain.commands import Actor
 from wardline.domain.staff import StaffView
 
-ROLES = frozenset({"nurse", "switchboard", "admin", "terminal"})
+ROLES = frozenset({"nurse", "clinician", "switchboard", "admin", "terminal", "guest"})
 __all__ = ["USER_KEY", "SignedIn", "current_user", "open_session", "require"]
 
 

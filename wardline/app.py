@@ -48,8 +48,9 @@ def default_components() -> list[Component]:
     from ehr_bridge.component import setup as ehr_bridge
     from kiosk_ui.component import setup as kiosk_ui
     from telephony.component import setup as telephony
+    from video.component import setup as video
 
-    return [telephony, bedside, ehr_bridge, kiosk_ui]  # the web last: it reads their ports
+    return [telephony, bedside, ehr_bridge, video, kiosk_ui]  # the web last: it reads their ports
 
 
 class _BusCollector(Collector):

@@ -17,6 +17,7 @@ from wardline.domain.nurse_call_port import NurseCallPort, NurseCallRingPort
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
 from wardline.domain.switchboard_port import AstDB, Switchboard
+from wardline.domain.video_port import VideoVisitsPort
 from wardline.loop_monitor import LoopMonitor
 from wardline.ops import Readiness
 from wardline.settings import Settings
@@ -42,3 +43,4 @@ CLINICAL_RECORD: web.AppKey[ClinicalRecordPort] = web.AppKey("clinical_record")
 ADT_FEED: web.AppKey[AdtFeedPort] = web.AppKey("adt_feed")
 NURSE_CALLS: web.AppKey[NurseCallPort] = web.AppKey("nurse_calls")
 NURSE_CALL_RINGS: web.AppKey[NurseCallRingPort] = web.AppKey("nurse_call_rings")
+VIDEO_VISITS: web.AppKey[VideoVisitsPort] = web.AppKey("video_visits")

@@ -139,6 +139,58 @@ class Settings(BaseSettings):
         default=60.0, ge=0, description="Time to live of the bedside record cache."
     )
 
+    # video visits (issue 17; docs/video.md)
+    video_enabled: bool = Field(
+        default=False, description="Offer video visits from the bed (needs Janus and coturn)."
+    )
+    janus_api_url: str = Field(
+        default="http://127.0.0.1:8088/janus",
+        description="Janus HTTP API, as Wardline reaches it (rooms are created there).",
+    )
+    janus_admin_url: str = Field(
+        default="http://127.0.0.1:7088/admin",
+        description="Janus admin API (tokens are added and removed there); keep it private.",
+    )
+    janus_api_secret: SecretStr | None = Field(
+        default=None, description="Janus `api_secret` (Wardline's own requests; never to browsers)."
+    )
+    janus_admin_secret: SecretStr | None = Field(
+        default=None, description="Janus `admin_secret` of the admin API."
+    )
+    janus_room_admin_key: SecretStr | None = Field(
+        default=None,
+        description="VideoRoom `admin_key`: only Wardline may create rooms.",
+    )
+    janus_browser_ws_url: str = Field(
+        default="ws://127.0.0.1:8188/",
+        description="Janus WebSocket URL given to browsers (`wss://` in production).",
+    )
+    janus_browser_http_url: str | None = Field(
+        default=None,
+        description="Janus HTTP API URL given to browsers; default: WARDLINE_JANUS_API_URL.",
+    )
+    turn_urls: list[str] = Field(
+        default=["turn:127.0.0.1:3478?transport=udp", "turn:127.0.0.1:3478?transport=tcp"],
+        description="TURN server URLs given to browsers (`turns:` on 5349 in production).",
+    )
+    turn_secret: SecretStr | None = Field(
+        default=None, description="coturn `static-auth-secret` (REST API credentials)."
+    )
+    turn_realm: str = Field(default="wardline", description="coturn realm.")
+    video_credential_minutes: float = Field(
+        default=60.0, gt=0, le=720,
+        description="Life of a participant's Janus token and TURN credential.",
+    )  # fmt: skip
+    video_invite_minutes: float = Field(
+        default=5.0, gt=0, le=60, description="How long the TV's invitation waits for an answer."
+    )
+    video_guest_link_minutes: float = Field(
+        default=120.0, gt=0, le=7 * 24 * 60, description="Life of a guest's one-time link."
+    )
+    video_relay_only: bool = Field(
+        default=False, description="Browsers use TURN relays only (ICE policy `relay`)."
+    )
+
     # web
     nurse_idle_signout_seconds: float = Field(
         default=120.0, gt=0, description="Idle time before a nurse is signed out at the bed."
@@ -198,6 +250,10 @@ class Settings(BaseSettings):
     @property
     def effective_owner_url(self) -> str:
         return self.database_owner_url or self.effective_database_url
+
+    @property
+    def effective_janus_browser_http_url(self) -> str:
+        return self.janus_browser_http_url or self.janus_api_url
 
     @property
     def effective_audit_checkpoint_file(self) -> Path:

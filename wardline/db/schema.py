@@ -8,6 +8,7 @@ from bedside import models as _bedside_models  # noqa: F401
 from ehr_bridge import models as _ehr_models  # noqa: F401
 from kiosk_ui import models as _kiosk_models  # noqa: F401
 from telephony.calls import models as _telephony_models  # noqa: F401
+from video import models as _video_models  # noqa: F401
 from wardline.db import models as _core_models  # noqa: F401
 from wardline.db.base import Base
 

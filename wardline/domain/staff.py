@@ -1,5 +1,5 @@
-"""Staff accounts: roles nurse / switchboard / admin, argon2 hashes of password and PIN, and a
-keyed hash of the badge id (badges are looked up, so the hash must be deterministic).
+"""Staff accounts: roles nurse / clinician / switchboard / admin, argon2 hashes of password and
+PIN, and a keyed hash of the badge id (badges are looked up, so the hash must be deterministic).
 
 Authentication answers a known and an unknown account alike (same error, and the same argon2
 work: an unknown account is verified against a dummy hash) and never locks an account: the
@@ -27,7 +27,7 @@ from wardline.domain.audit import AuditLog
 from wardline.domain.commands import Actor
 from wardline.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
-ROLES = frozenset({"nurse", "switchboard", "admin"})
+ROLES = frozenset({"nurse", "clinician", "switchboard", "admin"})
 
 _hasher = PasswordHasher()
 
