@@ -1,11 +1,13 @@
-"""Real Janus (Debian's ``janus``, VideoRoom plugin) and coturn (Debian's ``coturn``) started on
-127.0.0.1 for one test, in a temporary folder, on free ports.
+"""Real Janus (Debian's ``janus``, VideoRoom plugin) and coturn (Debian's ``coturn``) started
+for one test from the files ``wardline janus-config`` renders (``video.config``), in a temporary
+folder, their APIs on free 127.0.0.1 ports.
 
-Janus listens with its WebSocket transport (the browsers' API, token authentication on) and its
-WebSocket Admin API (Wardline's, with the admin secret); ICE gathers on the loopback interface
-only, so headless Chromium (``--allow-loopback-in-peer-connection``) reaches it without any
-other network. coturn uses the REST shared-secret scheme (``use-auth-secret``) and allows
-loopback peers, so a relay-only browser reaches Janus through it.
+Janus's APIs listen on 127.0.0.1: WebSocket (browsers, token authentication), HTTP (Wardline,
+``api_secret``) and the HTTP Admin API (``admin_secret``). Its ICE candidates are the machine's
+own addresses: Janus 1.1 skips loopback interfaces when it gathers (an ``ice_enforce_list`` of
+``lo`` is ignored), so media go between this machine's addresses and never leave it. coturn
+listens on 127.0.0.1 with the REST shared-secret scheme (``use-auth-secret``) and relays from
+the machine's address (``relay-ip``), so that a relay-only browser reaches Janus through it.
 
 A missing binary skips the test, and fails it with ``WARDLINE_REQUIRE_SERVICES=1``.
 """
@@ -27,15 +29,9 @@ import aiohttp
 import pytest
 
 from tests.services import services_required
+from video.config import JanusConfig, render, write
 
-JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 VIDEOROOM = "janus.plugin.videoroom"
-PROTECTED = ", ".join(
-    f'"{p}"' for p in ("/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/sbin", "/sys", "/usr")
-)
-UNUSED_TRANSPORTS = ",".join(
-    f"libjanus_{t}.so" for t in ("http", "mqtt", "nanomsg", "pfunix", "rabbitmq")
-)
 
 
 def need_binary(name: str) -> str:
@@ -106,7 +102,11 @@ async def wait_port(port: int, proc: asyncio.subprocess.Process, log: Path) -> N
 @dataclass
 class RunningJanus:
     ws_url: str
+    """The browsers' API (WebSocket, ``janus-protocol``, tokens)."""
+    api_url: str
+    """Wardline's API (HTTP, ``api_secret``)."""
     admin_url: str
+    api_secret: str
     admin_secret: str
     room_admin_key: str
     proc: asyncio.subprocess.Process
@@ -114,143 +114,6 @@ class RunningJanus:
     @property
     def pid(self) -> int:
         return int(self.proc.pid)
-
-
-def janus_config(
-    folder: Path,
-    *,
-    ws_port: int,
-    admin_port: int,
-    admin_secret: str,
-    room_admin_key: str,
-    rtp: tuple[int, int],
-) -> None:
-    """The few files a loopback Janus needs: core, VideoRoom, WebSocket transport."""
-    folder.mkdir(parents=True, exist_ok=True)
-    unused_plugins = ",".join(
-        f"libjanus_{p}.so"
-        for p in (
-            "audiobridge",
-            "duktape",
-            "echotest",
-            "lua",
-            "nosip",
-            "recordplay",
-            "sip",
-            "streaming",
-            "textroom",
-            "videocall",
-            "voicemail",
-        )
-    )
-    (folder / "janus.jcfg").write_text(
-        f"""general: {{
-    configs_folder = "{folder}"
-    plugins_folder = "{JANUS_LIB}/plugins"
-    transports_folder = "{JANUS_LIB}/transports"
-    events_folder = "{JANUS_LIB}/events"
-    loggers_folder = "{JANUS_LIB}/loggers"
-    debug_level = 3
-    admin_secret = "{admin_secret}"
-    token_auth = true
-    session_timeout = 60
-    protected_folders = [{PROTECTED}]
-}}
-certificates: {{
-}}
-media: {{
-    rtp_port_range = "{rtp[0]}-{rtp[1]}"
-}}
-nat: {{
-    nice_debug = false
-    ignore_mdns = true
-    ice_ignore_list = "vmnet,docker,veth,br-"
-}}
-plugins: {{
-    disable = "{unused_plugins}"
-}}
-transports: {{
-    disable = "{UNUSED_TRANSPORTS}"
-}}
-events: {{
-    broadcast = false
-}}
-loggers: {{
-}}
-"""
-    )
-    (folder / "janus.plugin.videoroom.jcfg").write_text(
-        f"""general: {{
-    admin_key = "{room_admin_key}"
-    lock_rtp_forward = true
-}}
-"""
-    )
-    (folder / "janus.transport.websockets.jcfg").write_text(
-        f"""general: {{
-    json = "plain"
-    ws = true
-    ws_port = {ws_port}
-    ws_ip = "127.0.0.1"
-    wss = false
-}}
-admin: {{
-    admin_ws = true
-    admin_ws_port = {admin_port}
-    admin_ws_ip = "127.0.0.1"
-    admin_wss = false
-}}
-"""
-    )
-
-
-@contextlib.asynccontextmanager
-async def running_janus(folder: Path) -> AsyncIterator[RunningJanus]:
-    binary = need_binary("janus")
-    ws_port, admin_port = free_port(), free_port()
-    admin_secret, room_admin_key = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    conf = folder / "janus"
-    janus_config(
-        conf,
-        ws_port=ws_port,
-        admin_port=admin_port,
-        admin_secret=admin_secret,
-        room_admin_key=room_admin_key,
-        rtp=free_udp_range(200),
-    )
-    log = folder / "janus.log"
-    with (folder / "janus.out").open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            binary,
-            "-F",
-            str(conf),
-            "-C",
-            str(conf / "janus.jcfg"),
-            "-N",
-            "-o",
-            "-L",
-            str(log),
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    try:
-        await wait_port(ws_port, proc, log)
-        await wait_port(admin_port, proc, log)
-        yield RunningJanus(
-            f"ws://127.0.0.1:{ws_port}",
-            f"ws://127.0.0.1:{admin_port}",
-            admin_secret,
-            room_admin_key,
-            proc,
-        )
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 @dataclass
@@ -264,63 +127,113 @@ class RunningTurn:
     def pid(self) -> int:
         return int(self.proc.pid)
 
+    @property
+    def urls(self) -> list[str]:
+        return [f"turn:127.0.0.1:{self.port}?transport=udp"]
+
+
+@dataclass
+class VideoPeers:
+    janus: RunningJanus
+    turn: RunningTurn
+    config: JanusConfig
+
+
+def peers_config(folder: Path) -> JanusConfig:
+    """``wardline janus-config``'s configuration on free loopback ports, with fresh secrets."""
+    rtp, relay = free_udp_range(200), free_udp_range(100)
+    return JanusConfig(
+        api_secret=secrets.token_urlsafe(18),
+        admin_secret=secrets.token_urlsafe(18),
+        room_admin_key=secrets.token_urlsafe(18),
+        turn_secret=secrets.token_urlsafe(24),
+        config_dir=str(folder),
+        bind="127.0.0.1",
+        http_port=free_port(),
+        admin_port=free_port(),
+        ws_port=free_port(),
+        rtp_ports=f"{rtp[0]}-{rtp[1]}",
+        turn_realm="wardline.test",
+        turn_bind="127.0.0.1",
+        turn_port=free_port(),
+        turn_relay_ports=relay,
+        turn_loopback_peers=True,
+        debug_level=3,
+    )
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
 
 @contextlib.asynccontextmanager
-async def running_coturn(folder: Path) -> AsyncIterator[RunningTurn]:
-    binary = need_binary("turnserver")
-    port = free_port()
-    secret, realm = secrets.token_urlsafe(24), "wardline.test"
-    low, high = free_udp_range(100)
-    log = folder / "turnserver.log"
-    conf = folder / "turnserver.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                f"listening-port={port}",
-                "listening-ip=127.0.0.1",
-                f"relay-ip={host_ipv4()}",
-                f"min-port={low}",
-                f"max-port={high}",
-                "use-auth-secret",
-                f"static-auth-secret={secret}",
-                f"realm={realm}",
-                "allow-loopback-peers",
-                "no-tls",
-                "no-dtls",
-                "no-cli",
-                "no-multicast-peers",
-                "fingerprint",
-                f"log-file={log}",
-                "simple-log",
-                f"pidfile={folder / 'turnserver.pid'}",
-                "",
-            ]
-        )
+async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
+    """Janus and coturn from the files ``wardline janus-config`` renders (video.config)."""
+    janus_bin, turn_bin = need_binary("janus"), need_binary("turnserver")
+    conf_dir = folder / "video-conf"
+    config = peers_config(conf_dir)
+    files = render(config)
+    # coturn relays from the address Janus's candidates are on (Janus never gathers on
+    # loopback); the rendered relay-ip is the listening address.
+    files["turnserver.conf"] = (
+        files["turnserver.conf"].replace("relay-ip=127.0.0.1", f"relay-ip={host_ipv4()}")
+        + f"log-file={folder / 'turnserver.log'}\nsimple-log\npidfile={folder / 'turn.pid'}\n"
     )
+    write(conf_dir, files)
+    janus_log = folder / "janus.log"
+    with (folder / "janus.out").open("wb") as out:
+        janus = await asyncio.create_subprocess_exec(
+            janus_bin,
+            "-F",
+            str(conf_dir),
+            "-C",
+            str(conf_dir / "janus.jcfg"),
+            "-N",
+            "-o",
+            "-L",
+            str(janus_log),
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+        )
     with (folder / "turnserver.out").open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            binary,
+        turn = await asyncio.create_subprocess_exec(
+            turn_bin,
             "-c",
-            str(conf),
+            str(conf_dir / "turnserver.conf"),
             "--no-stdout-log",
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )
     try:
-        await wait_port(port, proc, folder / "turnserver.out")
-        yield RunningTurn(port, secret, realm, proc)
+        for port in (config.ws_port, config.http_port, config.admin_port):
+            await wait_port(port, janus, janus_log)
+        await wait_port(config.turn_port, turn, folder / "turnserver.log")
+        yield VideoPeers(
+            RunningJanus(
+                ws_url=f"ws://127.0.0.1:{config.ws_port}",
+                api_url=f"http://127.0.0.1:{config.http_port}/janus",
+                admin_url=f"http://127.0.0.1:{config.admin_port}/admin",
+                api_secret=config.api_secret,
+                admin_secret=config.admin_secret,
+                room_admin_key=config.room_admin_key,
+                proc=janus,
+            ),
+            RunningTurn(config.turn_port, config.turn_secret, config.turn_realm, turn),
+            config,
+        )
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await _stop(janus)
+        await _stop(turn)
 
 
 class JanusAdmin:
-    """Janus's Admin API over its WebSocket (``janus-admin-protocol``): tokens and, through the
+    """Janus's Admin API over HTTP: tokens and, through the
     VideoRoom plugin's ``message_plugin``, rooms. Used by the tests that prove the browser
     module on its own, without Wardline's backend."""
 
@@ -328,17 +241,16 @@ class JanusAdmin:
         self.janus = janus
 
     async def request(self, body: dict[str, Any]) -> dict[str, Any]:
+        body = {
+            **body,
+            "transaction": secrets.token_hex(6),
+            "admin_secret": self.janus.admin_secret,
+        }
         async with (
             aiohttp.ClientSession() as http,
-            http.ws_connect(self.janus.admin_url, protocols=("janus-admin-protocol",)) as ws,
+            http.post(self.janus.admin_url, data=json.dumps(body)) as response,
         ):
-            body = {
-                **body,
-                "transaction": secrets.token_hex(6),
-                "admin_secret": self.janus.admin_secret,
-            }
-            await ws.send_str(json.dumps(body))
-            answer: dict[str, Any] = json.loads((await ws.receive(timeout=10)).data)
+            answer: dict[str, Any] = json.loads(await response.text())
         if answer.get("janus") != "success":
             raise RuntimeError(f"Janus refused {body['janus']}: {answer}")
         return answer

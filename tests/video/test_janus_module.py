@@ -17,7 +17,7 @@ from aiohttp import web
 
 from kiosk_ui.static_files import StaticFiles
 from tests.video.media import launch_video_chromium, turn_credentials, wait_for_media
-from tests.video.peers import JanusAdmin, RunningJanus, RunningTurn, running_coturn, running_janus
+from tests.video.peers import JanusAdmin, RunningJanus, RunningTurn, VideoPeers, running_peers
 
 STATIC = Path(__file__).resolve().parents[2] / "kiosk_ui" / "static"
 PROBE = Path(__file__).with_name("probe") / "probe.js"
@@ -25,16 +25,20 @@ ROOM, PIN = 4242, "8642"
 
 
 @pytest.fixture
-async def janus(tmp_path: Path) -> AsyncIterator[RunningJanus]:
-    async with running_janus(tmp_path) as running:
-        await JanusAdmin(running).create_room(ROOM, PIN, secrets.token_hex(8))
+async def peers(tmp_path: Path) -> AsyncIterator[VideoPeers]:
+    async with running_peers(tmp_path) as running:
+        await JanusAdmin(running.janus).create_room(ROOM, PIN, secrets.token_hex(8))
         yield running
 
 
 @pytest.fixture
-async def turn(tmp_path: Path) -> AsyncIterator[RunningTurn]:
-    async with running_coturn(tmp_path) as running:
-        yield running
+def janus(peers: VideoPeers) -> RunningJanus:
+    return peers.janus
+
+
+@pytest.fixture
+def turn(peers: VideoPeers) -> RunningTurn:
+    return peers.turn
 
 
 def probe_app(joins: dict[str, dict[str, Any]], janus: RunningJanus) -> web.Application:
