@@ -110,6 +110,17 @@ class IncomingCallNotice(Payload):
     caller_name: ShortText | None = None
 
 
+class VideoVisitNotice(Payload):
+    """A video visit for the bed (issue 17): ``invited`` asks the patient to answer on the TV,
+    ``live`` (accepted: camera and microphone on), ``declined`` and ``ended`` drop it. The
+    name of who invites only; the TV page shows the rest."""
+
+    type: Literal["video_visit"] = "video_visit"
+    visit_ref: ShortText
+    state: Literal["invited", "live", "declined", "ended"]
+    from_name: ShortText | None = None
+
+
 class MessageNotice(Payload):
     type: Literal["message"] = "message"
     text: Annotated[str, Field(max_length=1000)]
@@ -124,7 +135,7 @@ class ErrorNotice(Payload):
 
 
 Notice = Annotated[
-    NurseCallNotice | IncomingCallNotice | MessageNotice | ErrorNotice,
+    NurseCallNotice | IncomingCallNotice | VideoVisitNotice | MessageNotice | ErrorNotice,
     Field(discriminator="type"),
 ]
 
@@ -171,9 +182,9 @@ TerminalEvent = Annotated[
 # --- parsers ---------------------------------------------------------------------------------
 
 _EVENT: TypeAdapter[NurseCallPressed | BadgeTap | MenuAction] = TypeAdapter(TerminalEvent)
-_NOTICE: TypeAdapter[NurseCallNotice | IncomingCallNotice | MessageNotice | ErrorNotice] = (
-    TypeAdapter(Notice)
-)
+_NOTICE: TypeAdapter[
+    NurseCallNotice | IncomingCallNotice | VideoVisitNotice | MessageNotice | ErrorNotice
+] = TypeAdapter(Notice)
 M = TypeVar("M")
 
 
@@ -240,7 +251,7 @@ def parse_context(payload: bytes) -> PatientContext | None:
 
 def parse_notice(
     payload: bytes,
-) -> NurseCallNotice | IncomingCallNotice | MessageNotice | ErrorNotice:
+) -> NurseCallNotice | IncomingCallNotice | VideoVisitNotice | MessageNotice | ErrorNotice:
     return _validate(_NOTICE, payload)
 
 

@@ -22,6 +22,7 @@ from bedside.options import BedsideOptions
 from bedside.presence import TerminalRegistry
 from bedside.stays_port import StayReader
 from bedside.topics import Topics
+from bedside.video_notice import VideoVisitBanner
 from wardline.bus import EventBus
 from wardline.domain.audit import AuditLog
 from wardline.settings import Settings
@@ -82,6 +83,8 @@ class BedsideEdge:
         self.link.route(self.gateway.subscriptions(), self.gateway.on_message)
         self.context.subscribe(bus)
         self.incoming_calls.subscribe(bus)
+        self.video_visits = VideoVisitBanner(link=self.link, topics=self.topics)
+        self.video_visits.subscribe(bus)
         self._sleep = sleep
         self._tasks: set[asyncio.Task[None]] = set()
         self.synced_connection = 0  # the connection whose retained state is rebuilt

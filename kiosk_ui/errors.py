@@ -73,6 +73,7 @@ _BY_ID: dict[str, int] = {
     "ehr.dose_already_recorded": 409,
     "ehr.wrong_patient": 422,
     "ehr.not_configured": 503,
+    "video.code_throttled": 429,
 }
 _BY_FAMILY: tuple[tuple[type[WardlineError], int], ...] = (
     (NotFound, 404),

@@ -221,10 +221,7 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         ),
         meals=await tv_meals.meals_view(request, stay, lang) if stay else None,
     )
-    context["js_refusals"] = json.dumps(
-        page_refusals(context["_"], {**video_pages.VIDEO_REFUSALS, **AT_THE_BED}),
-        ensure_ascii=False,
-    )
+    context["js_refusals"] = json.dumps(page_refusals(context["_"], AT_THE_BED), ensure_ascii=False)
     context["video_enabled"] = video_pages.video_enabled(request.app)
     response = aiohttp_jinja2.render_template("tv.html.j2", request, context)
     # the video visit's gateway and camera (issue 17), only when video visits are on

@@ -12,7 +12,6 @@ microphone (``Permissions-Policy``); every other page keeps the foundation's.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +20,7 @@ from aiohttp import web
 
 from kiosk_ui import inventory_read
 from kiosk_ui.auth import current_user, require
-from kiosk_ui.error_messages import for_people, page_refusals
+from kiosk_ui.error_messages import MESSAGES, for_people
 from kiosk_ui.pages import base_context
 from kiosk_ui.security import CSP, SECURITY_HEADERS
 from kiosk_ui.state import WebEdge
@@ -32,29 +31,6 @@ from wardline.settings import Settings
 STAFF_ROLES = ("clinician", "nurse")
 MEDIA_PERMISSIONS = "camera=(self), microphone=(self), geolocation=()"
 MAX_GUESTS = 2  # the TV and the staff who invites take two of the four places
-VIDEO_REFUSALS: dict[str, str] = {
-    "video.disabled": "Video visits are not set up on this service.",
-    "video.gateway_unreachable": "The video service cannot be reached: try again in a moment.",
-    "video.gateway_refused": "The video service refused: tell the technical team.",
-    "video.visit_unknown": "This video visit does not exist (any more).",
-    "video.bed_unknown": "Unknown bed.",
-    "video.bed_empty": "No patient in this bed.",
-    "video.bed_busy": "This bed already has a video visit.",
-    "video.staff_unknown": "This person cannot be invited.",
-    "video.too_many": "At most four participants.",
-    "video.bad_request": "Check what you entered.",
-    "video.not_participant": "You are not invited to this video visit.",
-    "video.not_accepted": "The patient has not accepted yet.",
-    "video.not_admitted": "Please wait: the care team will let you in.",
-    "video.wrong_state": "This cannot be done at this stage of the visit.",
-    "video.ended": "The video visit has ended.",
-    "video.link_invalid": "This link is not valid: it has expired, was already used, or is "
-    "not for this visit. Ask the care team for a new invitation.",
-    "video.code_wrong": "Wrong code: check the code you were given by phone.",
-    "video.code_throttled": "Too many wrong codes: ask the care team for a new invitation.",
-    "janus.camera": "The camera or the microphone cannot be used.",
-}
-"""The words of video refusals, in the pages' language (see ``tests/video/test_pages.py``)."""
 JS_MESSAGES = {
     "Video visit from {name}",
     "With {names}",
@@ -125,9 +101,6 @@ def register(app: web.Application, edge: WebEdge) -> None:
 
 async def _context(request: web.Request, user: Any) -> dict[str, Any]:
     context = await base_context(request, user)
-    context["js_refusals"] = json.dumps(
-        page_refusals(context["_"], VIDEO_REFUSALS), ensure_ascii=False
-    )
     context["video_enabled"] = video_enabled(request.app)
     return context
 
@@ -168,14 +141,13 @@ async def guest_page(request: web.Request) -> web.StreamResponse:
     context.update(link=link, guest=None, error=None)
     status = 200
     if not video_enabled(request.app):
-        context["error"] = context["_"](VIDEO_REFUSALS["video.disabled"])
+        context["error"] = context["_"](MESSAGES["video.disabled"])
         status = 503
     else:
         try:
             context["guest"] = await request.app[k.VIDEO_VISITS].guest_link(link)
         except WardlineError as exc:
-            wording = VIDEO_REFUSALS.get(exc.error_id)
-            context["error"] = context["_"](wording) if wording else for_people(exc, context["_"])
+            context["error"] = for_people(exc, context["_"])
             status = 404 if exc.error_id == "video.link_invalid" else 503
     response = aiohttp_jinja2.render_template("visit_guest.html.j2", request, context)
     response.set_status(status)

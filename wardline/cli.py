@@ -26,8 +26,9 @@ def _edge_registrars() -> list[Callable[[Any], None]]:
     from ehr_bridge.cli import register_cli as ehr_bridge
     from kiosk_ui.cli import register_cli as kiosk_ui
     from telephony.cli import register_cli as telephony
+    from video.cli import register_cli as video
 
-    return [telephony, bedside, ehr_bridge, kiosk_ui]
+    return [telephony, bedside, ehr_bridge, kiosk_ui, video]
 
 
 def _version() -> str:
@@ -194,6 +195,7 @@ SETTINGS_READ = {
     "WARDLINE_MLLP_HOST and WARDLINE_MLLP_PORT (demo-adt)",
     "pbx": "WARDLINE_AMI_HOST, WARDLINE_AMI_PORT, WARDLINE_AMI_USERNAME, WARDLINE_AMI_SECRET",
     "line": "WARDLINE_DATABASE_URL, WARDLINE_AMI_*",
+    "janus-config": "WARDLINE_JANUS_*, WARDLINE_TURN_*",
 }
 
 
