@@ -76,9 +76,15 @@ def setup(app: web.Application, options: WebOptions | None = None) -> None:
 
 def extra_surfaces() -> list[pages.Surface]:
     """The surfaces built on the foundation (console, admin, and issue 8's bedside pages)."""
-    from kiosk_ui import tv, video_api
+    from kiosk_ui import tv, video_api, video_pages
 
-    return [console.register, admin.register, tv.register, video_api.surface]
+    return [
+        console.register,
+        admin.register,
+        tv.register,
+        video_api.surface,
+        video_pages.register,
+    ]
 
 
 async def _feed_context(app: web.Application) -> AsyncIterator[None]:

@@ -26,7 +26,12 @@ from wardline.errors import WardlineError
 Surface = Callable[[web.Application, WebEdge], None]
 """Adds a surface's pages, API endpoints, topics and JS messages (see README)."""
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-HOME_BY_ROLE = (("switchboard", "/console"), ("admin", "/admin"), ("nurse", "/ward"))
+HOME_BY_ROLE = (
+    ("switchboard", "/console"),
+    ("admin", "/admin"),
+    ("nurse", "/ward"),
+    ("clinician", "/visits"),
+)
 JS_MESSAGES_KEY = "js_messages"
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bedside.context import phone_state
 from bedside.options import ChannelEntry
-from kiosk_ui import bedside_pages, tv_clock, tv_meals
+from kiosk_ui import bedside_pages, tv_clock, tv_meals, video_pages
 from kiosk_ui.api import Api, ApiCall
 from kiosk_ui.auth import current_user
 from kiosk_ui.bedside_session import patient_side
@@ -222,8 +222,10 @@ async def tv_page(request: web.Request) -> web.StreamResponse:
         meals=await tv_meals.meals_view(request, stay, lang) if stay else None,
     )
     context["js_refusals"] = json.dumps(page_refusals(context["_"], AT_THE_BED), ensure_ascii=False)
+    context["video_enabled"] = video_pages.video_enabled(request.app)
     response = aiohttp_jinja2.render_template("tv.html.j2", request, context)
-    response.headers["Content-Security-Policy"] = tv_policy(context["channels"])
+    # the video visit's gateway and camera (issue 17), only when video visits are on
+    video_pages.allow_media(request.app, response, tv_policy(context["channels"]))
     return response
 
 

@@ -1,0 +1,140 @@
+// The video visit on the patient's TV: the invitation (who invites) answered with the remote,
+// Accept or Decline (arrows move, OK chooses, Back declines); during the visit the others'
+// pictures, one's own small, and at all times the sign that the camera and the microphone are
+// on; Back ends the visit for the patient. Nothing starts without acceptance.
+import { api, announce, connectLive, t } from "./wardline.js";
+import { enterVisit } from "./video_view.js";
+
+const body = document.body;
+const overlay = document.getElementById("visit-overlay");
+const invite = document.getElementById("visit-invite");
+const live = document.getElementById("visit-live");
+const who = document.getElementById("visit-who");
+const others = document.getElementById("visit-others");
+const accept = document.getElementById("visit-accept");
+const decline = document.getElementById("visit-decline");
+let visitId = null;
+let room = null;
+let busy = false;
+
+function setMode(mode) {
+  // "" (none), "invited", "joining", "live"
+  body.dataset.visit = mode;
+  overlay.hidden = mode === "";
+  invite.hidden = mode !== "invited";
+  live.hidden = mode !== "live" && mode !== "joining";
+  if (mode === "invited") accept.focus();
+}
+
+function showInvitation(v) {
+  visitId = v.visit_id;
+  who.textContent = t("Video visit from {name}", { name: v.invited_by });
+  const rest = (v.others || []).filter((n) => n !== v.invited_by);
+  others.textContent = rest.length ? t("With {names}", { names: rest.join(", ") }) : "";
+  setMode("invited");
+}
+
+async function answer(yes) {
+  if (busy || visitId === null) return;
+  busy = true;
+  try {
+    if (!yes) {
+      await api("POST", `/tv/visits/${visitId}/decline`);
+      close(t("You declined the video visit"));
+      return;
+    }
+    await api("POST", `/tv/visits/${visitId}/accept`);
+    await join();
+  } catch (err) {
+    announce(err.message, "error");
+  } finally {
+    busy = false;
+  }
+}
+
+async function join() {
+  setMode("joining");
+  try {
+    room = await enterVisit(visitId, {
+      remotes: document.getElementById("visit-remotes"),
+      local: document.getElementById("visit-local"),
+      onEnd: () => close(t("The video visit has ended")),
+    });
+    setMode("live");
+  } catch (err) {
+    close(err.message);
+  }
+}
+
+async function close(text) {
+  const r = room;
+  room = null;
+  visitId = null;
+  setMode("");
+  if (r) await r.leave().catch(() => {});
+  if (text) announce(text);
+  document.dispatchEvent(new CustomEvent("tv:go", { detail: { view: "home", by: "visit" } }));
+}
+
+async function backOut() {
+  if (busy || visitId === null) return;
+  if (body.dataset.visit === "invited") { answer(false); return; }
+  const id = visitId;
+  busy = true;
+  try {
+    await close(t("The video visit has ended"));
+    await api("POST", `/tv/visits/${id}/leave`);
+  } catch (err) {
+    announce(err.message, "error");
+  } finally {
+    busy = false;
+  }
+}
+
+accept.addEventListener("click", () => answer(true));
+decline.addEventListener("click", () => answer(false));
+
+// While the overlay is up it owns the remote: the TV's views underneath do not move.
+window.addEventListener("keydown", (ev) => {
+  if (overlay.hidden) return;
+  const key = ev.key;
+  if (key === "Escape" || key === "BrowserBack" || key === "GoBack" || key === "Backspace") {
+    backOut();
+  } else if (key === "ArrowLeft" || key === "ArrowRight" || key === "ArrowUp" || key === "ArrowDown") {
+    if (body.dataset.visit === "invited") (document.activeElement === accept ? decline : accept).focus();
+  } else if (key === "Enter") {
+    if (body.dataset.visit === "invited" && (document.activeElement === accept || document.activeElement === decline)) {
+      document.activeElement.click();
+    }
+  } else {
+    return;
+  }
+  ev.preventDefault();
+  ev.stopImmediatePropagation();
+}, { capture: true });
+
+async function fromServer() {
+  const { visit } = await api("GET", "/tv/visit");
+  onVisit(visit);
+}
+
+function onVisit(visit) {
+  if (!visit) { if (visitId !== null) close(t("The video visit has ended")); return; }
+  if (visit.state === "invited" && body.dataset.visit !== "invited") showInvitation(visit);
+  else if (visit.state === "live" && !room && body.dataset.visit !== "joining") {
+    // The patient accepted before this page was (re)loaded: back into the visit.
+    visitId = visit.visit_id;
+    join();
+  }
+}
+
+connectLive(["tv_visit"], {
+  onSnapshot: (data) => { if (data.tv_visit) onVisit(data.tv_visit.visit); },
+  onEvent: (topic, type, data) => {
+    if (type === "VisitInvited") fromServer().catch(() => showInvitation(data));
+    else if ((type === "VisitEnded" || type === "VisitDeclined") && data.visit_id === visitId) {
+      close(t("The video visit has ended"));
+    }
+  },
+});
+setMode("");
