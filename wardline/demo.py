@@ -334,7 +334,14 @@ async def run_demo(
 
     directory = DemoDirectory(options.data_dir).claim(fresh=options.fresh)
     try:
-        configure_logging(log_level, log_format, file=directory.log_file, stream_level="WARNING")
+        # A stall of the loop on a busy laptop is for demo.log, not for the person trying it.
+        configure_logging(
+            log_level,
+            log_format,
+            file=directory.log_file,
+            stream_level="WARNING",
+            file_only=("wardline.loop_monitor",),
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -106,12 +106,13 @@ def configure_logging(
     *,
     file: Path | None = None,
     stream_level: str | None = None,
+    file_only: tuple[str, ...] = (),
 ) -> None:
     """Configure structlog and the standard library logging once for the process.
 
     With ``file``, every record at ``level`` goes to that file as JSON lines and the stream
     only shows records at ``stream_level`` and above (the demo keeps its terminal for the
-    banner, warnings and errors)."""
+    banner, warnings and errors); records of the ``file_only`` loggers go to the file alone."""
     out = stream or sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Processor = (
@@ -137,6 +138,8 @@ def configure_logging(
     handlers: list[logging.Handler] = [handler]
     if stream_level is not None:
         handler.setLevel(stream_level.upper())
+    if file is not None and file_only:
+        handler.addFilter(lambda record: not record.name.startswith(file_only))
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
         to_file = logging.FileHandler(file, encoding="utf-8")

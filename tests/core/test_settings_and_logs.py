@@ -114,3 +114,31 @@ def test_an_unknown_time_zone_is_refused_at_start(
     settings = load_settings()
     assert settings.timezone == "Europe/Luxembourg"
     assert settings.site_timezones == {"CAYENNE": "America/Cayenne"}
+
+
+def test_the_demo_terminal_keeps_warnings_but_not_loop_stalls(tmp_path: Path) -> None:
+    """As the demo configures it: the file has everything, the terminal warnings and errors
+    but not the loop monitor's stalls (a busy laptop is not the demo's fault)."""
+    import logging
+
+    stream, log_file = io.StringIO(), tmp_path / "demo.log"
+    configure_logging(
+        "INFO",
+        "json",
+        stream,
+        file=log_file,
+        stream_level="WARNING",
+        file_only=("wardline.loop_monitor",),
+    )
+    try:
+        structlog.get_logger("wardline.loop_monitor").warning("loop.stall", lag_ms=365)
+        structlog.get_logger("wardline.ami").warning("ami.lost")
+        structlog.get_logger("wardline.ami").info("ami.connected")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        shown = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+        kept = [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
+    finally:
+        configure_logging("INFO", "json", io.StringIO())  # the file closed, no handler left
+    assert shown == ["ami.lost"]
+    assert kept == ["loop.stall", "ami.lost", "ami.connected"]
