@@ -43,9 +43,11 @@ from wardline.fanout.codec import (
     NOTIFY_LIMIT,
     Notice,
     NoticeInvalid,
+    Unsent,
     decode,
     encode,
     encode_ref,
+    encode_unsent,
 )
 from wardline.fanout.models import StoredNotice
 
@@ -98,6 +100,7 @@ class PeerEvents:
         self.dropped: Counter[str] = Counter()
         self.resyncs = 0
         self._pruned: datetime | None = None
+        self._unsent = False
         bus.subscribe(CROSSING, self._send, name="fanout.send")
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -137,18 +140,25 @@ class PeerEvents:
             return
         payload = encode(event, self.origin)
         try:
+            if self._unsent:  # tell the others first: their views missed our events
+                await self._notify(encode_unsent(self.origin))
+                self._unsent = False
             if len(payload.encode()) > NOTIFY_LIMIT:
                 payload = encode_ref(self.origin, await self._store(payload))
-            async with self.database.autocommit() as conn:
-                await conn.execute(
-                    text("SELECT pg_notify(:channel, :payload)"),
-                    {"channel": self.channel, "payload": payload},
-                )
+            await self._notify(payload)
         except Exception as exc:  # the database is away: the others resync when it is back
+            self._unsent = True
             self.send_failures += 1
             log.warning("fanout.send_failed", domain_event=event.name, error=type(exc).__name__)
             return
         self.sent += 1
+
+    async def _notify(self, payload: str) -> None:
+        async with self.database.autocommit() as conn:
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": self.channel, "payload": payload},
+            )
 
     async def _store(self, payload: str) -> int:
         now = utcnow()
@@ -237,6 +247,11 @@ class PeerEvents:
             self._drop(exc.error_id, None, None)
             return
         if notice.origin == self.origin:
+            return
+        if isinstance(notice, Unsent):
+            self.resyncs += 1
+            log.info("fanout.peer_unsent", origin=notice.origin)
+            self.bus.publish(ClusterResync(reason="peer_unsent"))
             return
         if not isinstance(notice, Notice):
             try:
