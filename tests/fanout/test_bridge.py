@@ -18,7 +18,7 @@ from wardline.domain.call_events import CallRinging
 from wardline.domain.events import BedRef, DomainEvent, StayAdmitted
 from wardline.domain.fanout_events import ClusterResync
 from wardline.domain.nurse_call_events import NurseCallRaised, NurseCallRinging
-from wardline.fanout.bridge import APPLICATION_NAME, PeerEvents, asyncpg_dsn
+from wardline.fanout.bridge import APPLICATION_NAME, PeerEvents, asyncpg_dsn, connect_args
 from wardline.fanout.models import StoredNotice
 
 BED = BedRef(bed_id=1, label="C-101-A", extension="2101", ward_code="CARD", terminal_id="tv-1")
@@ -189,3 +189,10 @@ async def test_events_an_instance_could_not_send_make_the_others_resync(
     kinds = [(type(e).__name__, getattr(e, "reason", getattr(e, "stay_id", None))) for e in b.seen]
     assert kinds == [("ClusterResync", "peer_unsent"), ("StayAdmitted", 2)]
     assert b.bridge.resyncs == 1 and a.bridge.sent == 1
+
+
+def test_the_listener_connects_as_sqlalchemy_does() -> None:
+    db = Database("postgresql+asyncpg://u:p@db.example:5433/ward?ssl=require"
+                  "&prepared_statement_cache_size=0")  # fmt: skip
+    assert connect_args(db) == {"host": "db.example", "port": 5433, "user": "u",
+                                "password": "p", "database": "ward", "ssl": "require"}  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 import random
 import socket
@@ -67,6 +68,15 @@ def instance_name() -> str:
 def asyncpg_dsn(url: str) -> str:
     """The SQLAlchemy URL of the database as asyncpg takes it."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def connect_args(database: Database) -> dict[str, Any]:
+    """asyncpg's arguments for the database, as SQLAlchemy gives them to its own connections
+    (host, port, user, password, database, ``ssl``...), but those only SQLAlchemy takes."""
+    engine = database.engine
+    _, params = engine.dialect.create_connect_args(engine.url)
+    accepted = inspect.signature(asyncpg.connect).parameters
+    return {name: value for name, value in params.items() if name in accepted}
 
 
 class PeerEvents:
@@ -186,7 +196,7 @@ class PeerEvents:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(
-                    asyncpg_dsn(self.database.url),
+                    **connect_args(self.database),
                     timeout=10,
                     server_settings={"application_name": APPLICATION_NAME},
                 )
