@@ -32,7 +32,7 @@ import asyncpg
 import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 
 from wardline.bus import EventBus
 from wardline.db.base import utcnow
@@ -42,12 +42,12 @@ from wardline.domain.fanout_events import ClusterResync
 from wardline.fanout.codec import (
     CROSSING,
     NOTIFY_LIMIT,
+    VERSION,
     Notice,
     NoticeInvalid,
     Unsent,
     decode,
     encode,
-    encode_ref,
     encode_unsent,
 )
 from wardline.fanout.models import StoredNotice
@@ -56,6 +56,13 @@ log = structlog.get_logger(__name__)
 
 STORED_FOR = timedelta(minutes=10)
 PRUNE_EVERY = timedelta(minutes=1)
+STORE_AND_NOTIFY = text(
+    "WITH stored AS (INSERT INTO fanout_stored_notices (payload, stored_at) "
+    "VALUES (:payload, :now) RETURNING id) "
+    "SELECT pg_notify(:channel, json_build_object("
+    f"'v', {VERSION}, 'o', CAST(:origin AS text), 'r', stored.id)::text) FROM stored"
+)
+"""The notification names the stored row (``codec.decode`` reads it as a ``StoredRef``)."""
 APPLICATION_NAME = "wardline-fanout-listener"
 """How the listening connection shows in ``pg_stat_activity``."""
 
@@ -154,8 +161,9 @@ class PeerEvents:
                 await self._notify(encode_unsent(self.origin))
                 self._unsent = False
             if len(payload.encode()) > NOTIFY_LIMIT:
-                payload = encode_ref(self.origin, await self._store(payload))
-            await self._notify(payload)
+                await self._store_and_notify(payload)
+            else:
+                await self._notify(payload)
         except Exception as exc:  # the database is away: the others resync when it is back
             self._unsent = True
             self.send_failures += 1
@@ -170,22 +178,21 @@ class PeerEvents:
                 {"channel": self.channel, "payload": payload},
             )
 
-    async def _store(self, payload: str) -> int:
+    async def _store_and_notify(self, payload: str) -> None:
+        """Store the event and notify its row's id, in one statement (so one round trip, and
+        the row is committed before anyone hears of it)."""
         now = utcnow()
-        async with self.database.session() as session:
+        async with self.database.autocommit() as conn:
             if self._pruned is None or now - self._pruned > PRUNE_EVERY:
                 self._pruned = now
-                await session.execute(
+                await conn.execute(
                     delete(StoredNotice).where(StoredNotice.stored_at < now - STORED_FOR)
                 )
-            ref = await session.scalar(
-                insert(StoredNotice)
-                .values(payload=payload, stored_at=now)
-                .returning(StoredNotice.id)
+            await conn.execute(
+                STORE_AND_NOTIFY,
+                {"payload": payload, "now": now, "channel": self.channel, "origin": self.origin},
             )
         self.stored += 1
-        assert ref is not None
-        return int(ref)
 
     # --- listening ----------------------------------------------------------------------
 
