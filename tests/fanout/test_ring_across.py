@@ -83,4 +83,4 @@ async def test_a_ring_placed_by_a_stops_when_acknowledged_on_b(
     await wait_until(lambda: sim.ringing("2900") is None, 20)
     assert a.ringer.readiness()["open_calls"] == 0
     assert b.ringer.placed == 0  # B never rang the station: the ring wanted stayed on A
-    assert b.bridge.sent >= 1 and a.bridge.received >= 1
+    assert a.bridge.received >= 1
