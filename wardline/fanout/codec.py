@@ -17,7 +17,9 @@ Which events cross, and why:
   is handled by one instance (a shared subscription), the consoles of all show it, and the
   instance ringing the station stops when a nurse acknowledges on another;
 - **EHR refusals** (a bedside write refused, an ADT message refused): the admin and the nurse
-  see them on whichever instance they are signed in.
+  see them on whichever instance they are signed in;
+- **sessions ended** (signed out, account changed): the sockets of the session are closed on
+  every instance at once (each also checks its sockets' sessions every few seconds).
 
 What does not cross: what every instance derives from its own AMI connection (calls, phone
 lamps, queues, the PBX link, a ring answered at a phone: each instance sees Asterisk itself,
@@ -59,6 +61,7 @@ from wardline.domain.nurse_call_events import (
     NurseCallRingFailed,
     NurseCallRinging,
 )
+from wardline.domain.session_events import SessionsEnded
 
 VERSION = 1
 NOTIFY_LIMIT = 7900
@@ -71,6 +74,7 @@ CROSSING: tuple[type[DomainEvent], ...] = (
     NurseCallRaised, NurseCallEscalated, NurseCallAcknowledged, NurseCallCleared,
     NurseCallRinging, NurseCallRingFailed,
     BedsideWriteRefused, AdtMessageRefused,
+    SessionsEnded,
 )  # fmt: skip
 _BY_NAME: dict[str, type[DomainEvent]] = {kind.__name__: kind for kind in CROSSING}
 _NESTED: dict[type[Any], type[Any]] = {BedRef: BedRef}
@@ -129,7 +133,19 @@ def encode_ref(origin: str, ref: int) -> str:
     return json.dumps({"v": VERSION, "o": origin, "r": ref}, separators=(",", ":"))
 
 
-def decode(text: str) -> Notice | StoredRef:
+@dataclass(frozen=True)
+class Unsent:
+    """An instance could not send some of its events (its database was away): the others
+    rebuild their live views from the database."""
+
+    origin: str
+
+
+def encode_unsent(origin: str) -> str:
+    return json.dumps({"v": VERSION, "o": origin, "unsent": True}, separators=(",", ":"))
+
+
+def decode(text: str) -> Notice | StoredRef | Unsent:
     """A notification read back; raises :class:`NoticeInvalid` for anything else."""
     try:
         raw = json.loads(text)
@@ -142,6 +158,8 @@ def decode(text: str) -> Notice | StoredRef:
     origin = raw.get("o")
     if not isinstance(origin, str) or not 0 < len(origin) <= 200:
         raise NoticeInvalid("fanout.origin", "the notification names no instance")
+    if set(raw) == {"v", "o", "unsent"} and raw["unsent"] is True:
+        return Unsent(origin)
     if set(raw) == {"v", "o", "r"}:
         ref = raw["r"]
         if type(ref) is not int or ref <= 0:
