@@ -27,6 +27,7 @@ from wardline.domain.audit import AuditLog
 from wardline.domain.audit_checkpoints import checkpointer
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
+from wardline.fanout.component import setup as peer_events
 from wardline.loop_monitor import (
     LoopMonitor,
     loop_lag_histogram,
@@ -132,6 +133,7 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
         )
     )
     app.cleanup_ctx.append(_bus_context)
+    peer_events(app)  # after the bus: started after it, stopped before it
     cluster(app)  # before the edges: they take their duties' leases from it
     for component in components:
         component(app)

@@ -11,6 +11,7 @@ from telephony.calls import models as _telephony_models  # noqa: F401
 from wardline.cluster import models as _cluster_models  # noqa: F401
 from wardline.db import models as _core_models  # noqa: F401
 from wardline.db.base import Base
+from wardline.fanout import models as _fanout_models  # noqa: F401
 
 
 def metadata() -> MetaData:
