@@ -22,7 +22,7 @@ from wardline.domain import commands as c
 from wardline.domain.events import StayAdmitted
 from wardline.domain.fanout_events import ClusterResync
 
-TTL = 0.6
+TTL = 1.5
 
 
 @dataclass

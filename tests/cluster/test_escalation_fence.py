@@ -22,7 +22,7 @@ from wardline.bus import EventBus
 from wardline.cluster.leases import NURSE_CALL_ESCALATION, LeaseLost, Leases
 from wardline.db.engine import Database
 
-TTL = 0.6
+TTL = 1.5
 STEPS = [{"level": "charge_nurse", "after_seconds": 120, "extension": "2100"}]
 
 

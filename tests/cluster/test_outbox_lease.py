@@ -28,7 +28,7 @@ from tests.services import fresh_postgres_database, need_postgres, wait_until
 from wardline.cluster.leases import OUTBOX, LeaseLost, Leases
 from wardline.db.engine import Database
 
-TTL = 0.6
+TTL = 1.5
 
 
 async def states(db: Database) -> list[tuple[str, int]]:
