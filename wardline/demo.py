@@ -33,6 +33,7 @@ from wardline.settings import Settings
 log = structlog.get_logger(__name__)
 
 DEMO_AMI_USER, DEMO_AMI_SECRET = "wardline", "demo-ami-secret"
+VIDEO_NOTE = "video-visit.txt"
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,8 @@ def video_line(demo: DemoHospital, options: DemoOptions) -> str:
     clinician = DEMO_ACCOUNTS[3]
     return (
         f"  Video visits: on (Janus, coturn); {clinician.username} / {clinician.password} "
-        f"invites the patient of {options.tv_terminal.removeprefix('T-')} (the TV asks)"
+        f"invites the patient of {options.tv_terminal.removeprefix('T-')} (the TV asks); "
+        f"the guest's link and code: {options.data_dir / VIDEO_NOTE}"
     )
 
 
@@ -350,13 +352,19 @@ async def invite_on_tv(demo: DemoHospital, options: DemoOptions) -> None:
     caller = Caller("staff", doctor.username, doctor.name, None, frozenset({doctor.role}))
     bed = options.tv_terminal.removeprefix("T-")
     started = await invite_when_admitted(demo.app, bed, caller, options.tick_seconds)
-    if started is not None:
+    if started is not None:  # the guest's link and code: in a file, never in the log
         guest = started.guests[0]
-        print(
-            f"Video visit {started.visit.visit_id} to {bed}: accept it on the TV. Guest link "
-            f"{demo.base_url}{guest.link} code {guest.code}",
-            flush=True,
+        note = (
+            f"Video visit {started.visit.visit_id} to {bed} (accept it on the TV)\n"
+            f"guest link: {demo.base_url}{guest.link}\ncode: {guest.code}\n"
         )
+        await asyncio.to_thread(_write_private, options.data_dir / VIDEO_NOTE, note)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 async def run_demo(
