@@ -138,6 +138,22 @@ class VideoPeers:
     turn: RunningTurn
     config: JanusConfig
 
+    def settings(self, *, relay_only: bool = False) -> dict[str, Any]:
+        """``Settings`` keyword arguments for a Wardline using these peers."""
+        return {
+            "video_enabled": True,
+            "janus_api_url": self.janus.api_url,
+            "janus_admin_url": self.janus.admin_url,
+            "janus_api_secret": self.janus.api_secret,
+            "janus_admin_secret": self.janus.admin_secret,
+            "janus_room_admin_key": self.janus.room_admin_key,
+            "janus_browser_ws_url": self.janus.ws_url,
+            "turn_urls": self.turn.urls,
+            "turn_secret": self.turn.secret,
+            "turn_realm": self.turn.realm,
+            "video_relay_only": relay_only,
+        }
+
 
 def peers_config(folder: Path) -> JanusConfig:
     """``wardline janus-config``'s configuration on free loopback ports, with fresh secrets."""
@@ -207,6 +223,8 @@ async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
             "-c",
             str(conf_dir / "turnserver.conf"),
             "--no-stdout-log",
+            "--userdb",
+            str(folder / "turndb"),
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )
