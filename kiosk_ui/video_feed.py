@@ -61,7 +61,7 @@ def _encode(event: DomainEvent) -> dict[str, Any] | None:
     if isinstance(event, VisitEnded):
         out["reason"] = event.reason
     if isinstance(event, VisitParticipantEvent):
-        out.update(participant_id=event.participant_id, kind=event.kind, name=event.name)
+        out.update(participant_id=event.participant_id, kind=event.kind, name=event.who)
     return out
 
 

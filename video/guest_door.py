@@ -87,7 +87,7 @@ class GuestDoor(VisitStore):
             view = self._view(visit, guest)
         if not right:
             raise e.code_throttled() if left <= 0 else e.code_wrong(left)
-        self.event(VisitGuestWaiting, visit, participant_id=guest.id, kind="guest", name=guest.name)
+        self.event(VisitGuestWaiting, visit, participant_id=guest.id, kind="guest", who=guest.name)
         return view
 
     async def guest(self, guest_id: int) -> GuestView:
@@ -118,6 +118,6 @@ class GuestDoor(VisitStore):
             )
             view = visit_view(visit, people, self.clock())
         self.event(
-            VisitGuestAdmitted, visit, participant_id=guest.id, kind="guest", name=guest.name
+            VisitGuestAdmitted, visit, participant_id=guest.id, kind="guest", who=guest.name
         )
         return view

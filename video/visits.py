@@ -283,7 +283,7 @@ class VideoVisits(VisitStore):
             raise
         if old:
             await self.keeper.revoke(room, old, None)
-        self.event(VisitParticipantJoined, visit, participant_id=me.id, kind=me.kind, name=me.name)
+        self.event(VisitParticipantJoined, visit, participant_id=me.id, kind=me.kind, who=me.name)
         return JoinGrant(
             participant_id=me.id,
             janus_url=self.options.janus_ws_url,
@@ -327,7 +327,7 @@ class VideoVisits(VisitStore):
             )
         if was_in:
             self.event(
-                VisitParticipantLeft, visit, participant_id=me.id, kind=me.kind, name=me.name
+                VisitParticipantLeft, visit, participant_id=me.id, kind=me.kind, who=me.name
             )
 
     async def end(self, caller: Caller, visit_id: int) -> VisitView:

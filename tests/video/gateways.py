@@ -22,7 +22,9 @@ import aiohttp
 import pytest
 
 from tests.services import services_required
+from video import janus_messages as jm
 from video.config import JanusConfig, debian_lib_dir, render, write
+from video.janus_client import JanusSession
 
 
 def need_binary(name: str, package: str) -> str:
@@ -184,3 +186,28 @@ async def running_gateways(
     finally:
         _stop(janus)
         _stop(turn)
+
+
+async def join_as(
+    http: aiohttp.ClientSession,
+    g: Gateways,
+    token: str,
+    room: jm.RoomSpec,
+    pin: str | None = None,
+    feed_id: int = 22,
+) -> dict[str, Any]:
+    """A browser-less participant: session and handle with its token, then a publisher join;
+    the plugin's answer (``joined``, or the error)."""
+    session = JanusSession(http, g.api_url, token=token)
+    await session.open()
+    try:
+        ack = await session.send(
+            jm.join_publisher(room.room, pin or room.pin, "Anne", feed_id, token)
+        )
+        assert ack["janus"] == "ack", ack
+        event = await session.next_event()
+        data = event["plugindata"]["data"]
+        assert isinstance(data, dict)
+        return data
+    finally:
+        await session.close()

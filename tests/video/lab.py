@@ -1,36 +1,36 @@
-"""Wardline with video visits on a real Janus and coturn (tests/video/peers.py), the web edge
-over real HTTP, the EHR sandbox, the example hospital with a patient in CARDIO-101-A, a
-clinician and a nurse of the ward, and the bed's terminal credential; Chromium pages signed in
-as each of them (tests/video/media.py: fake camera and microphone)."""
+"""A Wardline serving video visits over real HTTP against a real Janus and coturn: the example
+hospital, a patient admitted in CARDIO-101-A whose terminal is enrolled, a clinician without
+a ward, a nurse of CARDIO and one of PNEUMO (video-web's browser tests use it too)."""
 
 from __future__ import annotations
 
+import base64
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from ehr_bridge.adt_message import parse_adt
-from ehr_bridge.component import setup as ehr_setup
-from ehr_bridge.sandbox.server import RunningSandbox
 from kiosk_ui.component import setup as web_setup
 from kiosk_ui.options import WebOptions
 from kiosk_ui.terminal_auth import issue_credential
-from tests.conftest import Hospital
+from tests.conftest import FakeClock, Hospital
 from tests.ehr_bridge.messages import adt
-from tests.tv.conftest import PASSWORD, TERMINAL, tv_settings
-from tests.video.peers import VideoPeers
+from tests.video.gateways import Gateways
+from tests.web.conftest import PASSWORD, Browser
 from video.component import setup as video_setup
 from wardline import appkeys as k
 from wardline.app import build_app
 from wardline.domain.commands import SYSTEM_ADMIN_CLI
+from wardline.settings import Settings
 
-VIEWPORT = {"width": 1280, "height": 720}
-TV_VIEWPORT = {"width": 1920, "height": 1080}
-CLINICIAN, NURSE = "dr.weiss", "nina"
+BED = "CARDIO-101-A"
+TERMINAL = "T-CARDIO-101-A"
+OTHER_BED = "CARDIO-101-B"
+
 Serve = Callable[[web.Application], Awaitable[str]]
 
 
@@ -38,98 +38,72 @@ Serve = Callable[[web.Application], Awaitable[str]]
 class VideoLab:
     app: web.Application
     base: str
+    gateways: Gateways
     credential: str
-    peers: VideoPeers
+    clock: FakeClock
+    browsers: list[Browser] = field(default_factory=list)
+
+    def browser(self) -> Browser:
+        b = Browser(self.base)
+        self.browsers.append(b)
+        return b
+
+    async def staff(self, username: str) -> Browser:
+        b = self.browser()
+        await b.sign_in(username)
+        return b
+
+    async def terminal(self) -> Browser:
+        b = self.browser()
+        await b.refresh()
+        await b.json("POST", "/api/v1/tv/enroll", {"credential": self.credential})
+        await b.refresh()
+        return b
+
+    async def close(self) -> None:
+        for b in self.browsers:
+            await b.close()
+
+
+def video_settings(tmp_path: Path, gateways: Gateways, **extra: Any) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        session_secret=base64.urlsafe_b64encode(b"v" * 32).decode(),
+        ami_enabled=False,
+        mqtt_enabled=False,
+        mllp_enabled=False,
+        db_auto_upgrade=False,
+        **{**gateways.settings(), **extra},
+    )
 
 
 async def open_video_lab(
-    hospital: Hospital,
-    tmp_path: Path,
-    sandbox: RunningSandbox,
-    serve_app: Serve,
-    peers: VideoPeers,
-    **extra: Any,
+    hospital: Hospital, tmp_path: Path, gateways: Gateways, serve_app: Serve, **extra: Any
 ) -> VideoLab:
-    settings = tv_settings(tmp_path, sandbox, **{**peers.settings(), **extra})
     app = build_app(
-        settings,
+        video_settings(tmp_path, gateways, **extra),
         database=hospital.db,
         clock=hospital.clock,
         components=[
-            ehr_setup,
             video_setup,
-            functools.partial(web_setup, options=WebOptions(signin_attempts=50)),
+            functools.partial(web_setup, options=WebOptions(signin_attempts=200)),
         ],
     )
     base = await serve_app(app)
     await app[k.STAYS].apply(parse_adt(adt("A01", "C1")).command, SYSTEM_ADMIN_CLI)
-    for username, name, role in (
-        (CLINICIAN, "Dr Anna Weiss", "clinician"),
-        (NURSE, "Nina Rossi", "nurse"),
+    for username, name, roles, ward in (
+        ("clara", "Dr Clara Weiss", {"clinician"}, None),
+        ("nina", "Nina Rossi", {"nurse"}, "CARDIO"),
+        ("paul", "Paul Meyer", {"nurse"}, "PNEUMO"),
+        ("opal", "Opal", {"switchboard"}, None),
     ):
         await app[k.STAFF].add_user(
             SYSTEM_ADMIN_CLI,
             username=username,
             display_name=name,
-            roles={role},
+            roles=roles,
             password=PASSWORD,
-            ward_code="CARDIO",
+            ward_code=ward,
         )
     credential = await issue_credential(app[k.DATABASE], TERMINAL, audit=app[k.AUDIT])
-    return VideoLab(app, base, credential, peers)
-
-
-def watch(page: Any, name: str) -> Any:
-    """A page's script errors and console errors in the test's output (pytest shows them on
-    failure)."""
-    page.on("pageerror", lambda exc: print(f"[{name}] page error: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            print(f"[{name}] {msg.type}: {msg.text}") if msg.type in ("error", "warning") else None
-        ),
-    )
-    return page
-
-
-async def staff_page(browser: Any, lab: VideoLab, username: str = CLINICIAN) -> Any:
-    context = await browser.new_context(viewport=VIEWPORT)
-    page = watch(await context.new_page(), username)
-    await page.goto(lab.base + "/signin")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    async with page.expect_navigation():
-        await page.keyboard.press("Enter")
-    await page.goto(lab.base + "/visits")
-    await page.wait_for_selector("#live-state[data-state='up']")
-    return page
-
-
-async def tv_page(browser: Any, lab: VideoLab) -> Any:
-    context = await browser.new_context(viewport=TV_VIEWPORT)
-    page = watch(await context.new_page(), "tv")
-    await page.goto(lab.base + "/tv")
-    await page.fill("#credential", lab.credential)
-    await page.keyboard.press("Enter")
-    await page.wait_for_url(lab.base + "/tv")
-    await page.wait_for_selector("body[data-view='home'][data-visit='']")
-    return page
-
-
-async def invite(page: Any, *, guests: tuple[str, ...] = ()) -> list[dict[str, str]]:
-    """Send an invitation to the bed from the staff page; the guests' links and codes."""
-    for i, label in enumerate(guests):
-        await page.locator(".guest-label").nth(i).fill(label)
-    await page.click("#visit-send")
-    await page.wait_for_selector("#invite-result p")
-    error = await page.query_selector("#invite-result .error")
-    assert error is None, await error.text_content()
-    out = []
-    for row in await page.query_selector_all(".guest-invite"):
-        out.append(
-            {
-                "link": await (await row.query_selector(".guest-link")).text_content(),
-                "code": await (await row.query_selector(".guest-code")).text_content(),
-            }
-        )
-    return out
+    return VideoLab(app, base, gateways, credential, hospital.clock)

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from tests.video import turn_client
-from tests.video.gateways import Gateways
+from tests.video.gateways import Gateways, join_as
 from video import janus_messages as jm
 from video.errors import GatewayError
 from video.janus_client import JanusGateway, JanusSession
@@ -19,24 +19,6 @@ from video.turn import turn_credential
 
 def spec(room: int = 4_711_823) -> jm.RoomSpec:
     return jm.RoomSpec(room, "room-secret-0123456789", "pin-0123456789", "visit 1")
-
-
-async def join_as(
-    http: aiohttp.ClientSession, g: Gateways, token: str, room: jm.RoomSpec, pin: str | None = None
-) -> dict[str, object]:
-    """A browser-less participant: session and handle with its token, then a publisher join;
-    the plugin's answer (``joined``, or the error)."""
-    session = JanusSession(http, g.api_url, token=token)
-    await session.open()
-    try:
-        ack = await session.send(jm.join_publisher(room.room, pin or room.pin, "Anne", 22, token))
-        assert ack["janus"] == "ack", ack
-        event = await session.next_event()
-        data = event["plugindata"]["data"]
-        assert isinstance(data, dict)
-        return data
-    finally:
-        await session.close()
 
 
 async def test_a_room_is_private_with_pin_and_secret_and_only_wardline_creates_it(

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ehr_bridge.sandbox.server import RunningSandbox
 from tests.conftest import FakeClock, Hospital
 from tests.tv import conftest as tv_conftest
-from tests.video.lab import (
+from tests.video.browser_lab import (
     TV_VIEWPORT,
     VideoLab,
     invite,

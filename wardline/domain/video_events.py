@@ -45,7 +45,7 @@ class VisitEnded(VisitEvent):
 class VisitParticipantEvent(VisitEvent):
     participant_id: int
     kind: str  # tv, staff, guest
-    name: str
+    who: str  # the name the participant is known by in the visit
 
 
 @dataclass(frozen=True, kw_only=True)
