@@ -44,25 +44,29 @@ async function answer(yes) {
       return;
     }
     await api("POST", `/tv/visits/${visitId}/accept`);
-    await join();
   } catch (err) {
     announce(err.message, "error");
+    return;
   } finally {
     busy = false;
   }
+  await join();
 }
 
 async function join() {
+  const id = visitId;
   setMode("joining");
   try {
-    room = await enterVisit(visitId, {
+    const joined = await enterVisit(id, {
       remotes: document.getElementById("visit-remotes"),
       local: document.getElementById("visit-local"),
-      onEnd: () => close(t("The video visit has ended")),
+      onEnd: () => { if (visitId === id) close(t("The video visit has ended")); },
     });
+    if (visitId !== id) { await joined.leave(); return; } // Back (or the end) came first
+    room = joined;
     setMode("live");
   } catch (err) {
-    close(err.message);
+    if (visitId === id) close(err.message);
   }
 }
 
@@ -77,17 +81,15 @@ async function close(text) {
 }
 
 async function backOut() {
-  if (busy || visitId === null) return;
-  if (body.dataset.visit === "invited") { answer(false); return; }
+  if (visitId === null) return;
+  if (body.dataset.visit === "invited") { if (!busy) answer(false); return; }
+  // Joining or in the visit: Back ends it for the patient at once.
   const id = visitId;
-  busy = true;
+  await close(t("The video visit has ended"));
   try {
-    await close(t("The video visit has ended"));
     await api("POST", `/tv/visits/${id}/leave`);
   } catch (err) {
     announce(err.message, "error");
-  } finally {
-    busy = false;
   }
 }
 
