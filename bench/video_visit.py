@@ -227,7 +227,7 @@ async def drain(stdout: asyncio.StreamReader) -> None:
         pass
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=20)
     parser.add_argument("--relay", action="store_true", help="relay-only ICE through coturn")
@@ -235,9 +235,12 @@ async def main() -> None:
     parser.add_argument("--serve", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        await serve(json.loads(Path(args.serve).read_text()))
-        return
+        asyncio.run(serve(json.loads(Path(args.serve).read_text())))
+    else:
+        asyncio.run(run(args))
 
+
+async def run(args: argparse.Namespace) -> None:
     from tests.video.media import launch_video_chromium
     from tests.video.peers import running_peers
 
@@ -299,4 +302,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
