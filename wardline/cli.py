@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="start over: remove the demo's own files in the data directory first",
     )
     demo.add_argument("--seed", type=int, help="seed of the scenario's choices")
+    demo.add_argument(
+        "--no-video", action="store_true", help="no video visits even when Janus is installed"
+    )
     demo.set_defaults(handler=cmd_demo)
 
     for register in _edge_registrars():
@@ -278,6 +281,7 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         data_dir=args.data_dir,
         seed=args.seed,
         fresh=args.fresh,
+        video=not args.no_video,
     )
     return await run_demo(options, log_level=settings.log_level, log_format=settings.log_format)
 

@@ -33,6 +33,7 @@ from wardline.settings import Settings
 log = structlog.get_logger(__name__)
 
 DEMO_AMI_USER, DEMO_AMI_SECRET = "wardline", "demo-ami-secret"
+VIDEO_NOTE = "video-visit.txt"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ DEMO_ACCOUNTS = (
         badge="BADGE-DEMO-1",
         ward="CARDIO",
     ),
+    DemoAccount("medecin", "medecin-demo", "clinician", "Dr Jeanne Moreau"),
 )
 
 
@@ -79,6 +81,8 @@ class DemoOptions:
     """Start over: remove the demo's own files in the data directory first."""
     tv_terminal: str = "T-CARDIO-101-A"
     """The terminal whose TV the banner opens (through a fresh enrolment link)."""
+    video: bool = True
+    """Video visits, when Janus and coturn are installed (video/demo.py)."""
 
 
 @dataclass
@@ -92,6 +96,8 @@ class DemoHospital:
     sandbox: Any
     broker_port: int
     tv_link: str = ""
+    video: bool = False
+    """Janus and coturn run: video visits are on."""
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
@@ -176,6 +182,7 @@ async def start_demo(
     from ehr_bridge.sandbox.server import RunningSandbox
     from ehr_bridge.sandbox.store import SandboxStore
     from telephony.simulator.server import PbxSimulator
+    from video.demo import demo_gateways
     from wardline.app import build_app
     from wardline.example_hospital import dump, generate
 
@@ -214,6 +221,9 @@ async def start_demo(
         sandbox = RunningSandbox(store)
         await sandbox.start()
         stack.push_async_callback(sandbox.stop)
+        video = await stack.enter_async_context(
+            demo_gateways(options.data_dir / "video", options.video)
+        )
         pbx = _simulator(PbxSimulator, inventory)
         await pbx.start("127.0.0.1", 0)
         stack.push_async_callback(pbx.stop)
@@ -231,6 +241,7 @@ async def start_demo(
             mllp_port=free_port(),
             fhir_url=sandbox.url,
             site_name="Centre Hospitalier Régional Synthétique (démo)",
+            **(video or {}),
         )
         tv_secret = await _prepare_database(settings, inventory, options.tv_terminal)
         app = build_app(settings)
@@ -249,6 +260,7 @@ async def start_demo(
             sandbox,
             broker_port,
             tv_link=f"{base}/tv/enroll#credential={tv_secret}",
+            video=video is not None,
         )
         stack.push_async_callback(_cancel_all, demo.tasks)
         yield demo
@@ -281,6 +293,19 @@ def spawn(demo: DemoHospital, coro: Awaitable[Any], name: str) -> None:
     demo.tasks.append(asyncio.create_task(guarded(), name=name))
 
 
+def video_line(demo: DemoHospital, options: DemoOptions) -> str:
+    from video.demo import HOW_TO_ENABLE
+
+    if not demo.video:
+        return "  " + HOW_TO_ENABLE if options.video else "  Video visits: off (--no-video)"
+    clinician = DEMO_ACCOUNTS[3]
+    return (
+        f"  Video visits: on (Janus, coturn); {clinician.username} / {clinician.password} "
+        f"invites the patient of {options.tv_terminal.removeprefix('T-')} (the TV asks); "
+        f"the guest's link and code: {options.data_dir / VIDEO_NOTE}"
+    )
+
+
 def banner(demo: DemoHospital, options: DemoOptions) -> str:
     base = demo.base_url
     nurse = DEMO_ACCOUNTS[2]
@@ -310,11 +335,36 @@ def banner(demo: DemoHospital, options: DemoOptions) -> str:
         f"  PBX simulator AMI 127.0.0.1:{demo.pbx.port}  MLLP 127.0.0.1:"
         f"{demo.settings.mllp_port}  MQTT 127.0.0.1:{demo.broker_port}",
         "  Scenario: " + ("on (admissions, calls, nurse calls)" if options.scenario else "off"),
+        video_line(demo, options),
         rule,
         "Ctrl-C stops everything.",
         "",
     ]
     return "\n".join(lines)
+
+
+async def invite_on_tv(demo: DemoHospital, options: DemoOptions) -> None:
+    """The demo clinician invites the demo TV's patient (and a guest) once they are in bed."""
+    from video.demo import invite_when_admitted
+    from wardline.domain.video_port import Caller
+
+    doctor = DEMO_ACCOUNTS[3]
+    caller = Caller("staff", doctor.username, doctor.name, None, frozenset({doctor.role}))
+    bed = options.tv_terminal.removeprefix("T-")
+    started = await invite_when_admitted(demo.app, bed, caller, options.tick_seconds)
+    if started is not None:  # the guest's link and code: in a file, never in the log
+        guest = started.guests[0]
+        note = (
+            f"Video visit {started.visit.visit_id} to {bed} (accept it on the TV)\n"
+            f"guest link: {demo.base_url}{guest.link}\ncode: {guest.code}\n"
+        )
+        await asyncio.to_thread(_write_private, options.data_dir / VIDEO_NOTE, note)
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 async def run_demo(
@@ -356,6 +406,8 @@ async def run_demo(
                         "demo.scenario",
                     )
                 print(banner(demo, options), flush=True)
+                if demo.video and options.scenario:
+                    spawn(demo, invite_on_tv(demo, options), "demo.video_visit")
                 if ready is not None:
                     ready(demo)
                 await stop.wait()

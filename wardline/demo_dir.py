@@ -28,6 +28,7 @@ DEMO_FILES = (
     INVENTORY,
     "session.key",
     LOG,
+    "video-visit.txt",
 )
 
 

@@ -89,6 +89,15 @@ class Gateways:
             "turn_realm": c.turn_realm,
         }
 
+    async def restart_janus(self) -> None:
+        """Janus stopped and started again on the same ports: it has forgotten every room and
+        token (Wardline must rebuild them from its database)."""
+        _stop(self.janus)
+        self.janus = _spawn_janus(
+            shutil.which("janus") or "/usr/bin/janus", self.folder, self.config
+        )
+        await _wait_janus(self.api_url, self.janus, self.folder)
+
     def log(self) -> str:
         return (self.folder / "janus.log").read_text(errors="replace")[-4000:]
 
@@ -178,13 +187,15 @@ async def running_gateways(
     janus_config = JanusConfig(**values)
     janus = _spawn_janus(janus_bin, folder, janus_config)
     turn = None
+    running: Gateways | None = None
     try:
         await _wait_janus(f"http://127.0.0.1:{janus_config.http_port}/janus", janus, folder)
         if turn_bin is not None:
             turn = _spawn_turn(turn_bin, folder)
-        yield Gateways(janus_config, janus, turn, folder)
+        running = Gateways(janus_config, janus, turn, folder)
+        yield running
     finally:
-        _stop(janus)
+        _stop(running.janus if running is not None else janus)
         _stop(turn)
 
 
