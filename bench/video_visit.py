@@ -195,6 +195,8 @@ async def wardline_run(
     for _ in range(visits):
         await staff.click("#visit-send")
         await tv.wait_for_selector("body[data-visit='invited']", timeout=15_000)
+        for page in (tv, staff):  # nothing left from the visit before
+            await page.evaluate("() => { window.videoFirstFrameAt = undefined; }")
         start = time.time() * 1000
         await tv.keyboard.press("Enter")  # OK on Accept (focused)
         frames = await first_frames(

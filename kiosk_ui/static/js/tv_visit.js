@@ -16,6 +16,7 @@ const decline = document.getElementById("visit-decline");
 let visitId = null;
 let room = null;
 let busy = false;
+let backWhileBusy = false; // Back pressed while an answer was on its way
 
 function setMode(mode) {
   // "" (none), "invited", "joining", "live"
@@ -28,6 +29,7 @@ function setMode(mode) {
 
 function showInvitation(v) {
   visitId = v.visit_id;
+  backWhileBusy = false;
   who.textContent = t("Video visit from {name}", { name: v.invited_by });
   const rest = (v.others || []).filter((n) => n !== v.invited_by);
   others.textContent = rest.length ? t("With {names}", { names: rest.join(", ") }) : "";
@@ -49,6 +51,12 @@ async function answer(yes) {
     return;
   } finally {
     busy = false;
+  }
+  if (backWhileBusy) { // accepted, then Back at once: it ends for the patient
+    const id = visitId;
+    await close(t("The video visit has ended"));
+    await api("POST", `/tv/visits/${id}/leave`).catch((err) => announce(err.message, "error"));
+    return;
   }
   await join();
 }
@@ -82,7 +90,11 @@ async function close(text) {
 
 async function backOut() {
   if (visitId === null) return;
-  if (body.dataset.visit === "invited") { if (!busy) answer(false); return; }
+  if (body.dataset.visit === "invited") {
+    if (busy) backWhileBusy = true;
+    else answer(false);
+    return;
+  }
   // Joining or in the visit: Back ends it for the patient at once.
   const id = visitId;
   await close(t("The video visit has ended"));

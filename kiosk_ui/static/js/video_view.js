@@ -44,6 +44,7 @@ export async function enterVisit(visitId, { remotes, local, onEnd, joinPath }) {
     visit,
     async leave() {
       delete window.videoStats;
+      delete window.videoFirstFrameAt;
       for (const v of remotes.querySelectorAll("video")) v.remove();
       if (local) local.srcObject = null;
       await visit.leave();
