@@ -192,8 +192,10 @@ async def test_guest_code_link_and_waiting_room(
         await admit.wait_for(timeout=15_000)
         await admit.click()
         await guest.wait_for_selector("#guest-page[data-state='joined']", timeout=20_000)
-        stats = await wait_for_media(guest)
+        stats = await wait_for_media(guest, feeds=2)
         assert stats["remoteFeeds"] == 2, stats  # the patient and the clinician
+        for page in (tv, staff):  # and both of them see the guest too
+            assert (await wait_for_media(page, feeds=2))["remoteFeeds"] == 2
 
         # the link is spent: opened again, it does not let anyone in
         other = await (await browser.new_context()).new_page()
