@@ -118,7 +118,8 @@ async def first_frames(pages: list[Any], expression: str, deadline: float) -> li
         if all(v for v in values):
             return [float(v) for v in values]
         if time.monotonic() > deadline:
-            raise RuntimeError(f"no remote picture in time: {values}")
+            states = [await p.evaluate("() => JSON.stringify(window.probe ?? null)") for p in pages]
+            raise RuntimeError(f"no remote picture in time: {values} {states}")
         await asyncio.sleep(0.02)
 
 
@@ -166,6 +167,7 @@ async def baseline_run(browser: Any, peers: Any, visits: int, relay: bool) -> li
         )
         out.append((max(frames) - start) / 1000)
         for p in pages:
+            await p.evaluate("() => window.probe.leave()")  # TURN allocations released
             await p.close()
         await runner.cleanup()
     return out

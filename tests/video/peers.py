@@ -157,7 +157,7 @@ class VideoPeers:
 
 def peers_config(folder: Path) -> JanusConfig:
     """``wardline janus-config``'s configuration on free loopback ports, with fresh secrets."""
-    rtp, relay = free_udp_range(200), free_udp_range(100)
+    rtp, relay = free_udp_range(200), free_udp_range(500)
     return JanusConfig(
         api_secret=secrets.token_urlsafe(18),
         admin_secret=secrets.token_urlsafe(18),
