@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+StaffRole = Literal["nurse", "clinician", "switchboard", "admin"]
+
 
 class BedOut(BaseModel):
     label: str
@@ -46,7 +48,7 @@ class StaffListOut(BaseModel):
 class StaffIn(BaseModel):
     username: str = Field(pattern=r"^[a-z0-9._-]{2,64}$")
     display_name: str = Field(min_length=1, max_length=200)
-    roles: list[Literal["nurse", "switchboard", "admin"]] = Field(min_length=1)
+    roles: list[StaffRole] = Field(min_length=1)
     password: str = Field(min_length=8, max_length=256)
     ward_code: str | None = Field(default=None, max_length=32)
     language: Literal["fr", "en", "de"] = "fr"
@@ -62,7 +64,7 @@ class StaffPath(BaseModel):
 class StaffChangeIn(BaseModel):
     """What changes on an account (absent: unchanged); its open sessions end."""
 
-    roles: list[Literal["nurse", "switchboard", "admin"]] | None = Field(default=None, min_length=1)
+    roles: list[StaffRole] | None = Field(default=None, min_length=1)
     active: bool | None = None
 
 

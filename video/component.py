@@ -1,7 +1,8 @@
 """``setup(app)``: the video edge in the composition root. When ``WARDLINE_VIDEO_ENABLED`` is
 off nothing is started and the web answers ``video.disabled``; when on, the Janus secrets must
 be set (a missing one stops the start with a clear error), an HTTP client to Janus lives in a
-cleanup context with the sweeper, and the readiness check ``video`` asks Janus for its info."""
+cleanup context with the sweeper, and the readiness check ``video`` asks Janus for its info
+(``degraded`` when Janus does not answer)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from video.errors import GatewayError
 from video.janus_client import JanusAddress, JanusGateway
 from video.rooms import RoomKeeper, VideoOptions
 from video.service import VideoService
@@ -66,9 +68,14 @@ def setup(app: web.Application) -> None:
     )
 
     async def health() -> dict[str, Any]:
+        """Janus down is ``degraded``, not ``down``: the wards' phones, terminals and pages
+        go on (the instance stays in the load balancer); only visits wait for it."""
         if keeper.gateway is None:
             return {"state": "down"}
-        info = await keeper.gateway.info()
+        try:
+            info = await keeper.gateway.info()
+        except GatewayError as exc:
+            return {"state": "degraded", "janus": "unreachable", "error": exc.error_id}
         return {"state": "up", "janus": info.get("version_string")}
 
     app[k.READINESS].register("video", health)

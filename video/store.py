@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from video import errors as e
+from video.guests import code_key
 from video.models import VideoParticipant, VideoVisit
 from video.rooms import Room, RoomKeeper, VideoOptions
 from video.views import visit_view
@@ -55,6 +56,7 @@ class VisitStore:
     ) -> None:
         self.db, self.bus, self.audit, self.keeper = db, bus, audit, keeper
         self.clock, self.options = clock, options
+        self.code_key = code_key(audit.key)
 
     async def load(
         self, s: AsyncSession, visit_id: int

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from video import errors as e
-from video.guests import LINK_PATH, hash_code, link_hash, new_code, new_link
+from video.guests import LINK_PATH, code_digest, link_hash, new_code, new_link
 from video.models import VideoParticipant, VideoVisit
 from video.store import MAX_PARTICIPANTS, OPEN, STARTER_ROLES, SYSTEM, VisitStore, room_of
 from video.views import visit_view
@@ -42,8 +42,11 @@ class VideoVisits(VisitStore):
         if 2 + len(others) + len(labels) > MAX_PARTICIPANTS:
             raise e.too_many(2 + len(others) + len(labels), MAX_PARTICIPANTS)
         codes = [new_code() for _ in labels]
-        code_hashes = [await hash_code(c) for c in codes]
         links = [new_link() for _ in labels]
+        code_hashes = [
+            code_digest(self.code_key, link_hash(link), code)
+            for link, code in zip(links, codes, strict=True)
+        ]
         now = self.clock()
         link_expiry = now + timedelta(minutes=self.options.guest_link_minutes)
         async with self.db.session() as s:
@@ -326,9 +329,7 @@ class VideoVisits(VisitStore):
                 s, actor, "video.left", visit, participant_id=me.id, kind=me.kind, reason=why
             )
         if was_in:
-            self.event(
-                VisitParticipantLeft, visit, participant_id=me.id, kind=me.kind, who=me.name
-            )
+            self.event(VisitParticipantLeft, visit, participant_id=me.id, kind=me.kind, who=me.name)
 
     async def end(self, caller: Caller, visit_id: int) -> VisitView:
         await self.visit(caller, visit_id)  # unknown when not theirs to see

@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--role",
         action="append",
         required=True,
-        choices=["nurse", "switchboard", "admin"],
+        choices=["nurse", "clinician", "switchboard", "admin"],
         help="a role of the account (repeat for several)",
     )
     add.add_argument("--ward", help="the nurse's ward code (must exist in the inventory)")

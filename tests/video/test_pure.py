@@ -161,3 +161,38 @@ def test_a_missing_gateway_binary_fails_when_services_are_required(
     monkeypatch.setenv("WARDLINE_REQUIRE_SERVICES", "")
     with pytest.raises(pytest.skip.Exception):
         need_binary("janus-not-installed-here", "janus")
+
+
+def test_wardline_janus_config_writes_the_files_or_names_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wardline.cli import main
+
+    for name in (
+        "WARDLINE_JANUS_API_SECRET",
+        "WARDLINE_JANUS_ADMIN_SECRET",
+        "WARDLINE_JANUS_ROOM_ADMIN_KEY",
+        "WARDLINE_TURN_SECRET",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["janus-config", "--out", str(tmp_path / "none")]) == 2
+    assert "WARDLINE_JANUS_API_SECRET" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+    monkeypatch.setenv("WARDLINE_JANUS_API_SECRET", SECRETS["api_secret"])
+    monkeypatch.setenv("WARDLINE_JANUS_ADMIN_SECRET", SECRETS["admin_secret"])
+    monkeypatch.setenv("WARDLINE_JANUS_ROOM_ADMIN_KEY", SECRETS["room_admin_key"])
+    monkeypatch.setenv("WARDLINE_TURN_SECRET", SECRETS["turn_secret"])
+    out = tmp_path / "janus"
+    assert main(["janus-config", "--out", str(out), "--loopback-peers"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [
+            "janus.jcfg",
+            "janus.transport.http.jcfg",
+            "janus.transport.websockets.jcfg",
+            "janus.plugin.videoroom.jcfg",
+            "turnserver.conf",
+        ]
+    )
+    assert f'configs_folder = "{out.resolve()}"' in (out / "janus.jcfg").read_text()
+    assert "allow-loopback-peers" in (out / "turnserver.conf").read_text()
+    assert SECRETS["api_secret"] not in capsys.readouterr().out

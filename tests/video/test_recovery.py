@@ -50,6 +50,13 @@ async def test_an_end_while_janus_is_down_is_cleaned_up_when_it_is_back(
     nina = videolab.browsers[0]
     videolab.gateways.janus.terminate()
     videolab.gateways.janus.wait()
+    ready = await nina.http.get(videolab.base + "/readyz")
+    video = (await ready.json())["checks"]["video"]
+    assert ready.status == 200 and video["state"] == "degraded"  # the wards go on without it
+    assert await refused(nina, "POST", "/api/v1/visits", {"bed": "CARDIO-101-A"}) == (
+        409,
+        "video.bed_busy",
+    )
     ended = await nina.json("POST", f"/api/v1/visits/{visit_id}/end")
     assert ended["state"] == "ended"  # the visit is over for everyone, Janus or not
     await videolab.gateways.restart_janus()
@@ -85,3 +92,18 @@ async def test_relay_only_reaches_the_browsers(
         assert grant["ice_servers"][0]["urls"] == gateways.turn_urls
     finally:
         await lab.close()
+
+
+async def test_accepting_while_janus_is_down_changes_nothing(videolab: VideoLab) -> None:
+    nina, tv = await videolab.staff("nina"), await videolab.terminal()
+    visit_id = (await invite(nina))["visit_id"]
+    videolab.gateways.janus.terminate()
+    videolab.gateways.janus.wait()
+    assert await refused(tv, "POST", f"/api/v1/tv/visits/{visit_id}/accept") == (
+        503,
+        "video.gateway_unreachable",
+    )
+    assert (await nina.json("GET", f"/api/v1/visits/{visit_id}"))["state"] == "invited"
+    await videolab.gateways.restart_janus()
+    assert (await tv.json("POST", f"/api/v1/tv/visits/{visit_id}/accept"))["state"] == "live"
+    assert len(await janus_rooms(videolab)) == 1

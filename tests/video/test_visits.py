@@ -132,8 +132,15 @@ async def test_a_whole_visit_from_invitation_to_back_on_the_tv(
         guest, "POST", "/api/v1/visit-guests/enter", {"link": token, "code": wrong}
     )
     assert (status, error) == (403, "video.code_wrong")
+    desk = await nina.http.ws_connect(lab.base.replace("http", "ws") + "/ws?topics=visits")
+    snap = json.loads((await desk.receive(timeout=10)).data)["data"]["visits"]["visits"]
+    assert [v["visit_id"] for v in snap] == [visit_id]
     entered = await guest.json("POST", "/api/v1/visit-guests/enter", {"link": token, "code": code})
     guest.csrf = entered["csrf_token"]
+    waiting_event = await next_of(desk, "visits", "VisitGuestWaiting")
+    assert waiting_event["name"] == "Daughter" and waiting_event["kind"] == "guest"
+    door = await guest.http.ws_connect(lab.base.replace("http", "ws") + "/ws?topics=visit_guest")
+    assert json.loads((await door.receive(timeout=10)).data)["topic"] == "snapshot"
     assert entered["state"] == "waiting" and entered["visit_id"] == visit_id
     assert await refused(guest, "POST", f"/api/v1/visits/{visit_id}/join") == (
         409,
@@ -147,6 +154,8 @@ async def test_a_whole_visit_from_invitation_to_back_on_the_tv(
     )
     assert any(p["state"] == "admitted" for p in admitted["participants"])
     assert (await guest.json("GET", "/api/v1/visit-guests/me"))["state"] == "admitted"
+    let_in = await next_of(door, "visit_guest", "VisitGuestAdmitted")
+    assert let_in["participant_id"] == guest_row["guest_id"]
     guest_grant = await guest.json("POST", f"/api/v1/visits/{visit_id}/join")
     assert guest_grant["janus"]["room"] == staff_grant["janus"]["room"]
     assert guest_grant["janus"]["token"] != staff_grant["janus"]["token"]
@@ -174,7 +183,10 @@ async def test_a_whole_visit_from_invitation_to_back_on_the_tv(
     assert row["state"] == "ended" and row["end_reason"] == "patient"
     assert row["duration_seconds"] is not None and row["accepted_at"] is not None
     assert row["invited_at"].endswith("+01:00")  # the ward's zone (Paris, winter)
+    assert (await next_of(door, "visit_guest", "VisitEnded"))["reason"] == "patient"
     await feed.close()
+    await desk.close()
+    await door.close()
 
     actions = await audit_actions(lab, visit_id)
     assert [a for a, _, _ in actions] == [
