@@ -221,3 +221,30 @@ async def test_expired_guest_link_cannot_join(
         assert answer is not None and answer.status == 404
         assert await guest.is_visible("#guest-error")
         assert not await guest.is_visible("#guest-code")
+
+
+async def test_tv_reloaded_rejoins_then_the_clinician_ends_the_visit(
+    hospital: Hospital,
+    tmp_path: Path,
+    sandbox: RunningSandbox,
+    serve_app: Any,
+    peers: VideoPeers,
+) -> None:
+    lab = await lab_with(hospital, tmp_path, sandbox, serve_app, peers)
+    async with launch_video_chromium() as browser:
+        tv = await tv_page(browser, lab)
+        staff = await staff_page(browser, lab)
+        await invite(staff)
+        await accept_with_remote(tv)
+        await wait_for_media(tv)
+        # the TV's page is reloaded during the accepted visit: it joins again on its own
+        await tv.reload()
+        await tv.wait_for_selector("body[data-visit='live']", timeout=20_000)
+        assert await tv.is_visible("#visit-camera-on")
+        await wait_for_media(tv)
+        # the clinician ends it: the TV's camera and pictures stop
+        await staff.click("#visit-list tr[data-state='live'] button.end")
+        await tv.wait_for_selector("body[data-visit='']", timeout=15_000)
+        assert await tv.evaluate("typeof window.videoStats") == "undefined"
+    (visit,) = await visit_rows(lab)
+    assert visit.state == "ended"
