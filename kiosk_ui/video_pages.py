@@ -47,7 +47,7 @@ JS_MESSAGES = {
     "Join",
     "Leave",
     "Invited",
-    "Live",
+    "In progress",
     "Declined",
     "Ended",
     "Waiting",

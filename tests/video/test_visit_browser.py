@@ -27,6 +27,7 @@ from tests.video.browser_lab import (
 )
 from tests.video.media import launch_video_chromium, wait_for_media
 from tests.video.peers import VideoPeers, running_peers
+from tests.web.browser import save_screenshot
 from video.models import VideoVisit
 from wardline import appkeys as k
 
@@ -88,6 +89,7 @@ async def test_invited_accepted_both_sides_see_and_hear(
         await invite(staff)
         await tv.wait_for_selector("body[data-visit='invited']")
         assert "Dr Anna Weiss" in (await tv.text_content("#visit-who") or "")
+        await save_screenshot(tv, "tv-video-invitation", tmp_path)
         await accept_with_remote(tv)
         # the camera sign is on screen all through the visit
         assert await tv.is_visible("#visit-camera-on")
@@ -95,6 +97,8 @@ async def test_invited_accepted_both_sides_see_and_hear(
         for page in (tv, staff):
             stats = await wait_for_media(page)
             assert stats["remoteFeeds"] == 1, stats
+        await save_screenshot(tv, "tv-video-visit", tmp_path)
+        await save_screenshot(staff, "staff-video-visit", tmp_path)
         # the ward's list: who, when, state (never content)
         row = staff.locator("#visit-list tr[data-state='live']")
         await row.wait_for()

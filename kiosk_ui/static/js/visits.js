@@ -18,7 +18,7 @@ let inRoom = null; // { visitId, leave }
 let joining = false;
 let visits = [];
 
-const STATES = { invited: "Invited", live: "Live", declined: "Declined", ended: "Ended",
+const STATES = { invited: "Invited", live: "In progress", declined: "Declined", ended: "Ended",
   waiting: "Waiting", admitted: "Admitted", joined: "In the visit", left: "Left" };
 const stateText = (s) => t(STATES[s] ?? s);
 
