@@ -97,8 +97,6 @@ async def test_invited_accepted_both_sides_see_and_hear(
         for page in (tv, staff):
             stats = await wait_for_media(page)
             assert stats["remoteFeeds"] == 1, stats
-        await save_screenshot(tv, "tv-video-visit", tmp_path)
-        await save_screenshot(staff, "staff-video-visit", tmp_path)
         # the ward's list: who, when, state (never content)
         row = staff.locator("#visit-list tr[data-state='live']")
         await row.wait_for()
