@@ -182,6 +182,12 @@ class JanusGateway:
                 if exc.details.get("code") != jm.NO_SUCH_ROOM:
                     raise
 
+    async def rooms(self) -> set[int]:
+        """Every room on Janus, private ones included (listed with the admin key)."""
+        async with self._room_handle() as janus:
+            data = await janus.request(jm.list_rooms(self.address.admin_key))
+        return {int(r["room"]) for r in data.get("list", []) if isinstance(r, dict)}
+
     async def room_exists(self, room: int) -> bool:
         async with self._room_handle() as janus:
             data = await janus.request(jm.exists(room))

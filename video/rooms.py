@@ -41,6 +41,7 @@ class VideoOptions:
             invite_minutes=settings.video_invite_minutes,
             guest_link_minutes=settings.video_guest_link_minutes,
             relay_only=settings.video_relay_only,
+            sweep_seconds=settings.video_sweep_seconds,
         )
 
 
@@ -68,17 +69,16 @@ class RoomKeeper:
         await self._janus().create_room(spec, [])
         return room
 
-    async def reopen(self, room: Room, visit_id: int, tokens: list[str]) -> bool:
-        """After a Janus restart: the same room again (same id, secret, PIN) with its tokens.
-        False when the room was still there."""
+    async def rooms(self) -> set[int]:
+        return await self._janus().rooms()
+
+    async def reopen(self, room: Room, visit_id: int, tokens: list[str]) -> None:
+        """After a Janus restart: the same room again (same id, secret, PIN) with its tokens."""
         janus = self._janus()
-        if await janus.room_exists(room.room):
-            return False
         for token in tokens:
             await janus.add_token(token)
         spec = jm.RoomSpec(room.room, room.secret, room.pin, f"wardline visit {visit_id}")
         await janus.create_room(spec, tokens)
-        return True
 
     async def grant(self, room: Room) -> str:
         token = secrets.token_urlsafe(24)

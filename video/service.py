@@ -1,6 +1,7 @@
 """The video visits service (the port's implementation) and its sweeper: invitations left
 unanswered end, expired credentials are revoked, rooms of ended visits Janus could not destroy
-are destroyed again, and after a Janus restart the live visits' rooms are created again."""
+are destroyed again, and the live visits' rooms that Janus forgot (it restarted) are created
+again with their tokens (checked on every sweep with one room list)."""
 
 from __future__ import annotations
 
@@ -93,21 +94,25 @@ class VideoService(VideoVisits, GuestDoor):
                 )
             )
         again = 0
+        if not live:
+            return again
+        existing = await self.keeper.rooms()
         for visit in live:
             room = room_of(visit)
-            if room is None:
+            if room is None or room.room in existing:
                 continue
             tokens = [p.janus_token for p in people if p.visit_id == visit.id and p.janus_token]
-            again += await self.keeper.reopen(room, visit.id, tokens)
+            await self.keeper.reopen(room, visit.id, tokens)
+            again += 1
         return again
 
     async def run_sweeper(self) -> None:
-        reconciled = False
+        """Every few seconds: rooms Janus forgot (it restarted) created again, then the sweep."""
         while True:
             try:
-                if not reconciled:
-                    log.info("video.reconciled", rooms=await self.reconcile())
-                    reconciled = True
+                again = await self.reconcile()
+                if again:
+                    log.info("video.rooms_rebuilt", rooms=again)
                 await self.sweep()
             except GatewayError as exc:
                 log.warning("video.sweep_failed", error=exc.error_id)

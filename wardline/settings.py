@@ -178,9 +178,11 @@ class Settings(BaseSettings):
     )
     turn_realm: str = Field(default="wardline", description="coturn realm.")
     video_credential_minutes: float = Field(
-        default=60.0, gt=0, le=720,
+        default=60.0,
+        gt=0,
+        le=720,
         description="Life of a participant's Janus token and TURN credential.",
-    )  # fmt: skip
+    )
     video_invite_minutes: float = Field(
         default=5.0, gt=0, le=60, description="How long the TV's invitation waits for an answer."
     )
@@ -189,6 +191,12 @@ class Settings(BaseSettings):
     )
     video_relay_only: bool = Field(
         default=False, description="Browsers use TURN relays only (ICE policy `relay`)."
+    )
+    video_sweep_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often unanswered invitations, expired credentials "
+        "and rooms Janus forgot are dealt with.",
     )
 
     # web

@@ -1,6 +1,7 @@
 """A Wardline serving video visits over real HTTP against a real Janus and coturn: the example
 hospital, a patient admitted in CARDIO-101-A whose terminal is enrolled, a clinician without
-a ward, a nurse of CARDIO and one of PNEUMO (video-web's browser tests use it too)."""
+a ward, a nurse of CARDIO and one of PNEUMO (video-web's browser tests use it too). The
+sweeper runs once at start, then hourly: tests call it when they mean it."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def video_settings(tmp_path: Path, gateways: Gateways, **extra: Any) -> Settings
         mqtt_enabled=False,
         mllp_enabled=False,
         db_auto_upgrade=False,
-        **{**gateways.settings(), **extra},
+        **{**gateways.settings(), "video_sweep_seconds": 3600, **extra},
     )
 
 

@@ -5,6 +5,7 @@ who leaves the bed ends the visit; the relay-only policy reaches the browsers.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -41,6 +42,23 @@ async def test_a_restarted_janus_gets_the_live_rooms_and_tokens_again(
     joined = await join_as(http, videolab.gateways, grant["janus"]["token"], room_of(grant))
     assert joined["videoroom"] == "joined"
     assert await service.reconcile() == 0  # nothing to do twice
+
+
+async def test_the_running_sweeper_rebuilds_what_janus_forgot(
+    hospital: Hospital, tmp_path: Any, gateways: Gateways, serve_app: Serve
+) -> None:
+    lab = await open_video_lab(hospital, tmp_path, gateways, serve_app, video_sweep_seconds=0.2)
+    try:
+        _, grant = await live_visit(lab)
+        await gateways.restart_janus()
+        for _ in range(200):  # the sweeper's next rounds, however slow the machine
+            if await janus_rooms(lab) == [grant["janus"]["room"]]:
+                break
+            await asyncio.sleep(0.1)
+        assert await janus_rooms(lab) == [grant["janus"]["room"]]
+        assert await janus_tokens(lab) == [grant["janus"]["token"]]
+    finally:
+        await lab.close()
 
 
 async def test_an_end_while_janus_is_down_is_cleaned_up_when_it_is_back(
