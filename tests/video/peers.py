@@ -137,6 +137,14 @@ class VideoPeers:
     janus: RunningJanus
     turn: RunningTurn
     config: JanusConfig
+    folder: Path
+
+    async def restart_janus(self) -> None:
+        """Janus stopped and started again on the same ports (it forgets rooms and tokens)."""
+        await _stop(self.janus.proc)
+        self.janus.proc = await _spawn_janus(self.folder, self.config)
+        for port in (self.config.ws_port, self.config.http_port, self.config.admin_port):
+            await wait_port(port, self.janus.proc, self.folder / "janus.log")
 
     def settings(self, *, relay_only: bool = False) -> dict[str, Any]:
         """``Settings`` keyword arguments for a Wardline using these peers."""
@@ -188,10 +196,29 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
 
 
+async def _spawn_janus(folder: Path, config: JanusConfig) -> asyncio.subprocess.Process:
+    conf_dir = Path(config.config_dir)
+    with (folder / "janus.out").open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            need_binary("janus"),
+            "-F",
+            str(conf_dir),
+            "-C",
+            str(conf_dir / "janus.jcfg"),
+            "-N",
+            "-o",
+            "-L",
+            str(folder / "janus.log"),
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+
+
 @contextlib.asynccontextmanager
 async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
     """Janus and coturn from the files ``wardline janus-config`` renders (video.config)."""
-    janus_bin, turn_bin = need_binary("janus"), need_binary("turnserver")
+    need_binary("janus")
+    turn_bin = need_binary("turnserver")
     conf_dir = folder / "video-conf"
     config = peers_config(conf_dir)
     files = render(config)
@@ -203,20 +230,7 @@ async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
     )
     write(conf_dir, files)
     janus_log = folder / "janus.log"
-    with (folder / "janus.out").open("wb") as out:
-        janus = await asyncio.create_subprocess_exec(
-            janus_bin,
-            "-F",
-            str(conf_dir),
-            "-C",
-            str(conf_dir / "janus.jcfg"),
-            "-N",
-            "-o",
-            "-L",
-            str(janus_log),
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+    janus = await _spawn_janus(folder, config)
     with (folder / "turnserver.out").open("wb") as out:
         turn = await asyncio.create_subprocess_exec(
             turn_bin,
@@ -228,11 +242,12 @@ async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )
+    peers: VideoPeers | None = None
     try:
         for port in (config.ws_port, config.http_port, config.admin_port):
             await wait_port(port, janus, janus_log)
         await wait_port(config.turn_port, turn, folder / "turnserver.log")
-        yield VideoPeers(
+        peers = VideoPeers(
             RunningJanus(
                 ws_url=f"ws://127.0.0.1:{config.ws_port}",
                 api_url=f"http://127.0.0.1:{config.http_port}/janus",
@@ -244,9 +259,11 @@ async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
             ),
             RunningTurn(config.turn_port, config.turn_secret, config.turn_realm, turn),
             config,
+            folder,
         )
+        yield peers
     finally:
-        await _stop(janus)
+        await _stop(peers.janus.proc if peers else janus)
         await _stop(turn)
 
 

@@ -250,3 +250,31 @@ async def test_tv_reloaded_rejoins_then_the_clinician_ends_the_visit(
         assert await tv.evaluate("typeof window.videoStats") == "undefined"
     (visit,) = await visit_rows(lab)
     assert visit.state == "ended"
+
+
+async def test_janus_restarted_the_visit_goes_on(
+    hospital: Hospital,
+    tmp_path: Path,
+    sandbox: RunningSandbox,
+    serve_app: Any,
+    peers: VideoPeers,
+) -> None:
+    """Janus forgets rooms and tokens when it restarts: Wardline creates the live visit's room
+    again and the TV and the staff page, having lost their connection, join again."""
+    lab = await lab_with(hospital, tmp_path, sandbox, serve_app, peers, video_sweep_seconds=1)
+    async with launch_video_chromium() as browser:
+        tv = await tv_page(browser, lab)
+        staff = await staff_page(browser, lab)
+        await invite(staff)
+        await accept_with_remote(tv)
+        await wait_for_media(tv)
+        await peers.restart_janus()
+        await tv.wait_for_function(
+            "() => window.videoStats === undefined || document.body.dataset.visit !== 'live'"
+        )
+        await tv.wait_for_selector("body[data-visit='live']", timeout=30_000)
+        for page in (tv, staff):
+            stats = await wait_for_media(page, seconds=45)
+            assert stats["remoteFeeds"] == 1, stats
+    (visit,) = await visit_rows(lab)
+    assert visit.state == "live"

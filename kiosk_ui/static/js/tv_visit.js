@@ -61,20 +61,49 @@ async function answer(yes) {
   await join();
 }
 
-async function join() {
+async function join(onFailure = null) {
   const id = visitId;
   setMode("joining");
   try {
     const joined = await enterVisit(id, {
       remotes: document.getElementById("visit-remotes"),
       local: document.getElementById("visit-local"),
-      onEnd: () => { if (visitId === id) close(t("The video visit has ended")); },
+      onEnd: (reason) => {
+        if (visitId !== id) return;
+        const old = room;
+        room = null;
+        old?.leave().catch(() => {}); // the camera and the old connections stop
+        if (reason === "lost") rejoin(id); // the gateway went away: the visit may go on
+        else close(t("The video visit has ended"));
+      },
     });
     if (visitId !== id) { await joined.leave(); return; } // Back (or the end) came first
     room = joined;
     setMode("live");
+    announce("");
   } catch (err) {
-    if (visitId === id) close(err.message);
+    if (visitId !== id) return;
+    if (onFailure) onFailure();
+    else close(err.message);
+  }
+}
+
+/** After the connection to the video service is lost: join again while the visit is live
+ * (Wardline is the source of truth), else the visit is over for the TV. */
+async function rejoin(id, attempt = 1) {
+  setMode("joining");
+  announce(t("The video connection was lost"));
+  await new Promise((resolve) => setTimeout(resolve, Math.min(8000, 1000 * attempt)));
+  if (visitId !== id) return;
+  try {
+    const { visit } = await api("GET", "/tv/visit");
+    if (visit?.visit_id !== id || visit.state !== "live") {
+      close(t("The video visit has ended"));
+      return;
+    }
+    await join(() => rejoin(id, attempt + 1));
+  } catch {
+    if (visitId === id) rejoin(id, attempt + 1);
   }
 }
 
