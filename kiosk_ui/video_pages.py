@@ -47,7 +47,7 @@ JS_MESSAGES = {
     "Join",
     "Leave",
     "Invited",
-    "Live",
+    "In progress",
     "Declined",
     "Ended",
     "Waiting",
@@ -151,6 +151,5 @@ async def guest_page(request: web.Request) -> web.StreamResponse:
             status = 404 if exc.error_id == "video.link_invalid" else 503
     response = aiohttp_jinja2.render_template("visit_guest.html.j2", request, context)
     response.set_status(status)
-    response.headers["Referrer-Policy"] = "no-referrer"  # the link stays on this page
     allow_media(request.app, response)
     return response

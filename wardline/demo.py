@@ -302,7 +302,8 @@ def video_line(demo: DemoHospital, options: DemoOptions) -> str:
         return "  " + HOW_TO_ENABLE if options.video else "  Video visits: off (--no-video)"
     clinician = DEMO_ACCOUNTS[3]
     return (
-        f"  Video visits: on (Janus, coturn); {clinician.username} / {clinician.password} "
+        f"  Video visits: {demo.base_url}/visits (staff page: invite, admit, end)\n"
+        f"    on (Janus, coturn); {clinician.username} / {clinician.password} "
         f"invites the patient of {options.tv_terminal.removeprefix('T-')} (the TV asks); "
         f"the guest's link and code: {options.data_dir / VIDEO_NOTE}"
     )

@@ -49,16 +49,21 @@ def turn_credentials(secret: str, name: str, ttl: int = 600) -> tuple[str, str]:
     return user, base64.b64encode(digest).decode()
 
 
-async def wait_for_media(page: Any, seconds: float = 30.0) -> dict[str, Any]:
-    """Until the page decodes remote video frames and receives remote audio packets on every
-    subscription; its last stats (a page that never does fails with them)."""
+async def wait_for_media(page: Any, feeds: int = 1, seconds: float = 30.0) -> dict[str, Any]:
+    """Until the page decodes video frames from ``feeds`` participants and receives remote
+    audio packets; its last stats (a page that never does fails with them)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
         stats: dict[str, Any] = await page.evaluate(
             "() => window.videoStats ? window.videoStats() : null"
         )
-        if stats and stats["videoFramesDecoded"] > 0 and stats["audioPacketsReceived"] > 0:
+        if (
+            stats
+            and stats["remoteFeeds"] >= feeds
+            and stats["videoFramesDecoded"] > 0
+            and stats["audioPacketsReceived"] > 0
+        ):
             return stats
         if loop.time() > deadline:
             raise AssertionError(f"no remote media on {page.url}: {stats}")

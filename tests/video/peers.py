@@ -137,11 +137,35 @@ class VideoPeers:
     janus: RunningJanus
     turn: RunningTurn
     config: JanusConfig
+    folder: Path
+
+    async def restart_janus(self) -> None:
+        """Janus stopped and started again on the same ports (it forgets rooms and tokens)."""
+        await _stop(self.janus.proc)
+        self.janus.proc = await _spawn_janus(self.folder, self.config)
+        for port in (self.config.ws_port, self.config.http_port, self.config.admin_port):
+            await wait_port(port, self.janus.proc, self.folder / "janus.log")
+
+    def settings(self, *, relay_only: bool = False) -> dict[str, Any]:
+        """``Settings`` keyword arguments for a Wardline using these peers."""
+        return {
+            "video_enabled": True,
+            "janus_api_url": self.janus.api_url,
+            "janus_admin_url": self.janus.admin_url,
+            "janus_api_secret": self.janus.api_secret,
+            "janus_admin_secret": self.janus.admin_secret,
+            "janus_room_admin_key": self.janus.room_admin_key,
+            "janus_browser_ws_url": self.janus.ws_url,
+            "turn_urls": self.turn.urls,
+            "turn_secret": self.turn.secret,
+            "turn_realm": self.turn.realm,
+            "video_relay_only": relay_only,
+        }
 
 
 def peers_config(folder: Path) -> JanusConfig:
     """``wardline janus-config``'s configuration on free loopback ports, with fresh secrets."""
-    rtp, relay = free_udp_range(200), free_udp_range(100)
+    rtp, relay = free_udp_range(200), free_udp_range(500)
     return JanusConfig(
         api_secret=secrets.token_urlsafe(18),
         admin_secret=secrets.token_urlsafe(18),
@@ -172,10 +196,29 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
 
 
+async def _spawn_janus(folder: Path, config: JanusConfig) -> asyncio.subprocess.Process:
+    conf_dir = Path(config.config_dir)
+    with (folder / "janus.out").open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            need_binary("janus"),
+            "-F",
+            str(conf_dir),
+            "-C",
+            str(conf_dir / "janus.jcfg"),
+            "-N",
+            "-o",
+            "-L",
+            str(folder / "janus.log"),
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+
+
 @contextlib.asynccontextmanager
 async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
     """Janus and coturn from the files ``wardline janus-config`` renders (video.config)."""
-    janus_bin, turn_bin = need_binary("janus"), need_binary("turnserver")
+    need_binary("janus")
+    turn_bin = need_binary("turnserver")
     conf_dir = folder / "video-conf"
     config = peers_config(conf_dir)
     files = render(config)
@@ -187,34 +230,24 @@ async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
     )
     write(conf_dir, files)
     janus_log = folder / "janus.log"
-    with (folder / "janus.out").open("wb") as out:
-        janus = await asyncio.create_subprocess_exec(
-            janus_bin,
-            "-F",
-            str(conf_dir),
-            "-C",
-            str(conf_dir / "janus.jcfg"),
-            "-N",
-            "-o",
-            "-L",
-            str(janus_log),
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
+    janus = await _spawn_janus(folder, config)
     with (folder / "turnserver.out").open("wb") as out:
         turn = await asyncio.create_subprocess_exec(
             turn_bin,
             "-c",
             str(conf_dir / "turnserver.conf"),
             "--no-stdout-log",
+            "--userdb",
+            str(folder / "turndb"),
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )
+    peers: VideoPeers | None = None
     try:
         for port in (config.ws_port, config.http_port, config.admin_port):
             await wait_port(port, janus, janus_log)
         await wait_port(config.turn_port, turn, folder / "turnserver.log")
-        yield VideoPeers(
+        peers = VideoPeers(
             RunningJanus(
                 ws_url=f"ws://127.0.0.1:{config.ws_port}",
                 api_url=f"http://127.0.0.1:{config.http_port}/janus",
@@ -226,9 +259,11 @@ async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
             ),
             RunningTurn(config.turn_port, config.turn_secret, config.turn_realm, turn),
             config,
+            folder,
         )
+        yield peers
     finally:
-        await _stop(janus)
+        await _stop(peers.janus.proc if peers else janus)
         await _stop(turn)
 
 

@@ -245,8 +245,11 @@ export async function joinRoom(join, { forceRelay = false, media = { audio: true
       publisher: pc,
       peers: () => [pc, ...[...feeds.values()].filter(Boolean).map((h) => h.pc).filter(Boolean)],
       async leave() {
+        // Also after the connection was lost: the camera and every connection stop here.
         ended = true;
         for (const track of local?.getTracks() || []) track.stop();
+        pc.close();
+        for (const handle of feeds.values()) handle?.pc?.close();
         await session.destroy();
       },
     };

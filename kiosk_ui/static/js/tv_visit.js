@@ -16,6 +16,7 @@ const decline = document.getElementById("visit-decline");
 let visitId = null;
 let room = null;
 let busy = false;
+let backWhileBusy = false; // Back pressed while an answer was on its way
 
 function setMode(mode) {
   // "" (none), "invited", "joining", "live"
@@ -28,6 +29,7 @@ function setMode(mode) {
 
 function showInvitation(v) {
   visitId = v.visit_id;
+  backWhileBusy = false;
   who.textContent = t("Video visit from {name}", { name: v.invited_by });
   const rest = (v.others || []).filter((n) => n !== v.invited_by);
   others.textContent = rest.length ? t("With {names}", { names: rest.join(", ") }) : "";
@@ -44,25 +46,64 @@ async function answer(yes) {
       return;
     }
     await api("POST", `/tv/visits/${visitId}/accept`);
-    await join();
   } catch (err) {
     announce(err.message, "error");
+    return;
   } finally {
     busy = false;
   }
+  if (backWhileBusy) { // accepted, then Back at once: it ends for the patient
+    const id = visitId;
+    await close(t("The video visit has ended"));
+    await api("POST", `/tv/visits/${id}/leave`).catch((err) => announce(err.message, "error"));
+    return;
+  }
+  await join();
 }
 
-async function join() {
+async function join(onFailure = null) {
+  const id = visitId;
   setMode("joining");
   try {
-    room = await enterVisit(visitId, {
+    const joined = await enterVisit(id, {
       remotes: document.getElementById("visit-remotes"),
       local: document.getElementById("visit-local"),
-      onEnd: () => close(t("The video visit has ended")),
+      onEnd: (reason) => {
+        if (visitId !== id) return;
+        const old = room;
+        room = null;
+        old?.leave().catch(() => {}); // the camera and the old connections stop
+        if (reason === "lost") rejoin(id); // the gateway went away: the visit may go on
+        else close(t("The video visit has ended"));
+      },
     });
+    if (visitId !== id) { await joined.leave(); return; } // Back (or the end) came first
+    room = joined;
     setMode("live");
+    announce("");
   } catch (err) {
-    close(err.message);
+    if (visitId !== id) return;
+    if (onFailure) onFailure();
+    else close(err.message);
+  }
+}
+
+/** After the connection to the video service is lost: join again while the visit is live
+ * (Wardline is the source of truth), else the visit is over for the TV. */
+async function rejoin(id, attempt = 1) {
+  setMode("joining");
+  announce(t("The video connection was lost"));
+  await new Promise((resolve) => setTimeout(resolve, Math.min(8000, 1000 * attempt)));
+  if (visitId !== id) return;
+  try {
+    const { visit } = await api("GET", "/tv/visit");
+    if (visit?.visit_id !== id || visit.state !== "live") {
+      close(t("The video visit has ended"));
+      return;
+    }
+    await join(() => rejoin(id, attempt + 1));
+  } catch {
+    if (visitId === id) rejoin(id, attempt + 1);
   }
 }
 
@@ -77,17 +118,19 @@ async function close(text) {
 }
 
 async function backOut() {
-  if (busy || visitId === null) return;
-  if (body.dataset.visit === "invited") { answer(false); return; }
+  if (visitId === null) return;
+  if (body.dataset.visit === "invited") {
+    if (busy) backWhileBusy = true;
+    else answer(false);
+    return;
+  }
+  // Joining or in the visit: Back ends it for the patient at once.
   const id = visitId;
-  busy = true;
+  await close(t("The video visit has ended"));
   try {
-    await close(t("The video visit has ended"));
     await api("POST", `/tv/visits/${id}/leave`);
   } catch (err) {
     announce(err.message, "error");
-  } finally {
-    busy = false;
   }
 }
 

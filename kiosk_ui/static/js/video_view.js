@@ -14,6 +14,8 @@ function remoteVideo(box, id) {
     video.autoplay = true;
     video.playsInline = true;
     video.className = "remote-video";
+    // When the first picture of anyone is on screen (Date.now(): the benchmark reads it).
+    video.requestVideoFrameCallback?.(() => { window.videoFirstFrameAt ??= Date.now(); });
     box.append(video);
   }
   return video;
@@ -24,6 +26,7 @@ function remoteVideo(box, id) {
  * Resolves to `{ leave(), visit }`; `onEnd(reason)` when Janus is lost or the room goes.
  */
 export async function enterVisit(visitId, { remotes, local, onEnd, joinPath }) {
+  window.videoFirstFrameAt = undefined;
   const join = await api("POST", joinPath ?? `/visits/${visitId}/join`);
   let visit = null;
   visit = await joinRoom(join, {
@@ -41,6 +44,7 @@ export async function enterVisit(visitId, { remotes, local, onEnd, joinPath }) {
     visit,
     async leave() {
       delete window.videoStats;
+      delete window.videoFirstFrameAt;
       for (const v of remotes.querySelectorAll("video")) v.remove();
       if (local) local.srcObject = null;
       await visit.leave();

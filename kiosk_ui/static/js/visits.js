@@ -18,7 +18,7 @@ let inRoom = null; // { visitId, leave }
 let joining = false;
 let visits = [];
 
-const STATES = { invited: "Invited", live: "Live", declined: "Declined", ended: "Ended",
+const STATES = { invited: "Invited", live: "In progress", declined: "Declined", ended: "Ended",
   waiting: "Waiting", admitted: "Admitted", joined: "In the visit", left: "Left" };
 const stateText = (s) => t(STATES[s] ?? s);
 
@@ -109,7 +109,11 @@ async function join(visitId) {
     const session = await enterVisit(visitId, {
       remotes: document.getElementById("remotes"),
       local: document.getElementById("local-video"),
-      onEnd: () => leave(t("The video connection was lost")),
+      onEnd: (reason) => {
+        leave(t(reason === "lost" ? "The video connection was lost" : "The video visit has ended"));
+        // The gateway went away: a visit sent from here is joined again while it is live.
+        if (reason === "lost") setTimeout(() => refresh().catch(() => {}), 2000);
+      },
     });
     inRoom = { visitId, leave: session.leave };
     page.dataset.inVisit = String(visitId);

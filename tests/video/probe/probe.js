@@ -5,7 +5,11 @@ import { joinRoom, mediaStats } from "/static/js/janus_room.js";
 const join = JSON.parse(document.getElementById("join").textContent);
 const relay = new URLSearchParams(location.search).get("relay") === "1";
 const box = document.getElementById("remotes");
-window.probe = { state: "joining", remotes: 0, ended: null };
+const manual = new URLSearchParams(location.search).get("manual") === "1";
+window.probe = { state: manual ? "ready" : "joining", remotes: 0, ended: null };
+
+async function run() {
+window.probe.state = "joining";
 try {
   const visit = await joinRoom(join, {
     forceRelay: relay,
@@ -16,6 +20,7 @@ try {
         video.id = `feed-${id}`;
         video.autoplay = true;
         video.playsInline = true;
+        video.requestVideoFrameCallback(() => { window.probe.firstFrameAt ??= Date.now(); });
         box.append(video);
         window.probe.remotes += 1;
       }
@@ -31,3 +36,9 @@ try {
   window.probe.state = "failed";
   window.probe.error = `${err.code ?? ""} ${err.message}`;
 }
+}
+
+// ?manual=1: the page is loaded, the join starts when window.probe.start() is called (the
+// benchmark's baseline times the join only, like the visit's own timing).
+if (manual) window.probe.start = () => { run(); };
+else await run();
