@@ -23,7 +23,7 @@ import jinja2
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from telephony.config.dialplan import DIALPLAN, astdb_rules
+from telephony.config.dialplan import DIALPLAN, astdb_delete_piece_rule, astdb_put_piece_rule
 from telephony.config.plan import AsteriskConfigRefused, PbxPlan
 
 FILES = (
@@ -168,7 +168,8 @@ def render(
     context = {
         "plan": plan,
         "dp": DIALPLAN,
-        "astdb_rules": astdb_rules(),
+        "astdb_put_rule": astdb_put_piece_rule(),
+        "astdb_delete_rule": astdb_delete_piece_rule(),
         "trunk_host": settings.asterisk_trunk_host,
         "tone_zone": settings.asterisk_tone_zone,
         "moh_directory": settings.asterisk_moh_directory,
