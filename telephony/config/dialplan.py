@@ -95,8 +95,10 @@ class Dialplan:
         size = 0
         for item in items:
             length = len(item.encode()) + 1
-            if not out or len(out[-1]) >= self.astdb_piece_items or size + length > (
-                self.astdb_piece_bytes
+            if (
+                not out
+                or len(out[-1]) >= self.astdb_piece_items
+                or size + length > (self.astdb_piece_bytes)
             ):
                 out.append([])
                 size = 0
@@ -120,7 +122,7 @@ BED_CIDNAME_KEY = f"{BED_FAMILY}/{_EXT}/{CIDNAME}"
 DID_KEY = f"{DID_FAMILY}/{_EXT}"
 FLAG_VALUE = "[01]"
 BARRING_VALUE = f"({'|'.join(BARRING_LEVELS)})"
-CIDNAME_VALUE = r'[^]\[\(\)\"\\,=]{1,160}'
+CIDNAME_VALUE = r"[^]\[\(\)\"\\,=]{1,160}"
 DID_VALUE = _EXT
 _RULES = (
     (BED_FLAG_KEY, FLAG_VALUE),

@@ -168,14 +168,14 @@ async def test_astdb_writes_through_the_dialplan(real_pbx: RealPbx) -> None:
         assert set(await actions.tree("bed")) == {"2001/active", "2001/cidname"}
         # the dialplan checks each piece itself: a write it refuses changes nothing
         refused = (
-            ['WL_DB_NP=1,WL_DB_ND=0', 'WL_DB_P1="DB(bed/2001/active)=0,DB(secret/key)=1"'],
-            ['WL_DB_NP=1,WL_DB_ND=0', 'WL_DB_P1="DB(bed/2001/active)=0,DB(bed/2001/dnd)=2"'],
-            ['WL_DB_NP=1,WL_DB_ND=0', 'WL_DB_P1="DB(bed/2001/cidname)=a(b,DB(secret/key)=1"'],
-            ['WL_DB_NP=1,WL_DB_ND=0', 'WL_DB_P1="DB(bed/2001/cidname)=a[b],DB(bed/2001/dnd)=1"'],
-            ['WL_DB_NP=1,WL_DB_ND=0', 'WL_DB_P1="DB(bed/2001/active)=0,Set(secret)=1"'],
-            ['WL_DB_NP=0,WL_DB_ND=1', 'WL_DB_D1="bed/2001/active,secret/key"'],
-            ['WL_DB_NP=2,WL_DB_ND=0', 'WL_DB_P1="DB(bed/2001/active)=0"'],
-            ['WL_DB_NP=0,WL_DB_ND=0'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/active)=0,DB(secret/key)=1"'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/active)=0,DB(bed/2001/dnd)=2"'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/cidname)=a(b,DB(secret/key)=1"'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/cidname)=a[b],DB(bed/2001/dnd)=1"'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/active)=0,Set(secret)=1"'],
+            ["WL_DB_NP=0,WL_DB_ND=1", 'WL_DB_D1="bed/2001/active,secret/key"'],
+            ["WL_DB_NP=2,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/active)=0"'],
+            ["WL_DB_NP=0,WL_DB_ND=0"],
             ["WL_DB_N=2", "WL_DB_OP1=put,WL_DB_K1=bed/2001/active,WL_DB_V1=0"],
         )
         for variables in refused:
