@@ -190,6 +190,26 @@ def render(
     return {name: env.get_template(f"{name}.j2").render(context) for name in FILES}
 
 
+def render_dialplan(plan: PbxPlan, settings: AsteriskSettings | None = None) -> dict[str, str]:
+    """``extensions.conf`` and ``res_parking.conf`` alone (they hold no secret): what the PBX
+    simulator reads its dialplan from, rendered exactly as :func:`render` renders them."""
+    env = _environment()
+    settings = settings or AsteriskSettings()
+    context = {
+        "plan": plan,
+        "dp": DIALPLAN,
+        "astdb_put_rule": astdb_put_piece_rule(),
+        "astdb_delete_rule": astdb_delete_piece_rule(),
+        "trunk_host": settings.asterisk_trunk_host,
+        "tone_zone": settings.asterisk_tone_zone,
+        "moh_directory": settings.asterisk_moh_directory,
+    }
+    return {
+        name: env.get_template(f"{name}.j2").render(context)
+        for name in ("extensions.conf", "res_parking.conf")
+    }
+
+
 @dataclass(frozen=True)
 class FileChange:
     name: str
