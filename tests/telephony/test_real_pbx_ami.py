@@ -199,3 +199,27 @@ async def test_astdb_writes_through_the_dialplan(real_pbx: RealPbx) -> None:
             await actions.put("bed/2001", "active", "yes")
     finally:
         await link.stop()
+
+
+async def test_known_limit_an_async_originate_variable_writes_astdb(real_pbx: RealPbx) -> None:
+    """Asterisk 22.10.1 sets an async Originate's variables outside the AMI thread, where
+    ``live_dangerously = no`` does not apply: the ``originate`` class alone writes an AstDB
+    key through ``Variable: DB(...)`` (asterisk_conf/README.md says so; when Asterisk closes
+    this, this test fails and the README must change)."""
+    ami = await RawAmi.login(real_pbx.ami_port)
+    try:
+        answer = await ami.action(
+            "Originate",
+            Channel=f"Local/{DIALPLAN.astdb_done}@{DIALPLAN.astdb_context}",
+            Context=DIALPLAN.astdb_context,
+            Exten=DIALPLAN.astdb_done,
+            Priority="1",
+            Async="true",
+            Variable="DB(probe/async)=1",
+        )
+        assert answer.get("Response") == "Success"
+        await ami.wait_event("OriginateResponse", ActionID=answer.action_id)
+        found = await ami.action("DBGet", Family="probe", Key="async")
+        assert found.get("Message") == "Result will follow"
+    finally:
+        await ami.close()

@@ -7,6 +7,7 @@ which test_simulator_refusals.py holds the simulator to."""
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,19 @@ from tests.telephony.test_real_pbx_switchboard import Phones, _talking, answered
 
 pytestmark = pytest.mark.asterisk
 
-db = board.db  # the SQLite database and the recorded phones of the switchboard tests
-phones = board.phones
+db = board.db  # the SQLite database of the switchboard tests
+
+
+@pytest.fixture
+async def phones(real_pbx: RealPbx) -> AsyncIterator[Phones]:
+    """The phones of a test (the flow's own session records the capture)."""
+    found = Phones(real_pbx)
+    try:
+        yield found
+    finally:
+        await found.close()
+
+
 CAPTURES = Path(__file__).parent / "captures"
 INVALID = "sent to invalid extension but no invalid handler"
 
