@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -118,8 +119,6 @@ class AsteriskProcess:
         return f"{self.real.settings().asterisk_sip_secret_seed}-admin"
 
     async def stop(self) -> None:
-        import shutil
-
         await self.real.stop()
         shutil.rmtree(self.real.root, ignore_errors=True)
 
@@ -294,6 +293,7 @@ async def run(admissions: int, asterisk: Path | None = None) -> dict[str, Any]:
         await bus.stop()
         await sim.stop()
         await db.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
     return {
         "admissions": admissions,
         "astdb_keys": keys,
