@@ -47,7 +47,7 @@ class PbxActions:
         self.dialplan = dialplan
         self.context = dialplan.staff_context
         self.tech = tech
-        self._astdb_writes = asyncio.Semaphore(16)
+        self._astdb_writes = asyncio.Semaphore(dialplan.astdb_parallel)
 
     # --- reads ------------------------------------------------------------------------------
     def snapshot(self) -> SwitchboardSnapshot:
@@ -228,7 +228,8 @@ class PbxActions:
     # Originate of a Local channel carries a few pieces of keys (DIALPLAN.astdb_writes), each
     # checked there by one regular expression and written by one MSet; the write is
     # acknowledged by the OriginateResponse (Success once every key is written). The writes
-    # of a large change are sent side by side, so the PBX runs them on all its cores.
+    # of a large change are sent a few side by side (DIALPLAN.astdb_parallel), so the PBX runs
+    # them on all its cores while each still answers well within the action timeout.
     async def put(self, family: str, key: str, value: str) -> None:
         await self.write({f"{family.strip('/')}/{key}": value}, ())
 

@@ -49,6 +49,9 @@ class Dialplan:
     astdb_pieces: int = 8
     """Pieces of one write at most (an AMI message holds at most 128 lines; fewer, smaller
     writes run side by side on the PBX's cores)."""
+    astdb_parallel: int = 4
+    """Writes in flight at once: enough to keep a PBX's cores busy; more would only queue in
+    the PBX, and each write must be answered within the AMI action timeout."""
     # features.conf [featuremap]: the codes AMI's Atxfer and BlindTransfer need on a channel
     feature_atxfer: str = "*2"
     feature_blindxfer: str = "#1"
