@@ -110,6 +110,15 @@ BENCHES = (
                 "< 2 s",
                 lambda v: v < 2.0,
             ),
+            Figure(
+                "same on a real Asterisk 22 (worst of 5; WARDLINE_TEST_ASTERISK)",
+                "asterisk.reconcile_full_worst_s",
+                "s",
+                "reconcile_full_worst_s",
+                "simulator",
+                "< 2 s",
+                lambda v: v < 2.0,
+            ),
         ),
     ),
     Bench(

@@ -47,7 +47,7 @@ class PbxActions:
         self.dialplan = dialplan
         self.context = dialplan.staff_context
         self.tech = tech
-        self._astdb_writes = asyncio.Semaphore(16)
+        self._astdb_writes = asyncio.Semaphore(dialplan.astdb_parallel)
         self.claims: ClaimStore | None = None
         self._releases: set[asyncio.Task[None]] = set()
         """The claims shared by the instances (the database); None: this instance's own."""
@@ -263,8 +263,11 @@ class PbxActions:
     # --- AstDB ------------------------------------------------------------------------------
     # Reads are DBGet/DBGetTree (class reporting). Writes go through the dialplan context
     # DIALPLAN.astdb_context (the account has no `system` class, hence no DBPut/DBDel): one
-    # Originate of a Local channel carries up to DIALPLAN.astdb_batch keys, checked there; the
-    # write is acknowledged by the OriginateResponse (Success once every key is written).
+    # Originate of a Local channel carries a few pieces of keys (DIALPLAN.astdb_writes), each
+    # checked there by one regular expression and written by one MSet; the write is
+    # acknowledged by the OriginateResponse (Success once every key is written). The writes
+    # of a large change are sent a few side by side (DIALPLAN.astdb_parallel), so the PBX runs
+    # them on all its cores while each still answers well within the action timeout.
     async def put(self, family: str, key: str, value: str) -> None:
         await self.write({f"{family.strip('/')}/{key}": value}, ())
 
@@ -285,30 +288,25 @@ class PbxActions:
         return existed
 
     async def write(self, puts: Mapping[str, str], deletes: Iterable[str]) -> None:
-        """Write and delete full keys (``family/key``), in batches sent side by side; raises
-        when the PBX refuses one (the others are written; the next reconcile repairs)."""
-        items: list[tuple[str, str | None]] = [(k, v) for k, v in puts.items()]
-        items += [(k, None) for k in deletes]
-        size = self.dialplan.astdb_batch
-        chunks = [items[start : start + size] for start in range(0, len(items), size)]
+        """Write and delete full keys (``family/key``), in writes sent side by side; raises
+        when the PBX refuses one (the others are written; the next reconcile repairs).
+        Nothing is sent when a key or value is not one Wardline writes."""
+        try:
+            writes = self.dialplan.astdb_writes(puts, list(deletes))
+        except ValueError as exc:
+            raise PbxActionFailed("AstDB", str(exc)) from exc
 
-        async def one(chunk: list[tuple[str, str | None]]) -> None:
+        async def one(variables: list[str]) -> None:
             async with self._astdb_writes:
-                await self._write_batch(
-                    {k: v for k, v in chunk if v is not None}, [k for k, v in chunk if v is None]
-                )
+                await self._write_one(variables)
 
-        results = await asyncio.gather(*(one(c) for c in chunks), return_exceptions=True)
+        results = await asyncio.gather(*(one(v) for v in writes), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _write_batch(self, puts: Mapping[str, str], deletes: list[str]) -> None:
+    async def _write_one(self, variables: list[str]) -> None:
         dp = self.dialplan
-        try:
-            variables = dp.astdb_variables(puts, deletes)
-        except ValueError as exc:
-            raise PbxActionFailed("AstDB", str(exc)) from exc
         answers = await self.link.send(
             {
                 "Action": "Originate",
@@ -323,9 +321,7 @@ class PbxActions:
         )
         final = answers[-1] if answers else None
         if final is None or final.name != "OriginateResponse" or final.get("Response") != "Success":
-            raise PbxActionFailed(
-                "AstDB", "the PBX refused the AstDB write", keys=str(len(puts) + len(deletes))
-            )
+            raise PbxActionFailed("AstDB", "the PBX refused the AstDB write")
 
     async def tree(self, family: str) -> dict[str, str]:
         try:

@@ -23,7 +23,7 @@ import jinja2
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from telephony.config.dialplan import DIALPLAN, astdb_rules
+from telephony.config.dialplan import DIALPLAN, astdb_delete_piece_rule, astdb_put_piece_rule
 from telephony.config.plan import AsteriskConfigRefused, PbxPlan
 
 FILES = (
@@ -168,7 +168,8 @@ def render(
     context = {
         "plan": plan,
         "dp": DIALPLAN,
-        "astdb_rules": astdb_rules(),
+        "astdb_put_rule": astdb_put_piece_rule(),
+        "astdb_delete_rule": astdb_delete_piece_rule(),
         "trunk_host": settings.asterisk_trunk_host,
         "tone_zone": settings.asterisk_tone_zone,
         "moh_directory": settings.asterisk_moh_directory,
@@ -187,6 +188,26 @@ def render(
         "manager_secret": manager_secret or passwords[f"ami:{manager_user}"],
     }
     return {name: env.get_template(f"{name}.j2").render(context) for name in FILES}
+
+
+def render_dialplan(plan: PbxPlan, settings: AsteriskSettings | None = None) -> dict[str, str]:
+    """``extensions.conf`` and ``res_parking.conf`` alone (they hold no secret): what the PBX
+    simulator reads its dialplan from, rendered exactly as :func:`render` renders them."""
+    env = _environment()
+    settings = settings or AsteriskSettings()
+    context = {
+        "plan": plan,
+        "dp": DIALPLAN,
+        "astdb_put_rule": astdb_put_piece_rule(),
+        "astdb_delete_rule": astdb_delete_piece_rule(),
+        "trunk_host": settings.asterisk_trunk_host,
+        "tone_zone": settings.asterisk_tone_zone,
+        "moh_directory": settings.asterisk_moh_directory,
+    }
+    return {
+        name: env.get_template(f"{name}.j2").render(context)
+        for name in ("extensions.conf", "res_parking.conf")
+    }
 
 
 @dataclass(frozen=True)

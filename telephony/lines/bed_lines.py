@@ -226,10 +226,10 @@ class BedLines:
             self.pending_repair = False
             return Repair()
         async with self._lock:
-            wanted = all_keys(await self._read(self.db))
-            beds, dids = await asyncio.gather(
-                self.astdb.tree(BED_FAMILY), self.astdb.tree(DID_FAMILY)
+            lines, beds, dids = await asyncio.gather(  # the database and the PBX side by side
+                self._read(self.db), self.astdb.tree(BED_FAMILY), self.astdb.tree(DID_FAMILY)
             )
+            wanted = all_keys(lines)
             actual = {f"bed/{k}": v for k, v in beds.items()}
             actual.update({f"did/{k}": v for k, v in dids.items()})
             repair = Repair(

@@ -22,6 +22,7 @@ Handler = Callable[["AmiSession", AmiMessage], None]
 ACTIONS: dict[str, Handler] = {}
 NOT_FOUND = [("Response", "Error"), ("Message", "Database entry not found")]
 NO_CHANNEL = [("Response", "Error"), ("Message", "No such channel")]
+UNKNOWN_CHANNEL = [("Response", "Error"), ("Message", "Channel specified does not exist")]
 NO_EXTENSION = [("Response", "Error"), ("Message", "Extension does not exist.")]
 
 
@@ -144,12 +145,20 @@ def _caller_id(text: str, default_num: str, default_name: str) -> tuple[str, str
     return (text or default_num), default_name
 
 
-def _channel(session: AmiSession, a: AmiMessage) -> SimChannel | None:
-    """The channel an action names, or None after answering "No such channel"."""
+def _channel(
+    session: AmiSession, a: AmiMessage, refusal: Headers | None = None
+) -> SimChannel | None:
+    """The channel an action names, or None after answering as Asterisk 22 does for that
+    action (Hangup "No such channel", Redirect and Park "Channel does not exist: <name>",
+    the transfers "Channel specified does not exist")."""
     ch = session.sim.pbx.by_name(a.get("Channel"))
     if ch is None:
-        session.reply(a, NO_CHANNEL)
+        session.reply(a, refusal or NO_CHANNEL)
     return ch
+
+
+def _does_not_exist(a: AmiMessage) -> Headers:
+    return [("Response", "Error"), ("Message", f"Channel does not exist: {a.get('Channel')}")]
 
 
 @action("Hangup")
@@ -163,35 +172,56 @@ def hangup(session: AmiSession, a: AmiMessage) -> None:
 
 @action("Redirect")
 def redirect(session: AmiSession, a: AmiMessage) -> None:
-    ch = _channel(session, a)
+    """Asterisk checks the channel, not the destination: a Redirect into an extension the
+    dialplan does not have succeeds, then the channel is hung up there ("sent to invalid
+    extension but no invalid handler"), its bridge peer with it."""
+    ch = _channel(session, a, _does_not_exist(a))
     if ch is None:
         return
     session.reply(a, ok("Redirect successful"))
-    transfers.redirect(session.sim.pbx, ch, a.get("Exten"))
+    pbx = session.sim.pbx
+    if exists(pbx, a.get("Context"), a.get("Exten")):
+        transfers.redirect(pbx, ch, a.get("Exten"))
+    else:
+        transfers.redirect_nowhere(pbx, ch)
 
 
 @action("BlindTransfer")
 def blind_transfer(session: AmiSession, a: AmiMessage) -> None:
-    ch = _channel(session, a)
+    """As Redirect: into an extension the dialplan does not have, the transfer succeeds
+    (BlindTransfer Result Success) and both parties are hung up."""
+    ch = _channel(session, a, UNKNOWN_CHANNEL)
     if ch is None:
         return
     if ch.bridge is None:
         session.reply(a, [("Response", "Error"), ("Message", "Transfer failed")])
         return
     session.reply(a, ok("Transfer succeeded"))
-    transfers.blind_transfer(session.sim.pbx, ch, a.get("Exten"))
+    pbx = session.sim.pbx
+    context = a.get("Context") or ch.context
+    transfers.blind_transfer(
+        pbx, ch, a.get("Exten"), known=exists(pbx, context, a.get("Exten")), context=context
+    )
 
 
 @action("Atxfer")
 def atxfer(session: AmiSession, a: AmiMessage) -> None:
-    ch = _channel(session, a)
+    """The feature code and the digits are queued on the channel (answered at once); into an
+    extension the dialplan does not have, the caller is put on hold and taken back."""
+    ch = _channel(session, a, UNKNOWN_CHANNEL)
     if ch is None:
         return
-    if ch.bridge is None or a.get("Exten") not in session.sim.pbx.phones:
+    pbx = session.sim.pbx
+    context = a.get("Context") or ch.context
+    if ch.bridge is not None and not exists(pbx, context, a.get("Exten")):
+        session.reply(a, ok("Atxfer successfully queued"))
+        transfers.atxfer_nowhere(pbx, ch)
+        return
+    if ch.bridge is None or a.get("Exten") not in pbx.phones:
         session.reply(a, [("Response", "Error"), ("Message", "Atxfer failed")])
         return
     session.reply(a, ok("Atxfer successfully queued"))
-    transfers.atxfer(session.sim.pbx, ch, a.get("Exten"))
+    transfers.atxfer(pbx, ch, a.get("Exten"))
 
 
 @action("CancelAtxfer")
@@ -199,7 +229,7 @@ def cancel_atxfer(session: AmiSession, a: AmiMessage) -> None:
     """Asterisk queues the abort code on the channel: answered at once, acted on only when
     the channel is consulting."""
     pbx = session.sim.pbx
-    ch = _channel(session, a)
+    ch = _channel(session, a, UNKNOWN_CHANNEL)
     if ch is None:
         return
     session.reply(a, ok("CancelAtxfer successfully queued"))
@@ -214,7 +244,7 @@ def cancel_atxfer(session: AmiSession, a: AmiMessage) -> None:
 @action("Park")
 def park(session: AmiSession, a: AmiMessage) -> None:
     pbx = session.sim.pbx
-    ch = _channel(session, a)
+    ch = _channel(session, a, _does_not_exist(a))
     if ch is None:
         return
     back = pbx.by_name(a.get("TimeoutChannel"))

@@ -7,9 +7,18 @@ inventory file (:meth:`from_file`) or from the loaded database (:meth:`from_data
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from telephony.config.plan import (
+    AsteriskConfigRefused,
+    BedPhone,
+    PbxPlan,
+    StaffLine,
+    WardLine,
+    plan_from_database,
+    plan_from_file,
+)
 from wardline.domain.inventory_file import InventoryFile
 
 if TYPE_CHECKING:
@@ -29,6 +38,59 @@ class SimInventory:
     parking_spaces: tuple[str, ...] = tuple(str(n) for n in range(701, 721))
     nurse_calls: dict[str, str | None] = field(default_factory=dict)
     """A ward's nurse-call extension -> its nurse station (None: straight to the queue)."""
+    plan: PbxPlan | None = None
+    """The plan ``wardline asterisk-config`` renders for this hospital (the simulator's
+    dialplan is read from its output); None: made from the fields above."""
+    emergency_numbers: tuple[str, ...] = ("15", "17", "18", "112")
+
+    def pbx_plan(self) -> PbxPlan:
+        """The plan of the generated configuration: the hospital's own, else one made from the
+        phones, wards, queue and parking above (the lab)."""
+        if self.plan is not None:
+            return self.plan
+        station_ward = {
+            st: self.phones.get(st, ("", ""))[1] for st in self.nurse_calls.values() if st
+        }
+        wards = {
+            code: WardLine(code=code, name=code, nurse_station=None, nurse_call=None)
+            for ext, (_name, code) in self.phones.items()
+            if code and ext in self.beds
+        }
+        for call, station in self.nurse_calls.items():
+            code = station_ward.get(station or "", "") or next(iter(wards), "ward")
+            wards[code] = WardLine(code=code, name=code, nurse_station=station, nurse_call=call)
+        beds = [
+            BedPhone(
+                extension=ext, label=name, ward_code=code, nurse_station=wards[code].nurse_station
+            )
+            for ext, (name, code) in sorted(self.phones.items())
+            if ext in self.beds
+        ]
+        staff = [
+            StaffLine(
+                extension=ext,
+                kind="switchboard" if ext in self.operators else "nurse_station",
+                label=name,
+                ward_code=code if code in wards else None,
+            )
+            for ext, (name, code) in sorted(self.phones.items())
+            if ext not in self.beds
+        ]
+        return PbxPlan(
+            hospital_name="PBX simulator",
+            switchboard_number=self.queue_extensions[0],
+            queue_extension=self.queue_extensions[-1],
+            queue=self.queue,
+            operators=self.operators,
+            emergency_numbers=self.emergency_numbers,
+            parking_extension=self.parking_extension,
+            parking_first=self.parking_spaces[0],
+            parking_last=self.parking_spaces[-1],
+            beds=tuple(beds),
+            wards=tuple(sorted(wards.values(), key=lambda w: w.code)),
+            staff=tuple(staff),
+            dids=(),
+        )
 
     def is_bed(self, extension: str) -> bool:
         return extension in self.beds
@@ -66,7 +128,12 @@ class SimInventory:
                     for extension in [level.extension, *(level.extensions or ())]:
                         if extension:
                             phones[extension] = (f"{level.level} {ward.name}", ward.code)
-        return cls._with_hospital(phones, beds, nurse_calls, inv.hospital.model_dump())
+        found = cls._with_hospital(phones, beds, nurse_calls, inv.hospital.model_dump())
+        try:
+            plan: PbxPlan | None = plan_from_file(inv)
+        except AsteriskConfigRefused:  # an inventory the generator refuses: the fields' plan
+            plan = None
+        return replace(found, plan=plan)
 
     @classmethod
     async def from_database(cls, db: Database) -> SimInventory:
@@ -96,7 +163,12 @@ class SimInventory:
                 nurse_calls[ward.nurse_call_extension] = ward.nurse_station_extension
             meta = await s.get(InventoryMeta, "hospital")
             hospital: dict[str, Any] = dict(meta.value) if meta is not None else {}
-        return cls._with_hospital(phones, beds, nurse_calls, hospital)
+        found = cls._with_hospital(phones, beds, nurse_calls, hospital)
+        try:
+            plan: PbxPlan | None = await plan_from_database(db)
+        except AsteriskConfigRefused:
+            plan = None
+        return replace(found, plan=plan)
 
     @classmethod
     def _with_hospital(

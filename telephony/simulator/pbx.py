@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from telephony.lines.astdb_keys import ACTIVE, ON, bed_key
+from telephony.simulator.generated import GeneratedDialplan
 from telephony.simulator.inventory import SimInventory
 from telephony.simulator.model import (
     CAUSES,
@@ -44,6 +45,8 @@ class SimPbx:
         inventory: SimInventory | None = None,
     ) -> None:
         self.inventory = inventory or SimInventory.lab()
+        self.dialplan = GeneratedDialplan.of_plan(self.inventory.pbx_plan())
+        """What the generated configuration of this hospital has (contexts, extensions)."""
         self.phones = {
             ext: SimPhone(ext, name, ward, registered, "NOT_INUSE" if registered else "UNAVAILABLE")
             for ext, (name, ward) in self.inventory.phones.items()

@@ -39,11 +39,33 @@ def redirect(pbx: SimPbx, ch: SimChannel, exten: str) -> None:
     pbx.route(ch, exten)
 
 
-def blind_transfer(pbx: SimPbx, transferer: SimChannel, exten: str) -> bool:
+def redirect_nowhere(pbx: SimPbx, ch: SimChannel) -> None:
+    """A Redirect into an extension the dialplan does not have (Asterisk 22.10.1, see
+    captures/real_refused_redirect.ami): the channel
+    leaves its bridge, is hung up (SoftHangupRequest, Hangup, cause 16), its peer with it."""
+    leave_queue(pbx, ch, abandoned=False)
+    alone = pbx.leave_bridge(ch)
+    pbx.emit("SoftHangupRequest", [*channel_headers(ch), ("Cause", "16")])
+    ch.peer = None
+    ch.queue_name = ""
+    pbx.hangup_channel(ch, cause=16, request=False)
+    if alone is not None:
+        alone.peer = None
+        pbx.hangup_channel(alone, request=False)
+
+
+def blind_transfer(
+    pbx: SimPbx, transferer: SimChannel, exten: str, *, known: bool = True, context: str = ""
+) -> bool:
+    """The transferee goes to ``exten``; into an extension the dialplan does not have
+    (``known`` False) it is hung up there, as the transferer is."""
     transferee = pbx.channels.get(transferer.peer or "")
     if transferee is None or transferer.bridge is None:
         return False
     bridge_id = transferer.bridge
+    if not known:  # as captures/real_refused_blind_transfer.ami
+        pbx.emit("Unhold", channel_headers(transferer))
+        pbx.emit("SoftHangupRequest", [*channel_headers(transferee), ("Cause", "16")])
     pbx.emit(
         "BlindTransfer",
         [
@@ -52,15 +74,31 @@ def blind_transfer(pbx: SimPbx, transferer: SimChannel, exten: str) -> bool:
             *channel_headers(transferee, "Transferee"),
             *bridge_headers(bridge_id, 2),
             ("IsExternal", "Yes"),
-            ("Context", transferer.context),
+            ("Context", context or transferer.context),
             ("Extension", exten),
         ],
     )
     transferer.peer = transferee.peer = None
     pbx.leave_bridge(transferer)  # the transferee is left alone in the bridge, which goes
+    if not known:
+        pbx.hangup_channel(transferee, cause=16, request=False)
+        pbx.hangup_channel(transferer, cause=16, request=False)
+        return True
     pbx.hangup_channel(transferer, request=False)
     pbx.route(transferee, exten)
     return True
+
+
+def atxfer_nowhere(pbx: SimPbx, transferer: SimChannel) -> None:
+    """An attended transfer to an extension the dialplan does not have: the feature puts the
+    caller on hold, finds no such extension and takes the caller back (no consultation)."""
+    transferee = pbx.channels.get(transferer.peer or "")
+    pbx.emit("Hold", channel_headers(transferer))
+    if transferee is not None:
+        pbx.emit("MusicOnHoldStart", [*channel_headers(transferee), ("Class", "default")])
+    pbx.emit("Unhold", channel_headers(transferer))
+    if transferee is not None:
+        pbx.emit("MusicOnHoldStop", channel_headers(transferee))
 
 
 def atxfer(pbx: SimPbx, transferer: SimChannel, exten: str) -> bool:

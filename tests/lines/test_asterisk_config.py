@@ -119,7 +119,6 @@ def test_structure_of_every_generated_file(example: PbxPlan, tmp_path: Path) -> 
         DIALPLAN.trunk_context,
         DIALPLAN.queue_context,
         DIALPLAN.astdb_context,
-        DIALPLAN.astdb_check_context,
         "wl-bed-dial",
     ):
         assert context in contexts

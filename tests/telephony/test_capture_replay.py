@@ -66,7 +66,8 @@ async def replay(
     try:
         await link.start()
         await link.wait_synced(5)
-        await asyncio.wait_for(server.sent.wait(), 5)
+        # a generous bound: byte-by-byte pieces take long on a loaded machine (not a timing)
+        await asyncio.wait_for(server.sent.wait(), 120)
         for _ in range(200):
             await asyncio.sleep(0.01)
             if link._protocol is not None and link._protocol.decoder.pending() == 0:

@@ -23,6 +23,7 @@ REAL = {
     "park": "real_park_then_pick_up.ami",
     "dial": "real_dial_a_bed_then_hang_up.ami",
     "restart": "real_a_pbx_restart_rebuilds_the_state.ami",
+    "nurse": "real_a_bed_calling_its_nurse_station_shows_the_patient_name.ami",
 }
 
 
@@ -94,6 +95,13 @@ def test_real_park_and_pick_up() -> None:
     assert parked[0].space == unparked[0].space  # type: ignore[attr-defined]
     assert unparked[0].by_extension == "9000"  # type: ignore[attr-defined]
     assert not state.parked
+
+
+def test_real_bed_call_to_its_nurse_station_carries_the_patient_name() -> None:
+    events, _ = events_of(REAL["nurse"])
+    ringing = [e for e in of(events, ev.CallRinging) if e.ringing_extension == "2900"]  # type: ignore[attr-defined]
+    assert ringing and "DUPRÉ" in ringing[0].caller_name  # type: ignore[attr-defined]
+    assert of(events, ev.CallAnswered)[0].answered_by == "2900"  # type: ignore[attr-defined]
 
 
 def test_real_console_dial_is_answered_then_ended() -> None:

@@ -118,6 +118,34 @@ async def test_every_action_wardline_uses_is_allowed(real_pbx: RealPbx) -> None:
         await ami.close()
 
 
+async def test_a_large_write_lands_whole(real_pbx: RealPbx) -> None:
+    """Thousands of keys in one call (several writes side by side, several pieces each):
+    AstDB then holds exactly them, every value read back."""
+    link = make_link(real_pbx.ami_port, secret=AMI_SECRET)
+    await link.start()
+    try:
+        await link.wait_synced(10)
+        actions = PbxActions(link, CallState())
+        keys: dict[str, str] = {}
+        for i in range(1, 1201):
+            ext = str(20000 + i)
+            keys[f"bed/{ext}/active"] = "1" if i % 7 else "0"
+            keys[f"bed/{ext}/barring"] = ("internal", "local", "national", "international")[i % 4]
+            keys[f"bed/{ext}/dnd"] = "1" if i % 5 == 0 else "0"
+            keys[f"bed/{ext}/cidname"] = f"NOM{i} Prénom-{i} d'Essai"
+            keys[f"did/03881{i:05d}"] = ext
+        await actions.write(keys, ())
+        held = {f"bed/{k}": v for k, v in (await actions.tree("bed")).items()}
+        held.update({f"did/{k}": v for k, v in (await actions.tree("did")).items()})
+        assert held == keys
+        gone = [k for k in keys if k.startswith("did/")] + [f"bed/{20000 + i}/dnd" for i in (1, 2)]
+        await actions.write({}, gone)
+        assert await actions.tree("did") == {}
+        assert len(await actions.tree("bed")) == 4 * 1200 - 2
+    finally:
+        await link.stop()
+
+
 async def test_astdb_writes_through_the_dialplan(real_pbx: RealPbx) -> None:
     link = make_link(real_pbx.ami_port, secret=AMI_SECRET)
     await link.start()
@@ -138,23 +166,60 @@ async def test_astdb_writes_through_the_dialplan(real_pbx: RealPbx) -> None:
         assert await actions.get("did", "0388110007") is None
         await actions.write({}, [f"bed/{2000 + i}/active" for i in range(2, 200)])
         assert set(await actions.tree("bed")) == {"2001/active", "2001/cidname"}
-        # the dialplan checks each key itself: a write it refuses changes nothing
-        answers = await link.send(
-            {
-                "Action": "Originate",
-                "Channel": f"Local/{DIALPLAN.astdb_write}@{DIALPLAN.astdb_context}",
-                "Context": DIALPLAN.astdb_context,
-                "Exten": DIALPLAN.astdb_done,
-                "Priority": "1",
-                "Async": "true",
-                "Variable": ["WL_DB_N=2", "WL_DB_OP1=put,WL_DB_K1=bed/2001/active,WL_DB_V1=0",
-                             "WL_DB_OP2=put,WL_DB_K2=secret/key,WL_DB_V2=1"],
-            }
-        )  # fmt: skip
-        assert answers[-1].get("Response") == "Failure"
+        # the dialplan checks each piece itself: a write it refuses changes nothing
+        refused = (
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/active)=0,DB(secret/key)=1"'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/active)=0,DB(bed/2001/dnd)=2"'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/cidname)=a(b,DB(secret/key)=1"'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/cidname)=a[b],DB(bed/2001/dnd)=1"'],
+            ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/active)=0,Set(secret)=1"'],
+            ["WL_DB_NP=0,WL_DB_ND=1", 'WL_DB_D1="bed/2001/active,secret/key"'],
+            ["WL_DB_NP=2,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2001/active)=0"'],
+            ["WL_DB_NP=0,WL_DB_ND=0"],
+            ["WL_DB_N=2", "WL_DB_OP1=put,WL_DB_K1=bed/2001/active,WL_DB_V1=0"],
+        )
+        for variables in refused:
+            answers = await link.send(
+                {
+                    "Action": "Originate",
+                    "Channel": f"Local/{DIALPLAN.astdb_write}@{DIALPLAN.astdb_context}",
+                    "Context": DIALPLAN.astdb_context,
+                    "Exten": DIALPLAN.astdb_done,
+                    "Priority": "1",
+                    "Async": "true",
+                    "Variable": variables,
+                }
+            )
+            assert answers[-1].get("Response") == "Failure", variables
         assert await actions.get("bed", "2001/active") == "1"
+        assert await actions.get("bed", "2001/dnd") is None
+        assert await actions.get("bed", "2001/cidname") == "DUPRÉ Hélène-Marie d'Arc"
         assert await actions.get("secret", "key") is None
         with pytest.raises(PbxActionFailed):
             await actions.put("bed/2001", "active", "yes")
     finally:
         await link.stop()
+
+
+async def test_known_limit_an_async_originate_variable_writes_astdb(real_pbx: RealPbx) -> None:
+    """Asterisk 22.10.1 sets an async Originate's variables outside the AMI thread, where
+    ``live_dangerously = no`` does not apply: the ``originate`` class alone writes an AstDB
+    key through ``Variable: DB(...)`` (asterisk_conf/README.md says so; when Asterisk closes
+    this, this test fails and the README must change)."""
+    ami = await RawAmi.login(real_pbx.ami_port)
+    try:
+        answer = await ami.action(
+            "Originate",
+            Channel=f"Local/{DIALPLAN.astdb_done}@{DIALPLAN.astdb_context}",
+            Context=DIALPLAN.astdb_context,
+            Exten=DIALPLAN.astdb_done,
+            Priority="1",
+            Async="true",
+            Variable="DB(probe/async)=1",
+        )
+        assert answer.get("Response") == "Success"
+        await ami.wait_event("OriginateResponse", ActionID=answer.action_id)
+        found = await ami.action("DBGet", Family="probe", Key="async")
+        assert found.get("Message") == "Result will follow"
+    finally:
+        await ami.close()

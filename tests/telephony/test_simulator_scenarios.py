@@ -292,19 +292,22 @@ async def test_astdb_writes_go_through_the_dialplan_and_refuse_other_keys(lab: L
     ):
         with pytest.raises(PbxActionFailed, match="Permission denied"):
             await lab.session.link.send({"Action": name, **fields})
-    # the dialplan checks every key itself: a write it refuses changes nothing
+    # the dialplan checks every piece itself: a write it refuses changes nothing (the same
+    # refusals as tests/telephony/test_real_pbx_ami.py on a real Asterisk)
     refused = {"Action": "Originate", "Channel": "Local/write@wl-astdb", "Context": "wl-astdb"}
-    answers = await lab.session.link.send(
-        {
-            **refused,
-            "Exten": "done",
-            "Priority": "1",
-            "Async": "true",
-            "Variable": ["WL_DB_N=2", "WL_DB_OP1=put", "WL_DB_K1=bed/2006/active",
-                         "WL_DB_V1=0", "WL_DB_OP2=put", "WL_DB_K2=secret/x", "WL_DB_V2=1"],
-        }
-    )  # fmt: skip
-    assert answers[-1].get("Response") == "Failure"
+    for variables in (
+        ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2006/active)=0,DB(secret/x)=1"'],
+        ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2006/cidname)=a(b,DB(secret/x)=1"'],
+        ["WL_DB_NP=1,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2006/cidname)=a[b],DB(bed/2006/dnd)=1"'],
+        ["WL_DB_NP=0,WL_DB_ND=1", 'WL_DB_D1="bed/2006/active,secret/x"'],
+        ["WL_DB_NP=2,WL_DB_ND=0", 'WL_DB_P1="DB(bed/2006/active)=0"'],
+        ["WL_DB_NP=0,WL_DB_ND=0"],
+        ["WL_DB_N=1", "WL_DB_OP1=put,WL_DB_K1=bed/2006/active,WL_DB_V1=0"],
+    ):
+        answers = await lab.session.link.send(
+            {**refused, "Exten": "done", "Priority": "1", "Async": "true", "Variable": variables}
+        )
+        assert answers[-1].get("Response") == "Failure", variables
     assert lab.sim.astdb["bed/2006/active"] == "1"
     assert not lab.session.state.calls  # the writes' Local channels are no calls
 
