@@ -1,0 +1,221 @@
+"""Two ``wardline serve`` processes, one hospital: under a steady load of ADT messages (MLLP
+to both instances in turn), nurse-call presses (MQTT) and bedside writes (outbox), the
+instance holding the leases is killed (kill -9) at random moments and started again, once
+paused (SIGSTOP: a partition or a GC stall, then SIGCONT with stale authority) and once cut
+off PostgreSQL (a proxy that drops every byte). Then, from the sources of truth:
+
+- every acked ADT message is in the inbox once and applied; each stay is where the feed left
+  it (nothing lost, nothing applied twice);
+- every nurse-call press raised exactly one call, rung at its ward's station;
+- the bed lines in the PBX's AstDB equal the stays;
+- each bedside write created once at the EHR, sent again only by an instance killed mid-send;
+- the console on the survivor kept its live feed: it saw the call pressed after the kill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.cluster.checks import (
+    BedsideWrites,
+    Findings,
+    adt_findings,
+    fetch,
+    line_findings,
+    nurse_call_findings,
+)
+from tests.cluster.harness import Cluster, Instance, running_cluster
+from tests.cluster.load import AdtFeed, AdtPlan, Console, NurseCallButtons, Press, RingRecorder, now
+from tests.services import need_mosquitto, need_postgres
+
+ROUNDS = int(os.environ.get("WARDLINE_CHAOS_ROUNDS", "20"))
+SEED = int(os.environ.get("WARDLINE_CHAOS_SEED", "16"))
+
+
+def lease_holders(report: dict[str, Any] | None) -> dict[str, str]:
+    """Duty -> instance id, as /readyz reports the leases (empty when it does not)."""
+    if not report:
+        return {}
+    leases = report.get("leases") or report.get("checks", {}).get("leases", {})
+    if isinstance(leases, dict) and isinstance(leases.get("leases"), dict):
+        leases = leases["leases"]
+    out: dict[str, str] = {}
+    items = leases.items() if isinstance(leases, dict) else enumerate(leases or [])
+    for duty, holder in items:
+        if isinstance(holder, dict):
+            duty = holder.get("duty", holder.get("name", duty))
+            holder = holder.get("holder") or holder.get("instance") or holder.get("owner")
+        if isinstance(holder, str):
+            out[str(duty)] = holder
+    return out
+
+
+async def holder_of_leases(cluster: Cluster, http: aiohttp.ClientSession) -> Instance | None:
+    for instance in cluster.instances:
+        if not instance.alive or instance.paused:
+            continue
+        holders = lease_holders(await instance.readiness(http))
+        if holders:
+            names = set(holders.values())
+            return next((i for i in cluster.instances if i.name in names), None)
+    return None
+
+
+async def settle(predicate: Any, timeout: float) -> bool:  # noqa: ASYNC109
+    """Poll until ``predicate()`` holds; False at the deadline (a finding, not a crash)."""
+    deadline = now() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return True
+        if now() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+
+
+async def call_of(cluster: Cluster, press: Press) -> int | None:
+    rows = await fetch(cluster, "SELECT id FROM nurse_calls WHERE press_key = $1", press.key)
+    return rows[0]["id"] if rows else None
+
+
+class Chaos:
+    def __init__(self, cluster: Cluster, http: aiohttp.ClientSession) -> None:
+        self.cluster, self.http = cluster, http
+        self.rng = random.Random(SEED)
+        self.rings = RingRecorder(cluster.pbx)
+        self.found = Findings()
+        self.kills = 0
+        self.consoles = {i.name: Console(i) for i in cluster.instances}
+
+    async def victim(self, round_no: int) -> Instance:
+        holder = await holder_of_leases(self.cluster, self.http)
+        return holder or self.cluster.instances[round_no % len(self.cluster.instances)]
+
+    async def after_loss(self, survivor: Instance, buttons: NurseCallButtons, what: str) -> None:
+        """A call pressed once the victim is gone: raised, rung at its station, and seen on the
+        console of the survivor."""
+        since = now()
+        press = await buttons.press()
+        assert press is not None, "not enough beds for the presses"
+
+        async def rung() -> bool:
+            call = await call_of(self.cluster, press)
+            return call is not None and self.rings.rang(call, press.bed.station)
+
+        if not await settle(rung, 20):
+            self.found.add("takeover.no_ring", f"{what}: {press.bed.label}")
+        console = self.consoles[survivor.name]
+        if not await settle(lambda: console.saw(press.bed.label, since), 10):
+            self.found.add("feed.survivor_silent", f"{what}: {press.bed.label} on {survivor.name}")
+
+    async def kill_round(self, round_no: int, buttons: NurseCallButtons) -> None:
+        victim = await self.victim(round_no)
+        survivor = next(i for i in self.cluster.instances if i is not victim)
+        await asyncio.wait_for(self.consoles[survivor.name].connected.wait(), 20)
+        await victim.kill()
+        self.kills += 1
+        await self.after_loss(survivor, buttons, f"kill {round_no} of {victim.name}")
+        await victim.start()
+        await victim.wait_ready(self.http)
+
+    async def pause_round(self, buttons: NurseCallButtons, seconds: float) -> None:
+        victim = await self.victim(0)
+        survivor = next(i for i in self.cluster.instances if i is not victim)
+        victim.pause()
+        await self.after_loss(survivor, buttons, f"pause of {victim.name}")
+        await asyncio.sleep(max(0.0, seconds))
+        victim.resume()  # it wakes up believing it still holds what it held
+        await victim.wait_ready(self.http)
+
+    async def cut_round(self, name: str, buttons: NurseCallButtons, seconds: float) -> None:
+        proxy = self.cluster.proxies[name]
+        cut_off = self.cluster.by_name(name)
+        survivor = next(i for i in self.cluster.instances if i is not cut_off)
+        proxy.cut()
+        await self.after_loss(survivor, buttons, f"{name} cut off PostgreSQL")
+        await asyncio.sleep(seconds)
+        proxy.mend()
+        await cut_off.wait_ready(self.http)
+
+
+async def press_steadily(buttons: NurseCallButtons, stop: asyncio.Event, every: float) -> None:
+    while await buttons.press() is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        if stop.is_set():
+            return
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: leases and fan-out not merged yet")
+async def test_kill_the_lease_holder_under_load(tmp_path: Path) -> None:
+    need_postgres()
+    need_mosquitto()
+    async with running_cluster(tmp_path, ("a", "b"), beds=240, proxied=("b",)) as cluster:
+        beds = cluster.beds
+        plan = AdtPlan(beds[: len(beds) // 2], SEED)
+        feeds = [
+            AdtFeed("F1", cluster.instances, plan),
+            AdtFeed("F2", list(reversed(cluster.instances)), plan),
+        ]
+        writes = BedsideWrites(cluster)
+        stop = asyncio.Event()
+        async with aiohttp.ClientSession() as http, NurseCallButtons(beds) as buttons:
+            chaos = Chaos(cluster, http)
+            for console in chaos.consoles.values():
+                console.start()
+            load = [
+                *(asyncio.create_task(f.run(stop)) for f in feeds),
+                asyncio.create_task(press_steadily(buttons, stop, 2.0)),
+                asyncio.create_task(writes.run(stop, 0.5)),
+            ]
+            try:
+                for round_no in range(ROUNDS):
+                    await asyncio.sleep(chaos.rng.uniform(0.2, 1.5))
+                    if round_no == ROUNDS // 3:
+                        await chaos.pause_round(buttons, 6.0)
+                    if round_no == 2 * ROUNDS // 3:
+                        await chaos.cut_round("b", buttons, 6.0)
+                    await chaos.kill_round(round_no, buttons)
+            finally:
+                stop.set()
+                await asyncio.gather(*load)
+                for console in chaos.consoles.values():
+                    await console.stop()
+                for feed in feeds:
+                    await feed.close()
+            await settle(writes.delivered, 30)
+            await settle(lambda: _lines_settled(cluster), 30)
+            found = Findings()
+            for part in (
+                await adt_findings(cluster, feeds, plan),
+                await line_findings(cluster),
+                await nurse_call_findings(cluster, buttons.presses, chaos.rings),
+                writes.findings(chaos.kills),
+                chaos.found,
+            ):
+                for kind, items in part.problems.items():
+                    for item in items:
+                        found.add(kind, item)
+            await writes.close()
+        sent = sum(len(f.sent) for f in feeds)
+        summary = (
+            f"{chaos.kills} kills, {sent} ADT messages ({sum(f.resends for f in feeds)} resent), "
+            f"{len(buttons.presses)} presses, {len(writes.ids)} bedside writes"
+        )
+        print(summary)  # noqa: T201 (the run's size, in the test's output)
+        assert sent > 0 and buttons.presses and writes.ids, summary
+        assert not found.problems, f"{summary}\n{found.report()}"
+
+
+async def _lines_settled(cluster: Cluster) -> bool:
+    return not (await line_findings(cluster)).problems
