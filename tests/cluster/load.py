@@ -50,8 +50,9 @@ class AdtPlan:
     """Patients admitted, transferred, then (most of them) discharged; a bed is used by one
     patient only, so the end state does not depend on the order of different patients."""
 
-    def __init__(self, beds: list[WardBed], seed: int) -> None:
+    def __init__(self, beds: list[WardBed], seed: int, prefix: str = "VC") -> None:
         self._beds = iter(beds)
+        self.prefix = prefix
         self.rng = random.Random(seed)
         self.stays: dict[str, PlannedStay] = {}
         self._numbers = itertools.count(1)
@@ -63,7 +64,8 @@ class AdtPlan:
             return None
         n = next(self._numbers)
         patient = AdtPatient(
-            ipp=f"77{n:05d}", family=f"CLUSTER{n}", given="Test", visit_number=f"VC{n:05d}",
+            ipp=f"{self.prefix}{n:05d}", family=f"CLUSTER{n}", given="Test",
+            visit_number=f"{self.prefix}{n:05d}",
             birth_date=date(1960, 1, 1) , sex="F",
         )  # fmt: skip
         stay = PlannedStay(patient.visit_number, [first, second])
@@ -99,10 +101,13 @@ class AdtFeed:
     targets: list[Instance]
     plan: AdtPlan
     timeout: float = 2.0
-    pause: float = 0.05
+    pause: float = 0.3
     acked: dict[str, str] = field(default_factory=dict)
     sent: list[AdtSend] = field(default_factory=list)
     resends: int = 0
+    """Messages written to an instance that gave no ACK, sent again to the next one."""
+    refusals: int = 0
+    """Connections refused (the instance is down): the message goes to the next one."""
     latencies: list[float] = field(default_factory=list)
     _conns: dict[str, Any] = field(default_factory=dict)
     _turn: int = 0
@@ -126,21 +131,23 @@ class AdtFeed:
             target = self.targets[self._turn % len(self.targets)]
             self._turn += 1
             attempt += 1
-            if attempt > 1:
-                self.resends += 1
+            written = [False]
             try:
-                code = await self._exchange(target, send.message)
-            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                code = await self._exchange(target, send.message, written)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError):
                 await self._close(target)
+                if written[0]:
+                    self.resends += 1
+                else:
+                    self.refusals += 1
                 if attempt % len(self.targets) == 0:
                     await asyncio.sleep(0.2)  # every address tried: wait a little
-                del exc
                 continue
             self.acked[send.control_id] = code
             self.latencies.append(time.monotonic() - started)
             return code
 
-    async def _exchange(self, target: Instance, message: bytes) -> str:
+    async def _exchange(self, target: Instance, message: bytes, written: list[bool]) -> str:
         conn = self._conns.get(target.name)
         async with asyncio.timeout(self.timeout):
             if conn is None:
@@ -148,6 +155,7 @@ class AdtFeed:
                 self._conns[target.name] = conn
             reader, writer = conn
             writer.writeblock(message)
+            written[0] = True
             await writer.drain()
             ack: bytes = await reader.readblock()
         return ack_code(ack)
@@ -249,8 +257,13 @@ class Console:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def saw(self, text: str, since: float) -> bool:
-        return any(at >= since and text in json.dumps(e) for at, e in self.events)
+    def saw(self, bed_label: str, since: float) -> bool:
+        """A live event (not a snapshot on connecting) naming the bed, since ``since``."""
+        quoted = json.dumps(bed_label)
+        return any(
+            at >= since and e.get("topic") != "snapshot" and quoted in json.dumps(e)
+            for at, e in self.events
+        )
 
     async def _run(self) -> None:
         base = self.instance.base_url
