@@ -31,7 +31,7 @@ def setup(app: web.Application) -> None:
         return
     edge = BedsideEdge(
         settings, BedsideOptions(), db=app[k.DATABASE], bus=app[k.BUS], stays=app[k.STAYS],
-        clock=app[k.CLOCK], audit=app[k.AUDIT],
+        clock=app[k.CLOCK], audit=app[k.AUDIT], leases=app[k.LEASES].duty,
     )  # fmt: skip
     app[BEDSIDE] = edge
     app[NURSE_CALLS] = edge.nurse_calls

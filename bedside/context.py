@@ -169,6 +169,10 @@ class BedsideContext:
         bus.subscribe(kinds, self.handle, name="bedside.context")
 
     async def handle(self, event: DomainEvent) -> None:
+        if event.remote:
+            # Another instance made the change and publishes the context itself: two
+            # publishers reading the stays at different moments could leave the older on top.
+            return
         if isinstance(event, InventoryLoaded):
             await self.resync()
             return

@@ -23,6 +23,7 @@ from bedside.presence import TerminalRegistry
 from bedside.stays_port import StayReader
 from bedside.topics import Topics
 from wardline.bus import EventBus
+from wardline.cluster.leases import NURSE_CALL_ESCALATION, TERMINAL_RESYNC, DutyLease, LeaseLost
 from wardline.domain.audit import AuditLog
 from wardline.settings import Settings
 
@@ -45,8 +46,12 @@ class BedsideEdge:
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        leases: Callable[[str], DutyLease] = DutyLease.solo,
     ) -> None:
         self.options = options
+        self._db = db
+        self.resync_lease = leases(TERMINAL_RESYNC)
+        """The broker's retained state is rebuilt by the holder (several instances)."""
         self.topics = Topics(options.topic_root)
         self.places = Places(db)
         address = parse_mqtt_url(settings.mqtt_url.get_secret_value())
@@ -64,6 +69,7 @@ class BedsideEdge:
         self.nurse_calls = NurseCalls(
             db=db, bus=bus, link=self.link, topics=self.topics, places=self.places, clock=clock,
             sleep=sleep, audit=audit, planner=RingPlanner(settings.default_language),
+            lease=leases(NURSE_CALL_ESCALATION),
         )  # fmt: skip
         self.nurse_calls.subscribe(bus)
         self.gateway = TerminalGateway(
@@ -88,6 +94,7 @@ class BedsideEdge:
         self.resyncs = 0
         self._resync_wanted = asyncio.Event()
         self.link.when_connected(self._connected)
+        self.resync_lease.when_acquired(self._resync_wanted.set)  # another may have missed some
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -124,8 +131,11 @@ class BedsideEdge:
 
     @property
     def synced(self) -> bool:
-        """Connected, and the retained state rebuilt on this very connection."""
-        return self.link.state == "up" and self.synced_connection == self.link.connections
+        """Connected, and the retained state rebuilt on this very connection (by this
+        instance when it holds the resync lease; otherwise it is the holder's)."""
+        if self.link.state != "up":
+            return False
+        return not self.resync_lease.held or self.synced_connection == self.link.connections
 
     def _connected(self, connection: int) -> None:
         self._resync_wanted.set()
@@ -140,10 +150,15 @@ class BedsideEdge:
             await self._resync_wanted.wait()
             self._resync_wanted.clear()
             connection = self.link.connections
+            if not self.resync_lease.held:
+                continue  # the holder rebuilds; this instance does when it takes the lease
             try:
+                await self._check_lease()
                 await self.context.resync()
                 if self.options.survey_retained:
                     await self._erase_strays()
+            except LeaseLost:
+                continue
             except BedsideError as exc:
                 log.warning("bedside.sync_retry", error=exc.error_id)
                 self._resync_wanted.set()
@@ -160,6 +175,12 @@ class BedsideEdge:
             self.resyncs += 1
             if not self._resync_wanted.is_set() and self.link.connections == connection:
                 self.synced_connection = connection
+
+    async def _check_lease(self) -> None:
+        """The resync lease checked in the database before rebuilding (the rebuild only
+        publishes what the database says, so a stale one repeats state, never invents it)."""
+        async with self._db.session() as session:
+            await self.resync_lease.fence(session)
 
     async def _erase_strays(self) -> None:
         """Whatever the broker kept for terminals that left the inventory goes too."""

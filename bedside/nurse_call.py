@@ -28,6 +28,7 @@ from bedside.nurse_call_notices import NoticeOutbox, NoticePublisher
 from bedside.nurse_call_ring_plan import RingPlanner
 from bedside.topics import Topics
 from wardline.bus import EventBus
+from wardline.cluster.leases import NURSE_CALL_ESCALATION, DutyLease, LeaseLost
 from wardline.db.models import StaffUser
 from wardline.domain import staff
 from wardline.domain.audit import AuditLog
@@ -95,8 +96,11 @@ class NurseCalls:
         planner: RingPlanner | None = None,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lease: DutyLease | None = None,
     ) -> None:
         self._db = db
+        self.lease = lease or DutyLease.solo(NURSE_CALL_ESCALATION)
+        """Escalation and the rings of open calls are the holder's (several instances)."""
         self.places = places or Places(db)
         self._bus = bus
         self._audit = audit or AuditLog(clock=clock)
@@ -300,6 +304,7 @@ class NurseCalls:
         raised: list[tuple[NurseCallView, dict[str, str | None], str | None]] = []
         rings: list[NurseCallRingWanted] = []
         async with self._lock, self._db.session() as session:
+            await self.lease.fence(session)  # the levels stored only under the lease
             calls = (
                 await session.scalars(select(NurseCall).where(NurseCall.state == "open"))
             ).all()
@@ -351,6 +356,7 @@ class NurseCalls:
         rings follow from them). Returns how many."""
         rings: list[NurseCallRingWanted] = []
         async with self._lock, self._db.session() as session:
+            await self.lease.fence(session)
             calls = (
                 await session.scalars(select(NurseCall).where(NurseCall.state == "open"))
             ).all()
@@ -363,15 +369,22 @@ class NurseCalls:
         return len(rings)
 
     async def run_escalation(self, tick: float) -> None:
-        """Background loop (kept by the component): ring the calls left open, then check
-        escalations every ``tick`` seconds."""
-        rung = False
+        """Background loop (kept by the component): while this instance holds the escalation
+        lease, ring the calls left open (once per acquisition: the deadlines and levels are
+        in the database, so a new holder carries on where the last one stopped), then check
+        escalations every ``tick`` seconds. Any instance raises calls; only the holder
+        escalates them."""
+        rung = 0  # the lease's generation whose open calls were rung
         while True:
             try:
-                if not rung:
-                    await self.ring_open_calls()
-                    rung = True
-                await self.escalate_due()
+                if self.lease.held:
+                    if rung != self.lease.generation:
+                        generation = self.lease.generation
+                        await self.ring_open_calls()
+                        rung = generation
+                    await self.escalate_due()
+            except LeaseLost:
+                log.info("nurse_call.escalation_lease_lost")
             except Exception:
                 log.exception("nurse_call.escalation_failed")
             await self._sleep(tick)

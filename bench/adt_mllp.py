@@ -88,12 +88,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def drive(port: int, work: list[list[bytes]], senders: int) -> tuple[float, list[float], int]:
-    """Send every patient's messages, spread over senders: (seconds, latencies, non-AA)."""
+async def drive(
+    port: int | list[int], work: list[list[bytes]], senders: int
+) -> tuple[float, list[float], int]:
+    """Send every patient's messages, spread over senders (sender i to the i-th port, in
+    turn, when several instances listen): (seconds, latencies, non-AA)."""
+    ports = port if isinstance(port, list) else [port]
     latencies: list[float] = []
     refused = 0
 
-    async def sender(chunk: list[list[bytes]]) -> None:
+    async def sender(chunk: list[list[bytes]], port: int) -> None:
         nonlocal refused
         reader, writer = await open_hl7_connection("127.0.0.1", port)
         try:
@@ -110,7 +114,7 @@ async def drive(port: int, work: list[list[bytes]], senders: int) -> tuple[float
             writer.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(sender(work[i::senders]) for i in range(senders)))
+    await asyncio.gather(*(sender(work[i::senders], ports[i % len(ports)]) for i in range(senders)))
     return time.perf_counter() - start, latencies, refused
 
 
@@ -159,6 +163,34 @@ async def hospital(url: str, beds: int) -> tuple[Database, Stays]:
         await load_inventory(db, path, SYSTEM_ADMIN_CLI, audit)
     # DIDs are reused at once: the benchmark admits more patients than the pool holds
     return db, Stays(db, EventBus(), audit, quarantine=timedelta(0))
+
+
+async def two_instances(
+    url: str, work: list[list[bytes]], senders: int
+) -> tuple[float, list[float], int, tuple[int, int]]:
+    """Two instances (each its own engine, pool, domain and listener) on one database, the
+    senders spread over both; they claim their messages (``ehr_bridge/adt_claims.py``)."""
+    dbs = [Database(url), Database(url)]
+    audit = AuditLog()
+    processors = [
+        AdtProcessor(db, Stays(db, EventBus(), audit, quarantine=timedelta(0))) for db in dbs
+    ]
+    listeners = [AdtListener(processor, port=0) for processor in processors]
+    try:
+        for listener in listeners:
+            await listener.start()
+        ports = [listener.port for listener in listeners if listener.port is not None]
+        seconds, latencies, refused = await drive(ports, work, senders)
+        grouped = (
+            sum(p.batches.batches for p in processors),
+            sum(p.batches.split for p in processors),
+        )
+    finally:
+        for listener in listeners:
+            await listener.stop()
+        for db in dbs:
+            await db.dispose()
+    return seconds, latencies, refused, grouped
 
 
 class NoDomain:
@@ -225,6 +257,9 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 grouped = processor.batches.batches, processor.batches.split
             finally:
                 await listener.stop()
+            two_s, two_lat, two_refused, two_grouped = await two_instances(
+                url, workload(args.patients, beds, "T"), args.senders
+            )
             inbox_only = AdtListener(AdtProcessor(db, NoDomain()), port=0)
             await inbox_only.start()
             try:
@@ -243,6 +278,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         f" {args.senders} senders"
     )
     result = summary("wardline", seconds, latencies)
+    two = summary("2 instances", two_s, two_lat)
     floor = summary("mllp floor", floor_s, floor_lat)
     inbox = summary("inbox only", inbox_s, inbox_lat)
     domain = summary("domain only", domain_s, domain_lat)
@@ -253,6 +289,11 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         f"vs mllp floor: x{result['per_second'] / floor['per_second']:.3f}; non-AA: {refused}"
     )
     print(f"group commits: {grouped[0]} batches, {grouped[1]} split back into single messages")
+    print(
+        f"two instances on one database (same process and cores): "
+        f"x{two['per_second'] / result['per_second']:.2f} of one; non-AA: {two_refused}; "
+        f"{two_grouped[0]} batches, {two_grouped[1]} split"
+    )
     return {
         "bench": "adt_mllp",
         "wardline": result,
@@ -263,6 +304,9 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         "ratio_to_target": round(ratio_target, 2),
         "ratio_to_domain_only": round(result["per_second"] / domain["per_second"], 3),
         "non_aa": refused,
+        "two_instances": two,
+        "two_instances_ratio_to_one": round(two["per_second"] / result["per_second"], 3),
+        "two_instances_non_aa": two_refused,
         "batches": grouped[0],
         "batches_split": grouped[1],
     }

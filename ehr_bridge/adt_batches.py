@@ -7,7 +7,10 @@ their settlements commit together, and their ACKs go out after that commit. A ba
 refuses in part (an AE), or that fails in any way, is rolled back whole and its messages are
 applied again one by one, each in its own transaction, exactly as without batching. Messages
 of one patient never share a batch: the processor applies them one after the other; batches
-run one at a time, in the order their messages came.
+run one at a time, in the order their messages came. With several instances on one database,
+a batch claims its messages and its patients' turn (``ehr_bridge/adt_claims.py``); when
+another instance applied one of them, or holds an earlier message of one of the patients,
+the batch goes one by one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ehr_bridge import adt_inbox as inbox
+from ehr_bridge.adt_claims import OutOfTurn, claim
 from ehr_bridge.adt_message import Command
 from ehr_bridge.coalescing import Coalescing
 from wardline.db.engine import Database
@@ -104,6 +108,9 @@ class AdtBatches(Generic[T]):
     async def _together(self, batch: list[_Waiting]) -> list[DomainEvent]:
         events: list[DomainEvent] = []
         async with self.db.session() as s:
+            keys = [(w.entry.id, w.entry.patient_key) for w in batch]
+            if len(await claim(s, keys)) != len(batch):  # some applied elsewhere meanwhile
+                raise OutOfTurn("adt.claimed_elsewhere", "a message was applied elsewhere")
             with deferred_rows() as rows:
                 for waiting in batch:
                     _view, produced = await self.stays.apply_in(s, waiting.command, self.actor)

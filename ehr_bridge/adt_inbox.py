@@ -58,7 +58,7 @@ _INSERT = {
 }
 _SETTLE = (
     update(_TABLE)
-    .where(_TABLE.c.id == bindparam("message_id"))
+    .where(_TABLE.c.id == bindparam("message_id"), _TABLE.c.status != APPLIED)
     .values(
         status=bindparam("status"),
         ack_code=bindparam("ack_code"),

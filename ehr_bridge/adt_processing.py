@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ehr_bridge import adt_inbox as inbox
 from ehr_bridge.adt_batches import AdtBatches, StayCommands
+from ehr_bridge.adt_claims import AppliedElsewhere, claim, waiting_before
 from ehr_bridge.adt_message import IGNORED_EVENTS, AdtMessage, Command, parse_adt
 from ehr_bridge.adt_refusals import StorageRefused, hl7_error_code, refused, safe_key
 from ehr_bridge.coalescing import Coalescing
@@ -308,6 +309,8 @@ class AdtProcessor:
         return replace(command, at=time.later)
 
     async def _apply_alone(self, entry: inbox.InboxEntry, command: Command) -> Outcome:
+        for earlier in await waiting_before(self.db, entry):  # persisted by another instance
+            await self._apply_one(earlier, retry_errors=False)
         return await self._apply_one(entry, retry_errors=False, command=command)
 
     async def _apply_one(
@@ -324,6 +327,9 @@ class AdtProcessor:
                 # The stay change and the message's settlement commit together: a crash
                 # can never leave a message applied but still pending (applied twice).
                 async with self.db.session() as s:
+                    mine = [(message_id, entry.patient_key)]
+                    if not await claim(s, mine, in_turn=False, statuses=sorted(allowed)):
+                        raise AppliedElsewhere("adt.applied_elsewhere", "settled elsewhere")
                     _view, events = await self.stays.apply_in(s, command, self.actor)
                     await inbox.settle_in(
                         s, message_id, status=inbox.APPLIED, ack_code="AA", at=self.clock()
@@ -334,6 +340,8 @@ class AdtProcessor:
             if isinstance(exc, Hl7Error):
                 status, code = inbox.REJECTED, "AR"
             log.info("adt.refused", message_id=message_id, error_id=error_id)
+        except AppliedElsewhere:
+            return _outcome_of(await inbox.get(self.db, message_id) or entry)
         except StorageError:
             raise
         except DBAPIError as exc:

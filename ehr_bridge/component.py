@@ -31,6 +31,7 @@ from ehr_bridge.fhir_client import SharedSessionClient
 from ehr_bridge.health import register_health
 from ehr_bridge.outbox import OutboxWorker
 from wardline import appkeys as k
+from wardline.cluster.leases import OUTBOX
 from wardline.domain.clinical_record_port import (
     AdministrationInput,
     BedsideRecord,
@@ -135,7 +136,10 @@ async def _fhir_context(app: web.Application) -> AsyncIterator[None]:
         records = BedsideRecords(
             client, options, settings.fhir_cache_ttl_seconds, clock=app[k.CLOCK]
         )
-        worker = OutboxWorker(app[k.DATABASE], client, options, clock=app[k.CLOCK], bus=app[k.BUS])
+        worker = OutboxWorker(
+            app[k.DATABASE], client, options, clock=app[k.CLOCK], bus=app[k.BUS],
+            lease=app[k.LEASES].duty(OUTBOX),
+        )  # fmt: skip
         bridge.client, bridge.records, bridge.worker = client, records, worker
         bridge.clinical_record = EhrClinicalRecord(
             app[k.DATABASE],

@@ -41,6 +41,7 @@ from ehr_bridge.fhir_client import SharedSessionClient
 from ehr_bridge.fhir_mapping import reference_id
 from ehr_bridge.models import EhrOutbox
 from wardline.bus import EventBus
+from wardline.cluster.leases import OUTBOX, DutyLease, LeaseLost
 from wardline.db.base import utcnow
 from wardline.db.engine import Database
 from wardline.domain.clinical_record_port import OutboxItem
@@ -159,9 +160,13 @@ class OutboxWorker:
         options: EhrOptions,
         clock: Callable[[], datetime] = utcnow,
         bus: EventBus | None = None,
+        lease: DutyLease | None = None,
     ) -> None:
         self.db, self.client, self.options, self.clock = db, client, options, clock
         self.bus = bus
+        self.lease = lease or DutyLease.solo(OUTBOX)
+        """Delivery is the holder's; each settlement is fenced (several instances)."""
+        self.lease.when_acquired(self.wake)
         self._wake = asyncio.Event()
         self.delivered = 0
         self.last_error: str | None = None
@@ -174,9 +179,12 @@ class OutboxWorker:
         while True:
             self._wake.clear()
             try:
-                await self.deliver_due()
+                if self.lease.held:
+                    await self.deliver_due()
             except asyncio.CancelledError:
                 raise
+            except LeaseLost:
+                log.info("outbox.lease_lost")
             except Exception:  # the database may be away: log, wait, try again
                 log.exception("outbox.cycle_failed")
             with contextlib.suppress(TimeoutError):
@@ -196,6 +204,8 @@ class OutboxWorker:
             )
         done = 0
         for row_id in ids:
+            if not self.lease.held:
+                break  # the new holder goes on (a conditional create never duplicates)
             done += await self._deliver(row_id)
         return done
 
@@ -229,6 +239,7 @@ class OutboxWorker:
         except EhrError as exc:
             error = exc.message
         async with self.db.session() as s:
+            await self.lease.fence(s)  # a stale holder's settlement is refused
             row = await s.get(EhrOutbox, row_id)
             assert row is not None
             visit, kind_of_write = row.visit_number, row.kind

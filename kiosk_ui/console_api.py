@@ -34,6 +34,7 @@ def local_datetime(moment: datetime, zone: ZoneInfo, lang: str) -> str:
         moment = moment.replace(tzinfo=UTC)
     return format_datetime(moment.astimezone(zone), "medium", tzinfo=zone, locale=lang)
 
+
 ROLE = ("switchboard",)
 Extension = Field(pattern=r"^[0-9*#+]{1,32}$")
 

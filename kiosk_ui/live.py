@@ -26,6 +26,7 @@ from kiosk_ui.errors import WebError
 from kiosk_ui.security import same_origin
 from wardline.bus import EventBus
 from wardline.domain.events import DomainEvent
+from wardline.domain.fanout_events import ClusterResync
 
 log = structlog.get_logger(__name__)
 
@@ -35,8 +36,11 @@ Visible = Callable[[SignedIn, DomainEvent], bool]
 
 
 def plain(event: DomainEvent) -> dict[str, Any]:
-    """Every field of an event (for events that carry ids and extensions only)."""
-    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    """Every field of an event (for events that carry ids and extensions only), but which
+    instance produced it."""
+    return {
+        f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "origin"
+    }
 
 
 def _always(user: SignedIn, event: DomainEvent) -> bool:
@@ -90,6 +94,7 @@ class LiveFeed:
         self.clients: set[Client] = set()
         self.sent = 0
         self.slow_closed = 0
+        self.resynced = 0
 
     def add_topic(self, topic: Topic) -> None:
         if topic.name in self.topics:
@@ -100,6 +105,18 @@ class LiveFeed:
         kinds = tuple({k for t in self.topics.values() for k in t.events})
         if kinds:
             bus.subscribe(kinds, self.deliver, name="kiosk_ui.live")
+        bus.subscribe(ClusterResync, self.resync, name="kiosk_ui.live.resync")
+
+    async def resync(self, event: ClusterResync) -> None:
+        """Events of other instances may have been missed: every socket is closed as a slow
+        one is, and each page reconnects to a fresh snapshot from the database."""
+        for client in list(self.clients):
+            if not client.dropped:
+                client.dropped = True
+                self.resynced += 1
+                if not client.queue.full():
+                    client.queue.put_nowait("")  # wakes the sender up
+        log.info("live.resync", reason=event.reason, clients=len(self.clients))
 
     async def deliver(self, event: DomainEvent) -> None:
         for topic in self.topics.values():
@@ -172,7 +189,7 @@ class LiveFeed:
         queue = client.queue
         while not client.dropped and not client.ended:
             batch = [await queue.get()]
-            if client.ended:
+            if client.ended or client.dropped:
                 break
             while not queue.empty() and len(batch) < 256:  # one wake-up per burst
                 batch.append(queue.get_nowait())

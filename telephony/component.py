@@ -23,6 +23,7 @@ from telephony.calls.session import PbxSession
 from telephony.lines.bed_lines import BedLines
 from telephony.nurse_call_ring import NurseCallRinger
 from wardline import appkeys as k
+from wardline.cluster import leases
 from wardline.domain.call_events import CallEnded
 from wardline.domain.lines import Lines
 
@@ -51,7 +52,8 @@ def setup(app: web.Application) -> None:
     app[k.NURSE_CALL_RINGS] = ringer
     bus.subscribe(NurseCallRinger.EVENTS, ringer, name="telephony.nurse_call_ring")
     session.link.subscribe(ringer.on_frame)
-    bed_lines = BedLines(session.actions, app[k.DATABASE])
+    lease = app[k.LEASES].duty(leases.BED_LINES)
+    bed_lines = BedLines(session.actions, app[k.DATABASE], lease=lease)
     bed_lines.subscribe(bus)
     app[BED_LINES] = bed_lines
     app[LINES] = Lines(

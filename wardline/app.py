@@ -20,12 +20,14 @@ from prometheus_client.registry import Collector
 
 from wardline import appkeys as k
 from wardline.bus import EventBus
+from wardline.cluster.component import setup as cluster
 from wardline.db.base import utcnow
 from wardline.db.engine import Database, current_revisions, upgrade
 from wardline.domain.audit import AuditLog
 from wardline.domain.audit_checkpoints import checkpointer
 from wardline.domain.staff import StaffDirectory
 from wardline.domain.stays import Stays
+from wardline.fanout.component import setup as peer_events
 from wardline.loop_monitor import (
     LoopMonitor,
     loop_lag_histogram,
@@ -131,6 +133,8 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
         )
     )
     app.cleanup_ctx.append(_bus_context)
+    cluster(app)  # before the edges: they take their duties' leases from it
+    peer_events(app)  # after the bus: started after it, stopped before it
     for component in components:
         component(app)
     app.add_routes(

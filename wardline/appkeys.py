@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from wardline.bus import EventBus
+from wardline.cluster.leases import Leases
 from wardline.db.engine import Database
 from wardline.domain.adt_feed_port import AdtFeedPort
 from wardline.domain.audit import AuditLog
@@ -32,6 +33,8 @@ WARD_TIME = web.AppKey("ward_time", WardTime)
 READINESS = web.AppKey("readiness", Readiness)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 LOOP_MONITOR = web.AppKey("loop_monitor", LoopMonitor)
+LEASES = web.AppKey("leases", Leases)
+"""This instance's leases on the duties that must happen once (``wardline.cluster``)."""
 Clock = Callable[[], datetime]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 

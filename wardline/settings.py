@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -120,6 +120,23 @@ class Settings(BaseSettings):
     terminal_offline_alert_seconds: float = Field(
         default=300.0, gt=0, description="Offline time after which a terminal raises an alert."
     )
+    mqtt_shared_group: str = Field(
+        default="wardline",
+        pattern=r"^[A-Za-z0-9_-]{0,64}$",
+        description="Group of the shared subscription (`$share/<group>/...`) to the terminals' "
+        "events, so that each press is handled by one instance of the service; empty for a "
+        "plain subscription (a broker without shared subscriptions, one instance only).",
+    )
+    cluster_events: bool = Field(
+        default=True,
+        description="Exchange domain events with the other instances through PostgreSQL "
+        "LISTEN/NOTIFY (PostgreSQL only; nothing to exchange on SQLite).",
+    )
+    cluster_events_channel: str = Field(
+        default="wardline_events",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL notification channel of the domain events between instances.",
+    )
 
     # EHR bridge
     mllp_host: str = Field(default="127.0.0.1", description="Address of the HL7 ADT listener.")
@@ -152,6 +169,27 @@ class Settings(BaseSettings):
         "code that held the loop; every lag goes to the `wardline_event_loop_lag_seconds` "
         "histogram.",
     )
+    instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:@-]+$",
+        description="Name of this instance among several sharing one database (shown in "
+        "`/readyz` and held in the leases); default: host name and process id.",
+    )
+    lease_ttl_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="How long a lease on a duty (bed lines, nurse-call escalation, terminal "
+        "resync, outbox) lasts without renewal, by the database's clock; another instance "
+        "takes the duty over after it.",
+    )
+    lease_renew_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the leases held are renewed (and free ones sought); well under "
+        "`WARDLINE_LEASE_TTL_SECONDS`.",
+    )
     require_services: bool = Field(
         default=False,
         description="Tests: fail instead of skipping when PostgreSQL or Mosquitto is missing.",
@@ -173,6 +211,14 @@ class Settings(BaseSettings):
         if value not in {"fr", "en", "de", "lb"}:
             raise ValueError("must be one of fr, en, de, lb")
         return value
+
+    @model_validator(mode="after")
+    def _renewed_before_expiry(self) -> Settings:
+        if self.lease_renew_seconds * 2 > self.lease_ttl_seconds:
+            raise ValueError(
+                "WARDLINE_LEASE_RENEW_SECONDS must be at most half of WARDLINE_LEASE_TTL_SECONDS"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,7 @@ from telephony.lines.keys import (
 )
 from telephony.lines.reads import active_lines, bed_count
 from wardline.bus import EventBus
+from wardline.cluster.leases import BED_LINES, DutyLease, LeaseLost
 from wardline.db.engine import Database
 from wardline.domain import events as ev
 from wardline.domain.call_events import PbxConnectionChanged
@@ -88,8 +89,16 @@ class BedLines:
         *,
         reader: LineReader = active_lines,
         concurrency: int = 64,
+        lease: DutyLease | None = None,
+        chunk: int = 500,
     ) -> None:
         self.astdb, self.db, self._read = astdb, db, reader
+        self.lease = lease or DutyLease.solo(BED_LINES)
+        """AstDB is written by the holder only, each write fenced; a new holder reconciles
+        in full (events may have been missed while nobody held it)."""
+        self.pbx_up = False
+        self.lease.when_acquired(self._lease_acquired)
+        self._chunk = chunk
         self._lock = asyncio.Lock()
         self._limit = asyncio.Semaphore(concurrency)
         self.pending_repair = False
@@ -105,6 +114,8 @@ class BedLines:
 
     # --- events -------------------------------------------------------------------------------
     async def on_stay_event(self, event: ev.DomainEvent) -> None:
+        if not self.lease.held:
+            return  # the holder writes; a new holder's reconcile covers what it missed
         beds, dids, stay_id = touched(event)
         if stay_id is not None and isinstance(event, ev.PatientUpdated | ev.LineChanged):
             current = await self._read(self.db, stay_ids=[stay_id])
@@ -115,6 +126,9 @@ class BedLines:
         async with self._lock:
             try:
                 await self.apply(beds, dids)
+            except LeaseLost:
+                log.info("bed_lines.lease_lost", domain_event=event.name, stay_id=stay_id)
+                return
             except WardlineError as exc:
                 self.pending_repair = True
                 log.warning(
@@ -135,10 +149,16 @@ class BedLines:
         wanted = all_keys(lines)
         held = set(dids) | {f.did for f in lines if f.did}
         stale = {k for ext in beds for k in bed_key_names(ext)} | {f"did/{d}" for d in held}
-        await self.astdb.write(dict(sorted(wanted.items())), sorted(stale - set(wanted)))
+        async with self.lease.guarded():
+            await self.astdb.write(dict(sorted(wanted.items())), sorted(stale - set(wanted)))
 
     async def on_pbx_connection(self, event: PbxConnectionChanged) -> None:
-        if event.state == "up":
+        self.pbx_up = event.state == "up"
+        if self.pbx_up and self.lease.held:
+            self.start_reconcile()
+
+    def _lease_acquired(self) -> None:
+        if self.pbx_up:  # else the connection's own reconcile follows
             self.start_reconcile()
 
     def start_reconcile(self) -> None:
@@ -150,6 +170,8 @@ class BedLines:
     async def _reconcile_logged(self) -> None:
         try:
             await self.reconcile()
+        except LeaseLost:
+            log.info("bed_lines.reconcile_lease_lost")
         except WardlineError as exc:
             self.pending_repair = True
             log.warning("bed_lines.reconcile_failed", error=exc.error_id)
@@ -175,6 +197,7 @@ class BedLines:
             "state": "degraded" if self.pending_repair else "up",
             "pending_repair": self.pending_repair,
             "applied": self.applied,
+            "lease_held": self.lease.held,
             "last_repair": None
             if repair is None
             else {"written": len(repair.written), "deleted": len(repair.deleted)},
@@ -185,7 +208,12 @@ class BedLines:
         """Make AstDB's ``bed`` and ``did`` families exactly what the active stays want.
 
         Not before an inventory is loaded: an empty database never wipes a PBX's lines.
+        Only by the lease's holder, its writes fenced in chunks (a paused holder's stale
+        chunk is refused once another instance took over; the new holder's reconcile
+        overwrites whatever got through before).
         """
+        if not self.lease.held:
+            return Repair()
         if await bed_count(self.db) == 0:
             log.warning("bed_lines.no_inventory_no_reconcile")
             self.pending_repair = False
@@ -201,7 +229,7 @@ class BedLines:
                 written=sorted(k for k, v in wanted.items() if actual.get(k) != v),
                 deleted=sorted(k for k in actual if k not in wanted and owned(k)),
             )
-            await self.astdb.write({k: wanted[k] for k in repair.written}, repair.deleted)
+            await self._write_fenced({k: wanted[k] for k in repair.written}, repair.deleted)
             self.pending_repair = False
             self.last_repair = repair
         if repair.changed:
@@ -214,6 +242,14 @@ class BedLines:
         else:
             log.info("bed_lines.in_step", keys=len(wanted))
         return repair
+
+    async def _write_fenced(self, written: dict[str, str], deleted: list[str]) -> None:
+        items, size = list(written.items()), self._chunk
+        for start in range(0, max(len(items), len(deleted), 1), size):
+            async with self.lease.guarded():
+                await self.astdb.write(
+                    dict(items[start : start + size]), deleted[start : start + size]
+                )
 
 
 def _extensions(keys: list[str]) -> list[str]:

@@ -17,10 +17,19 @@ def _now() -> datetime:
 @dataclass(frozen=True, kw_only=True)
 class DomainEvent:
     at: datetime = field(default_factory=_now)
+    origin: str | None = field(default=None, compare=False, repr=False)
+    """None for an event of this instance; the producing instance's name for an event another
+    instance published (received through ``wardline.fanout``): a subscriber whose side effect
+    belongs where the change was made skips it (see :attr:`remote`)."""
 
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    @property
+    def remote(self) -> bool:
+        """True when another instance produced this event (it is shown here, not acted on)."""
+        return self.origin is not None
 
 
 @dataclass(frozen=True, kw_only=True)
