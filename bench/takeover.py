@@ -176,7 +176,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"two instances up ({beds} beds); lease TTL {args.ttl} s", flush=True)
             async with (
                 aiohttp.ClientSession() as http,
-                NurseCallButtons(cluster.beds[::-1]) as buttons,
+                NurseCallButtons(cluster.beds[::-1], cluster.topic_root) as buttons,
             ):
                 takeover = await takeover_rounds(cluster, http, buttons, args.rounds)
                 adt_beds = cluster.beds[: 4 * args.patients]

@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import sys
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -203,6 +204,7 @@ class Instance:
 
 @dataclass
 class Cluster:
+    topic_root: str
     database_url: str
     pbx: Any
     fhir: CountingFhir
@@ -215,7 +217,13 @@ class Cluster:
 
 
 def instance_env(
-    name: str, database_url: str, ami_port: int, fhir_url: str, data_dir: Path, **extra: str
+    name: str,
+    database_url: str,
+    ami_port: int,
+    fhir_url: str,
+    data_dir: Path,
+    topic_root: str,
+    **extra: str,
 ) -> dict[str, str]:
     from ehr_bridge.sandbox.corpus import IPP_SYSTEM, VISIT_SYSTEM
 
@@ -232,7 +240,9 @@ def instance_env(
             "WARDLINE_AMI_USERNAME": DEMO_AMI_USER,
             "WARDLINE_AMI_SECRET": DEMO_AMI_SECRET,
             "WARDLINE_MQTT_URL": f"mqtt://{MQTT_HOST}:{MQTT_PORT}",
-            "WARDLINE_MQTT_CLIENT_ID": f"wardline-{name}",
+            # The broker is shared with other tests: a private root and client ids.
+            "WARDLINE_MQTT_CLIENT_ID": f"{topic_root.replace('/', '-')}-{name}",
+            "WARDLINE_BEDSIDE_TOPIC_ROOT": topic_root,
             "WARDLINE_MLLP_HOST": "127.0.0.1",
             "WARDLINE_FHIR_URL": fhir_url,
             "WARDLINE_EHR_IPP_SYSTEM": IPP_SYSTEM,
@@ -284,11 +294,12 @@ async def running_cluster(
         fhir = CountingFhir()
         await fhir.start()
         stack.push_async_callback(fhir.stop)
-        admin_env = instance_env("admin", database_url, pbx.port, fhir.url, tmp / "admin")
+        root = f"wlcluster-{uuid.uuid4().hex[:8]}/v1"
+        admin_env = instance_env("admin", database_url, pbx.port, fhir.url, tmp / "admin", root)
         await wardline_cli(admin_env, "db", "upgrade")
         await wardline_cli(admin_env, "inventory", "load", str(inventory))
         await _add_console_user(admin_env)
-        cluster = Cluster(database_url, pbx, fhir, ward_beds, [])
+        cluster = Cluster(root, database_url, pbx, fhir, ward_beds, [])
         for name in names:
             url = database_url
             if name in proxied:
@@ -299,7 +310,7 @@ async def running_cluster(
                 url = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
             http_port, mllp_port = free_port(), free_port()
             env = instance_env(
-                name, url, pbx.port, fhir.url, tmp / name, **(extra_env or {}),
+                name, url, pbx.port, fhir.url, tmp / name, root, **(extra_env or {}),
                 WARDLINE_HTTP_PORT=str(http_port), WARDLINE_MLLP_PORT=str(mllp_port),
             )  # fmt: skip
             instance = Instance(name, env, http_port, mllp_port, tmp / f"{name}.log")

@@ -185,8 +185,9 @@ class NurseCallButtons:
     """The nurse-call buttons of the terminals (one press per terminal: an open call on a
     bed absorbs the next press on it, by design)."""
 
-    def __init__(self, beds: list[WardBed]) -> None:
+    def __init__(self, beds: list[WardBed], topic_root: str) -> None:
         self._beds = iter(beds)
+        self.topic_root = topic_root
         self.presses: list[Press] = []
         self._client: aiomqtt.Client | None = None
 
@@ -206,7 +207,8 @@ class NurseCallButtons:
         assert self._client is not None
         press = Press(bed, uuid.uuid4().hex[:16], time.monotonic())
         payload = NurseCallPressed(source="button", press_id=press.press_id).to_bytes()
-        await self._client.publish(f"wardline/v1/terminal/{bed.terminal}/event", payload, qos=1)
+        topic = f"{self.topic_root}/terminal/{bed.terminal}/event"
+        await self._client.publish(topic, payload, qos=1)
         self.presses.append(press)
         return press
 
