@@ -106,6 +106,7 @@ class Chaos:
         self.rings = RingRecorder(cluster.pbx)
         self.found = Findings()
         self.kills = 0
+        self.timings: list[str] = []
         self.consoles = {i.name: Console(i) for i in cluster.instances}
 
     async def victim(self, round_no: int) -> Instance:
@@ -183,8 +184,11 @@ class Chaos:
         await asyncio.wait_for(self.consoles[survivor.name].connected.wait(), 20)
         await victim.kill()
         self.kills += 1
+        killed = now()
         await self.after_loss(survivor, buttons, f"kill {round_no} of {victim.name}", victim)
+        checked = now()
         await victim.wait_ready(self.http)
+        self.timings.append(f"{checked - killed:.1f}+{now() - checked:.1f}")
 
     async def pause_round(self, buttons: NurseCallButtons, seconds: float) -> None:
         victim = await self.victim(0)
@@ -282,7 +286,7 @@ async def test_kill_the_lease_holder_under_load(tmp_path: Path) -> None:
             f"unacked, {sum(f.refusals for f in feeds)} redirected), "
             f"{len(buttons.presses)} presses, {len(writes.ids)} bedside writes"
         )
-        print(summary)
+        print(summary, "; rounds (checks+restart, s):", " ".join(chaos.timings))
         assert sent > 0 and buttons.presses and writes.ids, summary
         assert not found.problems, f"{summary}\n{found.report()}"
 
