@@ -55,12 +55,15 @@ class BedsideEdge:
         self.topics = Topics(options.topic_root)
         self.places = Places(db)
         address = parse_mqtt_url(settings.mqtt_url.get_secret_value())
+        share_group = settings.mqtt_share_group()
         self.link = MqttLink(
             address,
             client_id=settings.mqtt_client_id or address.username or "wardline-service",
             window=options.mqtt_window,
             backoff=(options.reconnect_min_seconds, options.reconnect_max_seconds),
             ca_file=options.mqtt_ca_file,
+            # in a shared subscription the group, not the session, keeps the presses
+            clean_session=bool(share_group),
         )
         self.registry = TerminalRegistry(
             db=db, bus=bus, offline_alert_seconds=settings.terminal_offline_alert_seconds,
@@ -85,7 +88,7 @@ class BedsideEdge:
         self.incoming_calls = IncomingCallBanner(
             link=self.link, topics=self.topics, places=self.places
         )
-        self.link.route(self.gateway.subscriptions(), self.gateway.on_message)
+        self.link.route(self.gateway.subscriptions(share_group), self.gateway.on_message)
         self.context.subscribe(bus)
         self.incoming_calls.subscribe(bus)
         self._sleep = sleep

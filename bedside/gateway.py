@@ -98,8 +98,16 @@ class TerminalGateway:
         """Refused messages by reason (the ``wardline_mqtt_refused_messages`` metric)."""
         return self.refusals.by_reason
 
-    def subscriptions(self) -> list[str]:
-        return [self._topics.all_from_terminals("status"), self._topics.all_from_terminals("event")]
+    def subscriptions(self, shared_group: str = "") -> list[str]:
+        """The terminals' status (every instance keeps their presence) and their events:
+        through a shared subscription when ``shared_group`` is set, so each press, badge tap
+        and menu action is handled by one instance of the service."""
+        events = (
+            self._topics.shared_from_terminals("event", shared_group)
+            if shared_group
+            else self._topics.all_from_terminals("event")
+        )
+        return [self._topics.all_from_terminals("status"), events]
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy import JSON, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wardline.db.base import Base, utcnow
@@ -13,7 +13,18 @@ from wardline.db.base import Base, utcnow
 
 class NurseCall(Base):
     __tablename__ = "nurse_calls"
-    __table_args__ = (Index("ix_nurse_calls_ward_state", "ward_code", "state"),)
+    __table_args__ = (
+        Index("ix_nurse_calls_ward_state", "ward_code", "state"),
+        # One call not cleared per bed, held by the database: two instances handling two
+        # presses of one bed at once raise one call (the second is a repeat).
+        Index(
+            "uq_nurse_calls_open_bed",
+            "bed_label",
+            unique=True,
+            postgresql_where=text("state <> 'cleared'"),
+            sqlite_where=text("state <> 'cleared'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     press_key: Mapped[str] = mapped_column(String(140), unique=True)

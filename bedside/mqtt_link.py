@@ -1,6 +1,7 @@
 """The service's MQTT connection, on aiomqtt (paho-mqtt driven by the asyncio loop).
 
-Persistent session (``clean_session=False``, a stable client id), QoS 1 everywhere, reconnect
+Persistent session (``clean_session=False``, a stable client id; a clean one for an instance
+in a shared subscription, see ``clean_session``), QoS 1 everywhere, reconnect
 with exponential backoff and jitter; after every (re)connection the subscriptions are made
 again and the ``when_connected`` callbacks are told, so that the owner of the retained state
 rebuilds it from its source of truth (the link keeps no copy of its own: a copy goes stale).
@@ -154,8 +155,14 @@ class MqttLink:
         publish_timeout: float = 15.0,
         ca_file: str | None = None,
         keepalive: int = 30,
+        clean_session: bool = False,
     ) -> None:
         self.address = address
+        self.clean_session = clean_session
+        """True for an instance in a shared subscription: Mosquitto keeps dealing a group's
+        messages to a member's persistent session while it is offline, so a dead instance
+        would hold its share of the presses until it comes back; with a clean session it
+        leaves the group with its connection and the others take them."""
         self.client_id = client_id
         self.subscriptions = tuple(subscriptions)
         self.window = window
@@ -241,7 +248,7 @@ class MqttLink:
             username=addr.username,
             password=addr.password,
             identifier=self.client_id,
-            clean_session=False,
+            clean_session=self.clean_session,
             will=will,
             tls_context=tls,
             keepalive=self._keepalive,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,6 +81,17 @@ def due_level(
     return passed[-1] if passed else None
 
 
+class _StoredMeanwhile(Exception):
+    """The press could not be stored: another instance stored it (or a call of the bed)."""
+
+
+def _same_press_or_open_call(place: BedPlace, press_key: str) -> Select[Any]:
+    return select(NurseCall).where(
+        (NurseCall.press_key == press_key)
+        | ((NurseCall.bed_label == place.label) & (NurseCall.state != "cleared"))
+    )
+
+
 class NurseCalls:
     """The nurse-call service; implements :class:`wardline.domain.nurse_call_port.NurseCallPort`."""
 
@@ -137,13 +148,25 @@ class NurseCalls:
         return await self._raise(place, key, "tv")
 
     async def _raise(self, place: BedPlace, press_key: str, source: str) -> NurseCallView:
+        try:
+            return await self._raise_once(place, press_key, source)
+        except _StoredMeanwhile:
+            pass
+        # Another instance stored this press, or a call of the bed, at the same moment (the
+        # unique press key and the one open call per bed hold across instances): a repeat.
+        async with self._db.session() as session:
+            existing = await session.scalar(_same_press_or_open_call(place, press_key))
+        if existing is None:
+            raise Conflict("nurse_call.duplicate", "this press is already recorded")
+        repeat = view(existing)
+        log.info("nurse_call.repeat", call=repeat.call_id, bed=place.label)
+        state: NurseCallState = "acknowledged" if repeat.state == "acknowledged" else "received"
+        self._notices.notify(repeat, state, [place.ward_code])
+        return repeat
+
+    async def _raise_once(self, place: BedPlace, press_key: str, source: str) -> NurseCallView:
         async with self._lock, self._db.session() as session:
-            existing = await session.scalar(
-                select(NurseCall).where(
-                    (NurseCall.press_key == press_key)
-                    | ((NurseCall.bed_label == place.label) & (NurseCall.state != "cleared"))
-                )
-            )
+            existing = await session.scalar(_same_press_or_open_call(place, press_key))
             if existing is not None:
                 repeat = view(existing)
             else:
@@ -157,10 +180,7 @@ class NurseCalls:
                 try:
                     await session.flush()
                 except IntegrityError:  # a concurrent instance stored the same press
-                    await session.rollback()
-                    raise Conflict(
-                        "nurse_call.duplicate", "this press is already recorded"
-                    ) from None
+                    raise _StoredMeanwhile from None
                 raised = view(call)
                 ring = await self._planner.plan(session, call, place)
         if repeat is not None:

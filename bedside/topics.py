@@ -16,6 +16,7 @@ ROOT = "wardline/v1"
 Channel = Literal["config", "context", "notify", "status", "event"]
 FROM_SERVICE: tuple[Channel, ...] = ("config", "context", "notify")
 FROM_TERMINAL: tuple[Channel, ...] = ("status", "event")
+SHARE_GROUP = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TERMINAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -61,6 +62,15 @@ class Topics:
     def all_from_terminals(self, channel: Channel) -> str:
         """The service's subscription filter for one terminal-to-service channel."""
         return f"{self.root}/terminal/+/{channel}"
+
+    def shared_from_terminals(self, channel: Channel, group: str) -> str:
+        """The same filter as a shared subscription (MQTT 5 ``$share/<group>/...``): the broker
+        gives each message to one member of ``group`` only, the instances of the service."""
+        if not SHARE_GROUP.fullmatch(group):
+            raise TopicInvalid(
+                "mqtt.share_group_invalid", "share group must be 1-64 letters, digits, '_', '-'"
+            )
+        return f"$share/{group}/{self.all_from_terminals(channel)}"
 
     def parse(self, topic: str) -> TopicRef:
         """Split a received topic into terminal id and channel, refusing anything else."""

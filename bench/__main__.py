@@ -283,6 +283,27 @@ BENCHES = (
             ),
         ),
     ),
+    Bench(
+        "cluster_events",
+        (),
+        ("--events", "300", "--big", "10"),
+        (
+            Figure(
+                "domain event A -> B (LISTEN/NOTIFY) p99",
+                "a_to_b.p99_ms",
+                "ms",
+                "notify_floor.p99_ms",
+                "bare NOTIFY",
+            ),
+            Figure(
+                "domain event A -> B p50",
+                "a_to_b.p50_ms",
+                "ms",
+                "local_bus.p50_ms",
+                "local bus",
+            ),
+        ),
+    ),
 )
 
 

@@ -27,6 +27,7 @@ from kiosk_ui.security import RateLimiter, csrf_middleware, headers_middleware
 from kiosk_ui.session_store import ServerStorage, SessionStore, purger
 from kiosk_ui.state import WEB, WebEdge
 from wardline import appkeys as k
+from wardline.domain.session_events import SessionsEnded
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "WARDLINE_SESSION"
@@ -71,6 +72,8 @@ def setup(app: web.Application, options: WebOptions | None = None) -> None:
         register(app, edge)
     edge.api.add_to(app)
     edge.feed.subscribe(app[k.BUS])
+    bus = app[k.BUS]
+    edge.sessions.on_end = lambda ids: bus.publish(SessionsEnded(session_ids=ids))
     app.cleanup_ctx.append(_feed_context)
 
 

@@ -24,9 +24,11 @@ from aiohttp_session import get_session
 from kiosk_ui.auth import SignedIn, require
 from kiosk_ui.errors import WebError
 from kiosk_ui.security import same_origin
+from kiosk_ui.session_store import token_id
 from wardline.bus import EventBus
 from wardline.domain.events import DomainEvent
 from wardline.domain.fanout_events import ClusterResync
+from wardline.domain.session_events import SessionsEnded
 
 log = structlog.get_logger(__name__)
 
@@ -38,9 +40,7 @@ Visible = Callable[[SignedIn, DomainEvent], bool]
 def plain(event: DomainEvent) -> dict[str, Any]:
     """Every field of an event (for events that carry ids and extensions only), but which
     instance produced it."""
-    return {
-        f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "origin"
-    }
+    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "origin"}
 
 
 def _always(user: SignedIn, event: DomainEvent) -> bool:
@@ -106,6 +106,14 @@ class LiveFeed:
         if kinds:
             bus.subscribe(kinds, self.deliver, name="kiosk_ui.live")
         bus.subscribe(ClusterResync, self.resync, name="kiosk_ui.live.resync")
+        bus.subscribe(SessionsEnded, self.sessions_ended, name="kiosk_ui.live.sessions")
+
+    async def sessions_ended(self, event: SessionsEnded) -> None:
+        """Sessions ended here or on another instance: their sockets are closed now."""
+        ended = set(event.session_ids)
+        for client in list(self.clients):
+            if client.session is not None and token_id(client.session) in ended:
+                self._end(client)
 
     async def resync(self, event: ClusterResync) -> None:
         """Events of other instances may have been missed: every socket is closed as a slow
@@ -210,13 +218,16 @@ class LiveFeed:
         for client in list(self.clients):
             if client.session is None or not await alive(client.session):
                 closed += 1
-                self.clients.discard(client)
-                client.ended = True  # its sender closes the socket (as for a slow client)
-                client.ready.set()
-                if not client.queue.full():
-                    client.queue.put_nowait("")  # wakes the sender up
+                self._end(client)
         return closed
 
     async def close_all(self) -> None:
         for client in list(self.clients):
             await client.ws.close(code=1001, message=b"server stopping")
+
+    def _end(self, client: Client) -> None:
+        self.clients.discard(client)
+        client.ended = True  # its sender closes the socket (as for a slow client)
+        client.ready.set()
+        if not client.queue.full():
+            client.queue.put_nowait("")  # wakes the sender up

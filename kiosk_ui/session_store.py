@@ -66,6 +66,9 @@ class SessionStore:
     ) -> None:
         self.db, self.clock = db, clock
         self.idle, self.absolute, self.touch_every = idle, absolute, touch_every
+        self.on_end: Callable[[tuple[str, ...]], None] = lambda _ids: None
+        """Told the ids of the sessions ended by :meth:`end` and its kin (not the purge of
+        expired ones): the web edge publishes them so every instance closes their sockets."""
 
     async def create(
         self,
@@ -171,13 +174,17 @@ class SessionStore:
             )
 
     async def end(self, token: str) -> None:
-        await self._delete(WebSession.id == token_id(token))
+        self._told(await self._delete(WebSession.id == token_id(token)))
 
     async def end_for_staff(self, staff_user_id: int) -> None:
-        await self._delete(WebSession.staff_user_id == staff_user_id)
+        self._told(await self._delete(WebSession.staff_user_id == staff_user_id))
 
     async def end_for_terminal(self, terminal_id: str) -> None:
-        await self._delete(WebSession.terminal_id == terminal_id)
+        self._told(await self._delete(WebSession.terminal_id == terminal_id))
+
+    def _told(self, ids: tuple[str, ...]) -> None:
+        if ids:
+            self.on_end(ids)
 
     async def purge(self) -> None:
         """Delete staff and anonymous sessions past their expiry (the loads refuse them
@@ -191,9 +198,10 @@ class SessionStore:
             ),
         )
 
-    async def _delete(self, *where: Any) -> None:
+    async def _delete(self, *where: Any) -> tuple[str, ...]:
         async with self.db.session() as s:
-            await s.execute(delete(WebSession).where(*where))
+            ids = await s.scalars(delete(WebSession).where(*where).returning(WebSession.id))
+            return tuple(ids)
 
 
 def _roles(value: str) -> frozenset[str]:

@@ -26,6 +26,7 @@ from wardline import appkeys as k
 from wardline.cluster import leases
 from wardline.domain.call_events import CallEnded
 from wardline.domain.lines import Lines
+from wardline.fanout.claims import CallClaims
 
 TELEPHONY = web.AppKey("telephony", PbxSession)
 NURSE_CALL_RING = web.AppKey("telephony.nurse_call_ring", NurseCallRinger)
@@ -45,6 +46,9 @@ def setup(app: web.Application) -> None:
     app[TELEPHONY] = session
     app[SWITCHBOARD] = session.actions
     app[ASTDB] = session.actions
+    claims = CallClaims(app[k.DATABASE])  # one operator per call, whichever instance
+    session.actions.share_claims(claims)
+    bus.subscribe(CallEnded, lambda e: claims.ended(e.call_id), name="telephony.call_claims")
     writer = CallRecordWriter(unit_of_work=app[k.DATABASE].session)
     bus.subscribe(CallEnded, writer, name="telephony.call_records")
     ringer = NurseCallRinger(session.link, bus.publish)

@@ -133,8 +133,8 @@ def build_app(settings: Settings, **overrides: Any) -> web.Application:
         )
     )
     app.cleanup_ctx.append(_bus_context)
-    cluster(app)  # before the edges: they take their duties' leases from it
     peer_events(app)  # after the bus: started after it, stopped before it
+    cluster(app)  # before the edges: they take their duties' leases from it
     for component in components:
         component(app)
     app.add_routes(

@@ -226,6 +226,8 @@ async def start_demo(
             ami_username=DEMO_AMI_USER,
             ami_secret=SecretStr(DEMO_AMI_SECRET),
             mqtt_url=SecretStr(mqtt_url),
+            # amqtt has no shared subscriptions ($share): a plain one (the demo is one instance)
+            mqtt_shared_group="" if options.mqtt_url is None else "auto",
             database_url=options.database_url,
             mllp_host="127.0.0.1",
             mllp_port=free_port(),

@@ -121,12 +121,25 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="Offline time after which a terminal raises an alert."
     )
     mqtt_shared_group: str = Field(
-        default="wardline",
+        default="auto",
         pattern=r"^[A-Za-z0-9_-]{0,64}$",
         description="Group of the shared subscription (`$share/<group>/...`) to the terminals' "
-        "events, so that each press is handled by one instance of the service; empty for a "
-        "plain subscription (a broker without shared subscriptions, one instance only).",
+        "events, so that each press is handled by one instance of the service. `auto`: a name "
+        "derived from the audit key (the same on every instance, unknown to the terminals: "
+        "Mosquitto lets any client join a group it can name); empty for a plain subscription "
+        "(a broker without shared subscriptions, one instance only).",
     )
+
+    def mqtt_share_group(self) -> str:
+        """The shared subscription's group name ("" for none)."""
+        if self.mqtt_shared_group != "auto":
+            return self.mqtt_shared_group
+        import hashlib
+        import hmac
+
+        label = b"wardline mqtt shared subscription group"
+        return "wl" + hmac.new(self.audit_key_bytes(), label, hashlib.sha256).hexdigest()[:30]
+
     cluster_events: bool = Field(
         default=True,
         description="Exchange domain events with the other instances through PostgreSQL "

@@ -21,9 +21,9 @@ from telephony.ami.link import AmiLink
 from telephony.calls.model import Call, Channel
 from telephony.calls.state import CallState
 from telephony.config.dialplan import DIALPLAN, Dialplan
-from telephony.errors import PbxActionFailed, PbxTimeout, UnknownCall
+from telephony.errors import CallConflict, PbxActionFailed, PbxTimeout, UnknownCall
 from wardline.domain.call_events import CallTransferred
-from wardline.domain.switchboard_port import SwitchboardSnapshot
+from wardline.domain.switchboard_port import ClaimStore, SwitchboardSnapshot
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +48,9 @@ class PbxActions:
         self.context = dialplan.staff_context
         self.tech = tech
         self._astdb_writes = asyncio.Semaphore(16)
+        self.claims: ClaimStore | None = None
+        self._releases: set[asyncio.Task[None]] = set()
+        """The claims shared by the instances (the database); None: this instance's own."""
 
     # --- reads ------------------------------------------------------------------------------
     def snapshot(self) -> SwitchboardSnapshot:
@@ -87,7 +90,7 @@ class PbxActions:
 
     async def transfer_blind(self, call_id: str, to_extension: str, operator: str) -> None:
         extension(to_extension)
-        call = self._claim(call_id, operator)
+        call = await self._claim(call_id, operator)
         try:
             own = self._operator_leg(call, operator)
             if own is not None and call.queue is None:
@@ -117,15 +120,15 @@ class PbxActions:
                 )
             )
         except Exception:
-            self.state.release(call_id, operator)
+            await self._release(call_id, operator)
             raise
 
     async def transfer_attended(self, call_id: str, to_extension: str, operator: str) -> None:
         extension(to_extension)
-        call = self._claim(call_id, operator)
+        call = await self._claim(call_id, operator)
         own = self._operator_leg(call, operator)
         if own is None:
-            self.state.release(call_id, operator)
+            await self._release(call_id, operator)
             raise PbxActionFailed("Atxfer", "the operator is not on this call", call_id=call_id)
         try:
             await self.link.send(
@@ -137,31 +140,31 @@ class PbxActions:
                 }
             )
         except Exception:
-            self.state.release(call_id, operator)
+            await self._release(call_id, operator)
             raise
 
     async def complete_transfer(self, call_id: str, operator: str) -> None:
         """Complete the operator's attended transfer: their leg leaves, the caller and the
         target are connected (Asterisk completes an attended transfer when the transferer
         hangs up)."""
-        own = self._consulting_leg(call_id, operator)
+        own = await self._consulting_leg(call_id, operator)
         await self.link.send({"Action": "Hangup", "Channel": own.name, "Cause": "16"})
 
     async def cancel_transfer(self, call_id: str, operator: str) -> None:
         """Abandon the consultation: the target is hung up, the operator is back with the
         caller (CancelAtxfer sends the abort code of features.conf)."""
-        own = self._consulting_leg(call_id, operator)
+        own = await self._consulting_leg(call_id, operator)
         await self.link.send({"Action": "CancelAtxfer", "Channel": own.name})
 
-    def _consulting_leg(self, call_id: str, operator: str) -> Channel:
-        call = self._claim(call_id, operator)
+    async def _consulting_leg(self, call_id: str, operator: str) -> Channel:
+        call = await self._claim(call_id, operator)
         own = self._operator_leg(call, operator)
         if own is None:
             raise PbxActionFailed("transfer", "the operator is not on this call", call_id=call_id)
         return own
 
     async def hangup(self, call_id: str, operator: str) -> None:
-        call = self._claim(call_id, operator)
+        call = await self._claim(call_id, operator)
         for channel in list(call.channels.values()):
             try:
                 await self.link.send({"Action": "Hangup", "Channel": channel.name, "Cause": "16"})
@@ -172,10 +175,10 @@ class PbxActions:
         """Park the caller of the operator's call; a parked call that times out comes back to
         the operator. Refused (nothing sent) when the operator is not on the call: Asterisk
         would take the caller's own peer (the trunk) as the parker and call it back."""
-        call = self._claim(call_id, operator)
+        call = await self._claim(call_id, operator)
         own = self._operator_leg(call, operator)
         if own is None:
-            self.state.release(call_id, operator)
+            await self._release(call_id, operator)
             raise PbxActionFailed("Park", "the operator is not on this call", call_id=call_id)
         far = self._far_leg(call, operator)
         fields: dict[str, str | list[str]] = {
@@ -198,17 +201,52 @@ class PbxActions:
         parked = self.state.parked.get(space)
         if parked is None:
             raise UnknownCall(space)
-        self.state.claim(parked.call_id, operator)
+        await self._hold(parked.call_id, operator)
         try:
             await self.originate(operator, space)
         except Exception:
-            self.state.release(parked.call_id, operator)
+            await self._release(parked.call_id, operator)
             raise
 
     # --- helpers ----------------------------------------------------------------------------
-    def _claim(self, call_id: str, operator: str) -> Call:
-        self.state.claim(call_id, operator)
-        return self.state.call(call_id)
+    def share_claims(self, store: ClaimStore) -> None:
+        """Hold the claims in ``store`` (the database) so that they hold across instances."""
+        self.claims = store
+        self.state.on_release = self._left_call
+
+    def _left_call(self, call_id: str, operator: str) -> None:
+        store = self.claims
+        if store is None:
+            return
+        task = asyncio.create_task(store.release(call_id, operator), name="pbx.claim_release")
+        self._releases.add(task)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Task[None]) -> None:
+        self._releases.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("pbx.claim_release_failed", error=type(task.exception()).__name__)
+
+    async def _claim(self, call_id: str, operator: str) -> Call:
+        call = self.state.call(call_id)  # a call this instance does not see is unknown
+        await self._hold(call_id, operator)
+        return call
+
+    async def _hold(self, call_id: str, operator: str) -> None:
+        """Claim the call for the operator: in the database when it holds the claims (every
+        instance sees them), else in this instance's state."""
+        if self.claims is None:
+            self.state.claim(call_id, operator)
+            return
+        holder = await self.claims.claim(call_id, operator)
+        if holder != operator:
+            raise CallConflict(call_id, holder)
+        self.state.hold(call_id, operator)
+
+    async def _release(self, call_id: str, operator: str) -> None:
+        self.state.release(call_id, operator)
+        if self.claims is not None:
+            await self.claims.release(call_id, operator)
 
     @staticmethod
     def _operator_leg(call: Call, operator: str) -> Channel | None:

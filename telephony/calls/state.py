@@ -58,6 +58,9 @@ class CallState(CallFeatures):
         self.parked: dict[str, ParkedCall] = {}
         self.phones: dict[str, Phone] = {}
         self.claims: dict[str, str] = {}
+        self.on_release: Callable[[str, str], None] = lambda _call, _operator: None
+        """Told when an operator's claim ends because they left the call (the shared claims
+        in the database follow)."""
         self.bridge_names: dict[str, list[str]] = {}
         """Bridge -> the channel names that entered it (the last 256 bridges), for the
         attended transfer whose target left its bridge before Asterisk reports it."""
@@ -133,6 +136,13 @@ class CallState(CallFeatures):
             raise CallConflict(call_id, holder)
         self.claims[call_id] = operator
         call.handled_by = operator
+
+    def hold(self, call_id: str, operator: str) -> None:
+        """Record a claim granted elsewhere (the database's claims): no check here."""
+        self.claims[call_id] = operator
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.handled_by = operator
 
     def release(self, call_id: str, operator: str) -> None:
         if self.claims.get(call_id) == operator:
@@ -323,6 +333,7 @@ class CallState(CallFeatures):
             and not any(ch.phone == holder for ch in call.channels.values())
         ):
             self.release(call.call_id, holder)  # the operator left the call
+            self.on_release(call.call_id, holder)
         failure = HANGUP_CAUSES.get(frame.get("Cause"))
         if failure is not None and call.answered_at is None and channel.uniqueid == call.call_id:
             call.dial_failure = failure

@@ -39,6 +39,7 @@ from wardline.domain.nurse_call_events import (
     NurseCallRinging,
     NurseCallRingWanted,
 )
+from wardline.domain.session_events import SessionsEnded
 from wardline.domain.terminal_events import TerminalOfflineAlert
 from wardline.fanout.codec import (
     CROSSING,
@@ -77,6 +78,7 @@ SAMPLES: list[DomainEvent] = [
     NurseCallRingFailed(**NC, phones=(), reason="pbx_unreachable"),
     BedsideWriteRefused(visit_number="V-1", business_id="adm-1", kind="vitals", at=AT),
     AdtMessageRefused(message_id=99, error_id="stay.bed_occupied", at=AT),
+    SessionsEnded(session_ids=("a" * 64, "b" * 64), at=AT),
 ]
 
 

@@ -123,7 +123,14 @@ async def test_a_console_signed_in_on_a_goes_on_on_b_and_sees_a_stay_admitted_on
         await _until_up(app_a, app_b)
         ws = await on_b.ws_connect(base_b.replace("http", "ws") + "/ws?topics=stays")
         assert (await _message(ws))["topic"] == "snapshot"
-        await ws.close()
+
+        # signed out on A: the socket on B is closed (the session's end crossed over)
+        assert (await on_a.call("DELETE", "/api/v1/session")).status == 204
+        closed = await ws.receive(timeout=20)
+        assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert ws.close_code == 4401
+        async with on_b.get(base_b + "/api/v1/admin/staff") as r:
+            assert r.status == 401
     finally:
         await on_a.close()
         await on_b.close()

@@ -104,3 +104,16 @@ class AstDB(Protocol):
         """Write ``puts`` and delete ``deletes`` (full keys ``family/key``), in as few
         round trips as the PBX allows."""
         ...
+
+
+class ClaimStore(Protocol):
+    """Where the operators' claims on calls live when several instances share them (the
+    database, ``wardline.fanout.claims``): one holder per call."""
+
+    async def claim(self, call_id: str, operator: str) -> str:
+        """Claim unless another holds the call; return the holder."""
+        ...
+
+    async def release(self, call_id: str, operator: str) -> None: ...
+
+    async def ended(self, call_id: str) -> None: ...

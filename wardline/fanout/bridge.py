@@ -24,7 +24,7 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -52,6 +52,7 @@ from wardline.fanout.models import StoredNotice
 log = structlog.get_logger(__name__)
 
 STORED_FOR = timedelta(minutes=10)
+PRUNE_EVERY = timedelta(minutes=1)
 APPLICATION_NAME = "wardline-fanout-listener"
 """How the listening connection shows in ``pg_stat_activity``."""
 
@@ -96,6 +97,7 @@ class PeerEvents:
         self.received = 0
         self.dropped: Counter[str] = Counter()
         self.resyncs = 0
+        self._pruned: datetime | None = None
         bus.subscribe(CROSSING, self._send, name="fanout.send")
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -151,9 +153,11 @@ class PeerEvents:
     async def _store(self, payload: str) -> int:
         now = utcnow()
         async with self.database.session() as session:
-            await session.execute(
-                delete(StoredNotice).where(StoredNotice.stored_at < now - STORED_FOR)
-            )
+            if self._pruned is None or now - self._pruned > PRUNE_EVERY:
+                self._pruned = now
+                await session.execute(
+                    delete(StoredNotice).where(StoredNotice.stored_at < now - STORED_FOR)
+                )
             ref = await session.scalar(
                 insert(StoredNotice)
                 .values(payload=payload, stored_at=now)

@@ -17,7 +17,9 @@ Which events cross, and why:
   is handled by one instance (a shared subscription), the consoles of all show it, and the
   instance ringing the station stops when a nurse acknowledges on another;
 - **EHR refusals** (a bedside write refused, an ADT message refused): the admin and the nurse
-  see them on whichever instance they are signed in.
+  see them on whichever instance they are signed in;
+- **sessions ended** (signed out, account changed): the sockets of the session are closed on
+  every instance at once (each also checks its sockets' sessions every few seconds).
 
 What does not cross: what every instance derives from its own AMI connection (calls, phone
 lamps, queues, the PBX link, a ring answered at a phone: each instance sees Asterisk itself,
@@ -59,6 +61,7 @@ from wardline.domain.nurse_call_events import (
     NurseCallRingFailed,
     NurseCallRinging,
 )
+from wardline.domain.session_events import SessionsEnded
 
 VERSION = 1
 NOTIFY_LIMIT = 7900
@@ -71,6 +74,7 @@ CROSSING: tuple[type[DomainEvent], ...] = (
     NurseCallRaised, NurseCallEscalated, NurseCallAcknowledged, NurseCallCleared,
     NurseCallRinging, NurseCallRingFailed,
     BedsideWriteRefused, AdtMessageRefused,
+    SessionsEnded,
 )  # fmt: skip
 _BY_NAME: dict[str, type[DomainEvent]] = {kind.__name__: kind for kind in CROSSING}
 _NESTED: dict[type[Any], type[Any]] = {BedRef: BedRef}
