@@ -182,35 +182,67 @@ class Press:
 
 
 class NurseCallButtons:
-    """The nurse-call buttons of the terminals (one press per terminal: an open call on a
-    bed absorbs the next press on it, by design)."""
+    """The nurse-call buttons of the terminals, as the contract has a terminal behave: a press
+    is sent again (same ``press_id``) until its notice comes back (docs/bedside.md). One press
+    per terminal: an open call on a bed absorbs the next press on it, by design."""
 
-    def __init__(self, beds: list[WardBed], topic_root: str) -> None:
+    def __init__(self, beds: list[WardBed], topic_root: str, resend_after: float = 2.0) -> None:
         self._beds = iter(beds)
         self.topic_root = topic_root
+        self.resend_after = resend_after
         self.presses: list[Press] = []
+        self.resends = 0
+        self._noticed: set[str] = set()
         self._client: aiomqtt.Client | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> NurseCallButtons:
         self._client = aiomqtt.Client(MQTT_HOST, MQTT_PORT, identifier=f"hw-{uuid.uuid4().hex[:8]}")
         await self._client.__aenter__()
+        await self._client.subscribe(f"{self.topic_root}/terminal/+/notify", qos=1)
+        self._tasks.add(asyncio.create_task(self._notices()))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         assert self._client is not None
         await self._client.__aexit__(None, None, None)
+
+    async def _notices(self) -> None:
+        assert self._client is not None
+        async for message in self._client.messages:
+            with contextlib.suppress(ValueError):
+                notice = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                if notice.get("type") == "nurse_call":
+                    self._noticed.add(str(message.topic).split("/")[-2])
 
     async def press(self) -> Press | None:
         bed = next(self._beds, None)
         if bed is None:
             return None
-        assert self._client is not None
         press = Press(bed, uuid.uuid4().hex[:16], time.monotonic())
-        payload = NurseCallPressed(source="button", press_id=press.press_id).to_bytes()
-        topic = f"{self.topic_root}/terminal/{bed.terminal}/event"
-        await self._client.publish(topic, payload, qos=1)
+        await self._send(press)
         self.presses.append(press)
+        task = asyncio.create_task(self._until_noticed(press))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return press
+
+    async def _send(self, press: Press) -> None:
+        assert self._client is not None
+        payload = NurseCallPressed(source="button", press_id=press.press_id).to_bytes()
+        topic = f"{self.topic_root}/terminal/{press.bed.terminal}/event"
+        await self._client.publish(topic, payload, qos=1)
+
+    async def _until_noticed(self, press: Press) -> None:
+        while True:
+            await asyncio.sleep(self.resend_after)
+            if press.bed.terminal in self._noticed:
+                return
+            self.resends += 1
+            await self._send(press)
 
 
 class RingRecorder:

@@ -19,6 +19,7 @@ import contextlib
 import os
 import random
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,11 +121,12 @@ class Chaos:
         survivor: Instance,
         buttons: NurseCallButtons,
         what: str,
-        restart: Instance | None = None,
+        restore: Callable[[], Awaitable[None]],
     ) -> None:
         """A call pressed once the victim is gone: raised, rung at its station, and seen on the
         console of the survivor; the survivor takes every lease, and applies the ADT messages
-        the victim acked. ``restart`` is started again once the survivor holds the leases."""
+        waiting in the inbox. ``restore`` (start again, resume, reconnect) runs once the
+        leases are checked: a paused or cut-off instance may hold the press until then."""
         since = now()
         press = await buttons.press()
         assert press is not None, "not enough beds for the presses"
@@ -142,8 +144,7 @@ class Chaos:
 
         if not await settle(inbox_drained, 10):
             self.found.add("takeover.adt_stuck", f"{what}: acked messages left unapplied")
-        if restart is not None:
-            await restart.start()
+        await restore()
 
         async def rung() -> bool:
             call = await call_of(self.cluster, press)
@@ -185,28 +186,39 @@ class Chaos:
         await victim.kill()
         self.kills += 1
         killed = now()
-        await self.after_loss(survivor, buttons, f"kill {round_no} of {victim.name}", victim)
+        await self.after_loss(survivor, buttons, f"kill {round_no} of {victim.name}", victim.start)
         checked = now()
         await victim.wait_ready(self.http)
         self.timings.append(f"{checked - killed:.1f}+{now() - checked:.1f}")
 
     async def pause_round(self, buttons: NurseCallButtons, seconds: float) -> None:
+        """SIGSTOP for ``seconds`` (a GC stall, a partition): it wakes up believing it still
+        holds what it held; the fence must refuse its writes."""
         victim = await self.victim(0)
         survivor = next(i for i in self.cluster.instances if i is not victim)
         victim.pause()
-        await self.after_loss(survivor, buttons, f"pause of {victim.name}")
-        await asyncio.sleep(max(0.0, seconds))
-        victim.resume()  # it wakes up believing it still holds what it held
+        paused = now()
+
+        async def resume() -> None:
+            await asyncio.sleep(max(0.0, seconds - (now() - paused)))
+            victim.resume()
+
+        await self.after_loss(survivor, buttons, f"pause of {victim.name}", resume)
         await victim.wait_ready(self.http)
 
     async def cut_round(self, name: str, buttons: NurseCallButtons, seconds: float) -> None:
+        """``name`` cut off PostgreSQL for ``seconds`` (still on the broker and the PBX)."""
         proxy = self.cluster.proxies[name]
         cut_off = self.cluster.by_name(name)
         survivor = next(i for i in self.cluster.instances if i is not cut_off)
         proxy.cut()
-        await self.after_loss(survivor, buttons, f"{name} cut off PostgreSQL")
-        await asyncio.sleep(seconds)
-        proxy.mend()
+        cut = now()
+
+        async def mend() -> None:
+            await asyncio.sleep(max(0.0, seconds - (now() - cut)))
+            proxy.mend()
+
+        await self.after_loss(survivor, buttons, f"{name} cut off PostgreSQL", mend)
         await cut_off.wait_ready(self.http)
 
 
@@ -284,7 +296,8 @@ async def test_kill_the_lease_holder_under_load(tmp_path: Path) -> None:
         summary = (
             f"{chaos.kills} kills, {sent} ADT messages ({sum(f.resends for f in feeds)} resent "
             f"unacked, {sum(f.refusals for f in feeds)} redirected), "
-            f"{len(buttons.presses)} presses, {len(writes.ids)} bedside writes"
+            f"{len(buttons.presses)} presses ({buttons.resends} sent again), "
+            f"{len(writes.ids)} bedside writes"
         )
         print(summary, "; rounds (checks+restart, s):", " ".join(chaos.timings))
         assert sent > 0 and buttons.presses and writes.ids, summary
