@@ -193,6 +193,7 @@ class NurseCallButtons:
         self.presses: list[Press] = []
         self.resends = 0
         self._noticed: set[str] = set()
+        self._labels: dict[str, str] = {}
         self._client: aiomqtt.Client | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -215,14 +216,19 @@ class NurseCallButtons:
         async for message in self._client.messages:
             with contextlib.suppress(ValueError):
                 notice = json.loads(bytes(message.payload))  # type: ignore[arg-type]
-                if notice.get("type") == "nurse_call":
-                    self._noticed.add(str(message.topic).split("/")[-2])
+                terminal = str(message.topic).split("/")[-2]
+                # A ward's terminals hear of its calls: only the bed's own call counts.
+                if notice.get("type") == "nurse_call" and notice.get(
+                    "bed_label"
+                ) == self._labels.get(terminal):
+                    self._noticed.add(terminal)
 
     async def press(self) -> Press | None:
         bed = next(self._beds, None)
         if bed is None:
             return None
         press = Press(bed, uuid.uuid4().hex[:16], time.monotonic())
+        self._labels[bed.terminal] = bed.label
         await self._send(press)
         self.presses.append(press)
         task = asyncio.create_task(self._until_noticed(press))

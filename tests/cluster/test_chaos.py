@@ -111,8 +111,15 @@ class Chaos:
         self.consoles = {i.name: Console(i) for i in cluster.instances}
 
     async def victim(self, round_no: int) -> Instance:
-        holder = await holder_of_leases(self.cluster, self.http)
-        if holder is None:
+        holder: Instance | None = None
+
+        async def named() -> bool:
+            nonlocal holder
+            holder = await holder_of_leases(self.cluster, self.http)
+            return holder is not None
+
+        # A lease may lapse for a moment on a loaded machine (renewed late), then be taken.
+        if not await settle(named, 10):
             self.found.add("lease.unreported", f"round {round_no}: /readyz names no holder")
         return holder or self.cluster.instances[round_no % len(self.cluster.instances)]
 
@@ -230,7 +237,7 @@ async def press_steadily(buttons: NurseCallButtons, stop: asyncio.Event, every: 
             return
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: leases and fan-out not merged yet")
+@pytest.mark.timeout(600)
 async def test_kill_the_lease_holder_under_load(tmp_path: Path) -> None:
     need_postgres()
     need_mosquitto()
