@@ -9,9 +9,10 @@ station for the new call. The victim is started again before the next round. Bas
 the same run: the same press rung by a healthy cluster (press -> ring), and the lease TTL
 (``WARDLINE_LEASE_TTL_SECONDS``), the time a dead holder's lease takes to expire.
 
-ADT throughput: ``--patients`` patients per phase (A01, A02, most then A03), ``--senders``
-MLLP senders each waiting for its ACK, sent to one instance (the other stopped), then to both
-in turn: messages/s and the ratio two / one.
+ADT throughput: ``--patients`` patients per side (A01, A02, most then A03), ``--senders``
+MLLP senders each waiting for its ACK and keeping to one instance as its connection through
+the balancer would: to one instance (the other stopped), then to both (senders spread over
+them), twice over: messages/s and the ratio two / one.
 
     python bench/takeover.py [--rounds 20] [--patients 100] [--senders 4] [--json]
 
@@ -139,6 +140,8 @@ def _s(value: float | None) -> str:
 async def adt_phase(
     targets: list[Instance], plan: AdtPlan, patients: int, senders: int
 ) -> dict[str, Any]:
+    """``patients`` through ``senders`` senders, each keeping to one instance (as a sender's
+    connection through the balancer does), the senders spread over ``targets``."""
     feeds = [
         AdtFeed(
             f"S{n}",
@@ -146,6 +149,7 @@ async def adt_phase(
             plan,
             pause=0.0,
             timeout=10.0,
+            sticky=True,
         )
         for n in range(senders)
     ]
@@ -157,15 +161,45 @@ async def adt_phase(
     seconds = time.monotonic() - start
     for feed in feeds:
         await feed.close()
-    messages = sum(len(f.acked) for f in feeds)
-    latencies = [x for f in feeds for x in f.latencies]
+    return {
+        "messages": sum(len(f.acked) for f in feeds),
+        "seconds": seconds,
+        "latencies": [x for f in feeds for x in f.latencies],
+        "non_aa": sum(1 for f in feeds for c in f.acked.values() if c != "AA"),
+    }
+
+
+def combined(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    messages = sum(p["messages"] for p in phases)
+    seconds = sum(p["seconds"] for p in phases)
+    latencies = [x for p in phases for x in p["latencies"]]
     return {
         "messages": messages,
         "seconds": round(seconds, 2),
         "per_second": round(messages / seconds, 1),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-        "non_aa": sum(1 for f in feeds for c in f.acked.values() if c != "AA"),
+        "non_aa": sum(p["non_aa"] for p in phases),
     }
+
+
+async def adt_rounds(
+    cluster: Cluster, http: aiohttp.ClientSession, patients: int, senders: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One instance (the other stopped), then two, twice over (so neither goes only first)."""
+    a, b = cluster.instances
+    beds = iter(cluster.beds[: 4 * patients])
+    half = patients // 2
+    one: list[dict[str, Any]] = []
+    two: list[dict[str, Any]] = []
+    for n in range(2):
+        plan_beds = [next(beds) for _ in range(2 * half)]
+        await b.stop()
+        one.append(await adt_phase([a], AdtPlan(plan_beds, n, f"B1{n}"), half, senders))
+        await b.start()
+        await b.wait_ready(http)
+        plan_beds = [next(beds) for _ in range(2 * half)]
+        two.append(await adt_phase([a, b], AdtPlan(plan_beds, n, f"B2{n}"), half, senders))
+    return combined(one), combined(two)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -179,23 +213,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 NurseCallButtons(cluster.beds[::-1], cluster.topic_root) as buttons,
             ):
                 takeover = await takeover_rounds(cluster, http, buttons, args.rounds)
-                adt_beds = cluster.beds[: 4 * args.patients]
-                a, b = cluster.instances
-                await b.stop()
-                one = await adt_phase(
-                    [a],
-                    AdtPlan(adt_beds[: 2 * args.patients], 1, "B1"),
-                    args.patients,
-                    args.senders,
-                )
-                await b.start()
-                await b.wait_ready(http)
-                two = await adt_phase(
-                    [a, b],
-                    AdtPlan(adt_beds[2 * args.patients :], 2, "B2"),
-                    args.patients,
-                    args.senders,
-                )
+                one, two = await adt_rounds(cluster, http, args.patients, args.senders)
     load = os.getloadavg()
     return {
         "benchmark": "takeover",

@@ -102,6 +102,9 @@ class AdtFeed:
     plan: AdtPlan
     timeout: float = 2.0
     pause: float = 0.3
+    sticky: bool = False
+    """Keep to one instance until it fails (one connection through a load balancer); else
+    each message goes to the next instance in turn."""
     acked: dict[str, str] = field(default_factory=dict)
     sent: list[AdtSend] = field(default_factory=list)
     resends: int = 0
@@ -143,6 +146,8 @@ class AdtFeed:
                 if attempt % len(self.targets) == 0:
                     await asyncio.sleep(0.2)  # every address tried: wait a little
                 continue
+            if self.sticky:
+                self._turn -= 1  # stay on the instance that answered
             self.acked[send.control_id] = code
             self.latencies.append(time.monotonic() - started)
             return code
