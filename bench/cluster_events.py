@@ -71,6 +71,7 @@ def instance_b(url: str, expected: int, conn: Connection) -> None:
 
         await raw.add_listener(FLOOR_CHANNEL, heard)
         db, bus = Database(url), EventBus()
+        await db.ping()  # a warm engine, as a running instance has (it fetches stored events)
         bridge = PeerEvents(db, bus, origin="bench-b")
         got: list[float] = []
         done = asyncio.Event()

@@ -43,14 +43,18 @@ _LOCK = text(
     "FROM (SELECT DISTINCT k FROM unnest(:keys) AS k ORDER BY k) AS patients"
 ).bindparams(_KEYS)
 _CLAIM = text(
-    "SELECT id FROM inbound_messages WHERE id = ANY(:ids) AND status = ANY(:statuses) "
-    "ORDER BY id FOR UPDATE"
-).bindparams(_IDS, bindparam("statuses", type_=ARRAY(String)))
-_EARLIER = text(
-    "SELECT count(*) FROM inbound_messages AS r "
-    "JOIN unnest(:ids, :keys) AS m(id, key) ON r.patient_key = m.key AND r.id < m.id "
-    "WHERE r.status = 'received' AND NOT r.id = ANY(:ids)"
-).bindparams(_IDS, _KEYS)
+    "WITH claimed AS (SELECT id FROM inbound_messages "
+    "  WHERE id = ANY(:ids) AND status = ANY(:statuses) ORDER BY id FOR UPDATE) "
+    "SELECT (SELECT array_agg(id) FROM claimed) AS claimed, "
+    "  (SELECT count(*) FROM inbound_messages AS r "
+    "   JOIN unnest(:keyed, :keys) AS m(id, key) ON r.patient_key = m.key AND r.id < m.id "
+    "   WHERE r.status = 'received' AND NOT r.id = ANY(:keyed)) AS earlier"
+).bindparams(
+    _IDS, _KEYS, bindparam("keyed", type_=ARRAY(BigInteger)),
+    bindparam("statuses", type_=ARRAY(String)),
+)  # fmt: skip
+"""The messages locked, and (in the same snapshot, taken after the patients' locks) how many
+earlier messages of their patients are still waiting outside them: one round trip."""
 
 
 class OutOfTurn(StorageError):
@@ -83,16 +87,23 @@ async def claim(
     ids = [message_id for message_id, _ in messages]
     if s.get_bind().dialect.name != "postgresql":
         return set(ids)
-    keys = [key for _, key in messages if key]
+    keyed = [(message_id, key) for message_id, key in messages if key]
     await s.execute(_IDLE_LIMIT, {"limit": str(CLAIM_IDLE_LIMIT_MS)})
-    if keys:
-        await s.execute(_LOCK, {"space": LOCK_SPACE, "keys": keys})
-    claimed = set(await s.scalars(_CLAIM, {"ids": ids, "statuses": list(statuses)}))
-    if in_turn and keys:
-        keyed = [(message_id, key) for message_id, key in messages if key]
-        earlier = await s.scalar(
-            _EARLIER, {"ids": [m for m, _ in keyed], "keys": [k for _, k in keyed]}
+    if keyed:
+        await s.execute(_LOCK, {"space": LOCK_SPACE, "keys": [k for _, k in keyed]})
+    if not in_turn:
+        keyed = []
+    row = (
+        await s.execute(
+            _CLAIM,
+            {
+                "ids": ids,
+                "statuses": list(statuses),
+                "keyed": [m for m, _ in keyed],
+                "keys": [k for _, k in keyed],
+            },
         )
-        if earlier:
-            raise OutOfTurn("adt.out_of_turn", "an earlier message of the patient is waiting")
-    return claimed
+    ).one()
+    if row.earlier:
+        raise OutOfTurn("adt.out_of_turn", "an earlier message of the patient is waiting")
+    return set(row.claimed or ())

@@ -31,6 +31,7 @@ from wardline.cluster.leases import BED_LINES, DutyLease, LeaseLost
 from wardline.db.engine import Database
 from wardline.domain import events as ev
 from wardline.domain.call_events import PbxConnectionChanged
+from wardline.domain.fanout_events import ClusterResync
 from wardline.domain.switchboard_port import AstDB
 from wardline.errors import WardlineError
 
@@ -111,6 +112,7 @@ class BedLines:
     def subscribe(self, bus: EventBus) -> None:
         bus.subscribe(STAY_EVENTS, self.on_stay_event, name="telephony.bed_lines")
         bus.subscribe(PbxConnectionChanged, self.on_pbx_connection, name="telephony.bed_lines.pbx")
+        bus.subscribe(ClusterResync, self.on_cluster_resync, name="telephony.bed_lines.cluster")
 
     # --- events -------------------------------------------------------------------------------
     async def on_stay_event(self, event: ev.DomainEvent) -> None:
@@ -154,6 +156,11 @@ class BedLines:
 
     async def on_pbx_connection(self, event: PbxConnectionChanged) -> None:
         self.pbx_up = event.state == "up"
+        if self.pbx_up and self.lease.held:
+            self.start_reconcile()
+
+    async def on_cluster_resync(self, event: ClusterResync) -> None:
+        """Other instances' stay events may have been missed: the holder reconciles."""
         if self.pbx_up and self.lease.held:
             self.start_reconcile()
 

@@ -20,8 +20,9 @@ from wardline.cluster.leases import BED_LINES, Leases
 from wardline.db.engine import Database
 from wardline.domain import commands as c
 from wardline.domain.events import StayAdmitted
+from wardline.domain.fanout_events import ClusterResync
 
-TTL = 0.6
+TTL = 1.5
 
 
 @dataclass
@@ -98,3 +99,24 @@ async def test_the_new_holder_repairs_and_the_old_one_is_fenced(two: Two) -> Non
     await h.bus.drain()
     assert two.astdb().get(f"did/{admitted.did}") is None  # B, the holder, wrote it
     assert two.lines_b.applied == 1
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_the_holder_reconciles_when_other_instances_events_may_be_lost(two: Two) -> None:
+    """The link between instances was lost and is back (``ClusterResync``): stay changes made
+    elsewhere meanwhile were never heard, so the holder reconciles; the others do nothing."""
+    h = two.h
+    await two.a.stop()  # B takes the duty at once
+    await wait_until(lambda: two.lines_b.lease.held, timeout=10)
+    await two.lines_b.wait_reconciled()
+    admitted = await h.stays.admit(admit("V2", "P2", "CARDIO-101-B"), ADT)
+    await h.bus.drain()
+    await two.lines_b.wait_reconciled()
+    key = f"did/{admitted.did}"
+    assert key in two.astdb()
+    del two.sim.astdb[key]  # as if the change had been made on an instance B never heard
+    h.bus.publish(ClusterResync(reason="reconnected"))
+    await h.bus.drain()
+    await two.lines_b.wait_reconciled()
+    assert key in two.astdb()
+    assert two.lines_b.last_repair is not None and two.lines_b.last_repair.written == [key]

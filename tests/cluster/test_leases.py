@@ -17,7 +17,7 @@ from wardline.cluster.leases import DUTIES, OUTBOX, LeaseLost, Leases
 from wardline.db.engine import Database
 from wardline.errors import StorageError
 
-TTL, RENEW = 0.6, 0.15
+TTL, RENEW = 1.0, 0.25
 
 
 @pytest.fixture
@@ -68,19 +68,27 @@ async def guarded_write(leases: Leases, by: str) -> None:
         await leases.duty(OUTBOX).fence(s)
 
 
-async def test_one_holder_per_duty_and_readiness_names_it(pair: tuple[Leases, Leases]) -> None:
-    a, b = pair
-    assert all(a.duty(d).held for d in DUTIES)
-    assert not any(b.duty(d).held for d in DUTIES)
-    report = await b.readiness()
-    assert report["instance"] == "b" and report["held"] == []
-    assert {duty: h["holder"] for duty, h in report["holders"].items()} == dict.fromkeys(
-        DUTIES, "a"
-    )
-    await asyncio.sleep(TTL * 2)  # renewed meanwhile: still a's, nothing taken over
-    await b.tick()
-    assert all(a.duty(d).held for d in DUTIES) and not any(b.duty(d).held for d in DUTIES)
-    assert all(b.duty(d).takeovers == 0 for d in DUTIES)
+async def test_one_holder_per_duty_and_readiness_names_it(pg_url: str) -> None:
+    ttl = 3.0  # renewed in time even on a loaded machine
+    a = Leases(Database(pg_url), "a", ttl=ttl, renew=ttl / 6)
+    b = Leases(Database(pg_url), "b", ttl=ttl, renew=ttl / 6)
+    await a.start()
+    await b.start()
+    try:
+        assert all(a.duty(d).held for d in DUTIES)
+        assert not any(b.duty(d).held for d in DUTIES)
+        report = await b.readiness()
+        assert report["instance"] == "b" and report["held"] == []
+        holders = {duty: h["holder"] for duty, h in report["holders"].items()}
+        assert holders == dict.fromkeys(DUTIES, "a")
+        await asyncio.sleep(ttl * 1.5)  # renewed meanwhile: still a's, nothing taken over
+        await b.tick()
+        assert all(a.duty(d).held for d in DUTIES) and not any(b.duty(d).held for d in DUTIES)
+        assert all(b.duty(d).takeovers == 0 for d in DUTIES)
+    finally:
+        for leases in (b, a):
+            await leases.stop()
+            await leases.db.dispose()
 
 
 async def test_takeover_after_expiry_with_a_new_token(pair: tuple[Leases, Leases]) -> None:

@@ -18,7 +18,7 @@ from wardline.domain.call_events import CallRinging
 from wardline.domain.events import BedRef, DomainEvent, StayAdmitted
 from wardline.domain.fanout_events import ClusterResync
 from wardline.domain.nurse_call_events import NurseCallRaised, NurseCallRinging
-from wardline.fanout.bridge import APPLICATION_NAME, PeerEvents, asyncpg_dsn
+from wardline.fanout.bridge import APPLICATION_NAME, PeerEvents, asyncpg_dsn, connect_args
 from wardline.fanout.models import StoredNotice
 
 BED = BedRef(bed_id=1, label="C-101-A", extension="2101", ward_code="CARD", terminal_id="tv-1")
@@ -169,3 +169,30 @@ async def test_a_lost_listener_reconnects_and_tells_to_resync(
     resync = next(e for e in b.seen if isinstance(e, ClusterResync))
     assert not resync.remote  # local to the instance: it never crosses
     assert not any(isinstance(e, ClusterResync) and e.remote for e in a.seen)
+
+
+async def test_events_an_instance_could_not_send_make_the_others_resync(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    good = a.bridge.database
+    away = Database("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")  # refused at once
+    a.bridge.database = away
+    try:
+        a.bus.publish(_admitted(1))
+        await _until(lambda: a.bridge.send_failures == 1)
+    finally:
+        a.bridge.database = good  # its database is back
+        await away.dispose()
+    a.bus.publish(_admitted(2))
+    await _until(lambda: any(isinstance(e, StayAdmitted) for e in b.seen))
+    kinds = [(type(e).__name__, getattr(e, "reason", getattr(e, "stay_id", None))) for e in b.seen]
+    assert kinds == [("ClusterResync", "peer_unsent"), ("StayAdmitted", 2)]
+    assert b.bridge.resyncs == 1 and a.bridge.sent == 1
+
+
+def test_the_listener_connects_as_sqlalchemy_does() -> None:
+    db = Database("postgresql+asyncpg://u:p@db.example:5433/ward?ssl=require"
+                  "&prepared_statement_cache_size=0")  # fmt: skip
+    assert connect_args(db) == {"host": "db.example", "port": 5433, "user": "u",
+                                "password": "p", "database": "ward", "ssl": "require"}  # fmt: skip

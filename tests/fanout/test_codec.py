@@ -46,10 +46,12 @@ from wardline.fanout.codec import (
     Notice,
     NoticeInvalid,
     StoredRef,
+    Unsent,
     crosses,
     decode,
     encode,
     encode_ref,
+    encode_unsent,
 )
 
 AT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=UTC)
@@ -149,8 +151,11 @@ def test_an_event_heard_from_another_instance_is_not_sent_again() -> None:
         encode(remote, "a")
 
 
-def test_a_stored_reference_round_trips() -> None:
+def test_a_stored_reference_and_an_unsent_notice_round_trip() -> None:
     assert decode(encode_ref("a", 5)) == StoredRef("a", 5)
+    assert decode(encode_unsent("a")) == Unsent("a")
+    with pytest.raises(NoticeInvalid):
+        decode(json.dumps({"v": 1, "o": "a", "unsent": False}))
 
 
 def _good() -> dict[str, object]:

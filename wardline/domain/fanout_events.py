@@ -11,8 +11,11 @@ from wardline.domain.events import DomainEvent
 @dataclass(frozen=True, kw_only=True)
 class ClusterResync(DomainEvent):
     """Events of other instances may have been missed (the listening connection to the
-    database was lost and is back): whoever shows live state rebuilds it from the database
-    (the live feed closes its sockets; the pages reconnect to a fresh snapshot). Local only:
-    it never crosses to another instance."""
+    database was lost and is back, or another instance could not send some of its events):
+    whoever shows live state rebuilds it from the database (the live feed closes its sockets;
+    the pages reconnect to a fresh snapshot). Local only: it never crosses to another
+    instance."""
 
-    reason: Literal["reconnected"]
+    reason: Literal["reconnected", "peer_unsent"]
+    """``reconnected``: this instance's listener was lost; ``peer_unsent``: another instance
+    could not send some of its events."""

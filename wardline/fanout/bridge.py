@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 import random
 import socket
@@ -31,7 +32,7 @@ import asyncpg
 import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, select, text
 
 from wardline.bus import EventBus
 from wardline.db.base import utcnow
@@ -41,11 +42,13 @@ from wardline.domain.fanout_events import ClusterResync
 from wardline.fanout.codec import (
     CROSSING,
     NOTIFY_LIMIT,
+    VERSION,
     Notice,
     NoticeInvalid,
+    Unsent,
     decode,
     encode,
-    encode_ref,
+    encode_unsent,
 )
 from wardline.fanout.models import StoredNotice
 
@@ -53,6 +56,13 @@ log = structlog.get_logger(__name__)
 
 STORED_FOR = timedelta(minutes=10)
 PRUNE_EVERY = timedelta(minutes=1)
+STORE_AND_NOTIFY = text(
+    "WITH stored AS (INSERT INTO fanout_stored_notices (payload, stored_at) "
+    "VALUES (:payload, :now) RETURNING id) "
+    "SELECT pg_notify(:channel, json_build_object("
+    f"'v', {VERSION}, 'o', CAST(:origin AS text), 'r', stored.id)::text) FROM stored"
+)
+"""The notification names the stored row (``codec.decode`` reads it as a ``StoredRef``)."""
 APPLICATION_NAME = "wardline-fanout-listener"
 """How the listening connection shows in ``pg_stat_activity``."""
 
@@ -65,6 +75,15 @@ def instance_name() -> str:
 def asyncpg_dsn(url: str) -> str:
     """The SQLAlchemy URL of the database as asyncpg takes it."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def connect_args(database: Database) -> dict[str, Any]:
+    """asyncpg's arguments for the database, as SQLAlchemy gives them to its own connections
+    (host, port, user, password, database, ``ssl``...), but those only SQLAlchemy takes."""
+    engine = database.engine
+    _, params = engine.dialect.create_connect_args(engine.url)
+    accepted = inspect.signature(asyncpg.connect).parameters
+    return {name: value for name, value in params.items() if name in accepted}
 
 
 class PeerEvents:
@@ -98,6 +117,7 @@ class PeerEvents:
         self.dropped: Counter[str] = Counter()
         self.resyncs = 0
         self._pruned: datetime | None = None
+        self._unsent = False
         bus.subscribe(CROSSING, self._send, name="fanout.send")
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -137,35 +157,42 @@ class PeerEvents:
             return
         payload = encode(event, self.origin)
         try:
+            if self._unsent:  # tell the others first: their views missed our events
+                await self._notify(encode_unsent(self.origin))
+                self._unsent = False
             if len(payload.encode()) > NOTIFY_LIMIT:
-                payload = encode_ref(self.origin, await self._store(payload))
-            async with self.database.autocommit() as conn:
-                await conn.execute(
-                    text("SELECT pg_notify(:channel, :payload)"),
-                    {"channel": self.channel, "payload": payload},
-                )
+                await self._store_and_notify(payload)
+            else:
+                await self._notify(payload)
         except Exception as exc:  # the database is away: the others resync when it is back
+            self._unsent = True
             self.send_failures += 1
             log.warning("fanout.send_failed", domain_event=event.name, error=type(exc).__name__)
             return
         self.sent += 1
 
-    async def _store(self, payload: str) -> int:
+    async def _notify(self, payload: str) -> None:
+        async with self.database.autocommit() as conn:
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": self.channel, "payload": payload},
+            )
+
+    async def _store_and_notify(self, payload: str) -> None:
+        """Store the event and notify its row's id, in one statement (so one round trip, and
+        the row is committed before anyone hears of it)."""
         now = utcnow()
-        async with self.database.session() as session:
+        async with self.database.autocommit() as conn:
             if self._pruned is None or now - self._pruned > PRUNE_EVERY:
                 self._pruned = now
-                await session.execute(
+                await conn.execute(
                     delete(StoredNotice).where(StoredNotice.stored_at < now - STORED_FOR)
                 )
-            ref = await session.scalar(
-                insert(StoredNotice)
-                .values(payload=payload, stored_at=now)
-                .returning(StoredNotice.id)
+            await conn.execute(
+                STORE_AND_NOTIFY,
+                {"payload": payload, "now": now, "channel": self.channel, "origin": self.origin},
             )
         self.stored += 1
-        assert ref is not None
-        return int(ref)
 
     # --- listening ----------------------------------------------------------------------
 
@@ -176,7 +203,7 @@ class PeerEvents:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(
-                    asyncpg_dsn(self.database.url),
+                    **connect_args(self.database),
                     timeout=10,
                     server_settings={"application_name": APPLICATION_NAME},
                 )
@@ -237,6 +264,11 @@ class PeerEvents:
             self._drop(exc.error_id, None, None)
             return
         if notice.origin == self.origin:
+            return
+        if isinstance(notice, Unsent):
+            self.resyncs += 1
+            log.info("fanout.peer_unsent", origin=notice.origin)
+            self.bus.publish(ClusterResync(reason="peer_unsent"))
             return
         if not isinstance(notice, Notice):
             try:

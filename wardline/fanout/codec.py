@@ -133,7 +133,19 @@ def encode_ref(origin: str, ref: int) -> str:
     return json.dumps({"v": VERSION, "o": origin, "r": ref}, separators=(",", ":"))
 
 
-def decode(text: str) -> Notice | StoredRef:
+@dataclass(frozen=True)
+class Unsent:
+    """An instance could not send some of its events (its database was away): the others
+    rebuild their live views from the database."""
+
+    origin: str
+
+
+def encode_unsent(origin: str) -> str:
+    return json.dumps({"v": VERSION, "o": origin, "unsent": True}, separators=(",", ":"))
+
+
+def decode(text: str) -> Notice | StoredRef | Unsent:
     """A notification read back; raises :class:`NoticeInvalid` for anything else."""
     try:
         raw = json.loads(text)
@@ -146,6 +158,8 @@ def decode(text: str) -> Notice | StoredRef:
     origin = raw.get("o")
     if not isinstance(origin, str) or not 0 < len(origin) <= 200:
         raise NoticeInvalid("fanout.origin", "the notification names no instance")
+    if set(raw) == {"v", "o", "unsent"} and raw["unsent"] is True:
+        return Unsent(origin)
     if set(raw) == {"v", "o", "r"}:
         ref = raw["r"]
         if type(ref) is not int or ref <= 0:
