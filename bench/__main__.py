@@ -313,6 +313,30 @@ BENCHES = (
             ),
         ),
     ),
+    Bench(
+        "takeover",
+        (),
+        ("--rounds", "3", "--patients", "20"),
+        (
+            Figure(
+                "kill -9 -> survivor holds every lease and rings, p99",
+                "takeover_p99_s",
+                "s",
+                "healthy_ring_p99_s",
+                "healthy press -> ring",
+                "< 5 s",
+                lambda v: v < 5.0,
+            ),
+            Figure(
+                "ADT over MLLP, two serve processes",
+                "adt_two_instances.per_second",
+                "msg/s",
+                "adt_one_instance.per_second",
+                "one process",
+                "ratio >= 1.0",
+            ),
+        ),
+    ),
 )
 
 

@@ -34,6 +34,10 @@ LOCK_SPACE = 0x41_44_54  # "ADT": the advisory locks' first key, apart from othe
 
 _IDS = bindparam("ids", type_=ARRAY(BigInteger))
 _KEYS = bindparam("keys", type_=ARRAY(String))
+CLAIM_IDLE_LIMIT_MS = 5000
+"""An applying transaction left idle this long (its instance cut off the database, frozen)
+is ended by PostgreSQL, so its patients' locks and claimed messages go to the others."""
+_IDLE_LIMIT = text("SELECT set_config('idle_in_transaction_session_timeout', :limit, true)")
 _LOCK = text(
     "SELECT count(pg_advisory_xact_lock(:space, hashtext(k))) "
     "FROM (SELECT DISTINCT k FROM unnest(:keys) AS k ORDER BY k) AS patients"
@@ -84,6 +88,7 @@ async def claim(
     if s.get_bind().dialect.name != "postgresql":
         return set(ids)
     keyed = [(message_id, key) for message_id, key in messages if key]
+    await s.execute(_IDLE_LIMIT, {"limit": str(CLAIM_IDLE_LIMIT_MS)})
     if keyed:
         await s.execute(_LOCK, {"space": LOCK_SPACE, "keys": [k for _, k in keyed]})
     if not in_turn:
