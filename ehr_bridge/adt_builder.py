@@ -1,6 +1,6 @@
-"""HL7 v2.5 ADT messages as a hospital's ADT feed sends them (IHE PAM France shape,
-ISO 8859-1), and an MLLP sender that waits for each ACK: for the demo's scenario driver and
-for end-to-end tests. Synthetic people only."""
+"""HL7 v2.5 ADT messages as a hospital's ADT feed sends them (IHE PAM France shape, ISO
+8859-1, or UTF-8 when a name does not fit in it), and an MLLP sender that waits for each
+ACK: for the demo's scenario driver and for end-to-end tests. Synthetic people only."""
 
 from __future__ import annotations
 
@@ -39,13 +39,22 @@ def adt_message(
     *,
     at: datetime | None = None,
     sender: str = "DEMO-ADT",
-    charset: str = "8859/1",
+    charset: str | None = None,
 ) -> bytes:
-    """One ADT message; ``bed`` is the new location (A01, A02) or the current one."""
+    """One ADT message; ``bed`` is the new location (A01, A02) or the current one.
+
+    ``charset`` (MSH-18): by default ISO 8859-1 (``8859/1``), as most French ADT feeds send,
+    unless a name does not fit in it (``Nguyễn``): then ``UNICODE UTF-8``, as a sender must."""
     if trigger not in TRIGGERS:
         raise ValueError(f"unsupported trigger {trigger}")
     stamp = (at or datetime.now(UTC)).strftime("%Y%m%d%H%M%S%z")  # with its offset
     location = f"{bed.ward}^{bed.room}^{bed.bed}" if bed else ""
+    if charset is None:
+        try:
+            f"{patient.family}{patient.given}{location}".encode("latin-1")
+            charset = "8859/1"
+        except UnicodeEncodeError:
+            charset = "UNICODE UTF-8"
     segments = [
         f"MSH|^~\\&|{sender}|CHRS|WARDLINE|CHRS|{stamp}||ADT^{trigger}^ADT_{trigger}|{control_id}"
         f"|P|2.5|||||FRA|{charset}|||2.10",

@@ -121,7 +121,7 @@ class Scenario:
         return [b for b in self.beds if b.label not in taken]
 
     async def adt(
-        self, trigger: str, visit: str, bed: DemoBed | None, charset: str = "8859/1"
+        self, trigger: str, visit: str, bed: DemoBed | None, charset: str | None = None
     ) -> str:
         from ehr_bridge.adt_builder import AdtBed, adt_message
 

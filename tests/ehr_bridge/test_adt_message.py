@@ -196,3 +196,28 @@ def test_corrupted_valid_message_never_crashes(cut: int, junk: bytes) -> None:
     raw = adt("A01", "C1")
     with contextlib.suppress(Hl7Error):
         parse_adt(raw[:cut] + junk + raw[cut:])
+
+
+def test_the_builder_sends_utf8_when_a_name_does_not_fit_in_latin1() -> None:
+    """The demo's feed admits Nguyễn-Château: ISO 8859-1 cannot carry "ễ", so the message
+    says UNICODE UTF-8 in MSH-18 and is encoded so; other names stay in 8859/1."""
+    from ehr_bridge.adt_builder import AdtBed, AdtPatient, adt_message
+
+    bed = AdtBed(ward="CARDIO", room="101", bed="A")
+    for family, charset, encoding in (
+        ("Nguyễn-Château", "UNICODE UTF-8", "utf-8"),
+        ("Lefèvre-Bérard", "8859/1", "latin-1"),
+    ):
+        patient = AdtPatient(
+            ipp="8000099",
+            visit_number="V8000099",
+            family=family,
+            given="François",
+            birth_date=date(1950, 3, 14),
+            sex="M",
+        )
+        raw = adt_message("A01", patient, bed, "C-1")
+        assert raw.split(b"|")[17] == charset.encode()
+        command = parse_adt(raw).command
+        assert isinstance(command, Admit) and command.patient.family_name == family
+        assert raw.decode(encoding).count(family) == 1

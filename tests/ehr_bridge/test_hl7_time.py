@@ -160,3 +160,4 @@ def test_zone_settings_are_checked_at_start(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("WARDLINE_EHR_HL7_FACILITY_TIMEZONES", '{"SITE-B": "Mars/Base"}')
     with pytest.raises(ConfigError, match="Mars/Base"):
         load_options()
+
