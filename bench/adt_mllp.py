@@ -6,7 +6,9 @@ next message (as MLLP senders do); messages waiting together are group-committed
 ``ehr_bridge/adt_batches.py``) and the run prints how many batches it made. Baselines
 measured in the same run: the same MLLP framing answered at once without any database
 ("mllp floor"), the inbox alone with a domain that accepts everything ("inbox only"), and the
-same commands applied to the domain directly, without MLLP nor inbox ("domain only").
+same commands applied to the domain directly, without MLLP nor inbox ("domain only"). Then
+one instance alone in its own process beside two instances in two processes on the same
+database, the senders spread over them ("1 process", "2 processes").
 
     python bench/adt_mllp.py [--patients 250] [--senders 4] [--pg URL] [--json]
 """
@@ -165,32 +167,53 @@ async def hospital(url: str, beds: int) -> tuple[Database, Stays]:
     return db, Stays(db, EventBus(), audit, quarantine=timedelta(0))
 
 
-async def two_instances(
-    url: str, work: list[list[bytes]], senders: int
+async def serve_instance(url: str) -> None:
+    """``--serve-instance URL``: one instance's ADT path (engine, domain, listener) in this
+    process; prints its port, then its batch counts when stdin closes."""
+    db = Database(url)
+    processor = AdtProcessor(db, Stays(db, EventBus(), AuditLog(), quarantine=timedelta(0)))
+    listener = AdtListener(processor, port=0)
+    await listener.start()
+    print(listener.port, flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    print(json.dumps([processor.batches.batches, processor.batches.split]), flush=True)
+    await listener.stop()
+    await db.dispose()
+
+
+async def instances(
+    url: str, work: list[list[bytes]], senders: int, count: int
 ) -> tuple[float, list[float], int, tuple[int, int]]:
-    """Two instances (each its own engine, pool, domain and listener) on one database, the
-    senders spread over both; they claim their messages (``ehr_bridge/adt_claims.py``)."""
-    dbs = [Database(url), Database(url)]
-    audit = AuditLog()
-    processors = [
-        AdtProcessor(db, Stays(db, EventBus(), audit, quarantine=timedelta(0))) for db in dbs
-    ]
-    listeners = [AdtListener(processor, port=0) for processor in processors]
-    try:
-        for listener in listeners:
-            await listener.start()
-        ports = [listener.port for listener in listeners if listener.port is not None]
-        seconds, latencies, refused = await drive(ports, work, senders)
-        grouped = (
-            sum(p.batches.batches for p in processors),
-            sum(p.batches.split for p in processors),
+    """``count`` instances, each its own process, on one database, the senders spread over
+    them; they claim their messages (``ehr_bridge/adt_claims.py``)."""
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--serve-instance",
+            url,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
+        for _ in range(count)
+    ]
+    grouped = [0, 0]
+    try:
+        ports = []
+        for proc in procs:
+            assert proc.stdout is not None
+            ports.append(int(await proc.stdout.readline()))
+        seconds, latencies, refused = await drive(ports, work, senders)
     finally:
-        for listener in listeners:
-            await listener.stop()
-        for db in dbs:
-            await db.dispose()
-    return seconds, latencies, refused, grouped
+        for proc in procs:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.close()
+            line = await proc.stdout.readline()
+            if line:
+                batches, split = json.loads(line)
+                grouped = [grouped[0] + batches, grouped[1] + split]
+            await proc.wait()
+    return seconds, latencies, refused, (grouped[0], grouped[1])
 
 
 class NoDomain:
@@ -257,8 +280,11 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 grouped = processor.batches.batches, processor.batches.split
             finally:
                 await listener.stop()
-            two_s, two_lat, two_refused, two_grouped = await two_instances(
-                url, workload(args.patients, beds, "T"), args.senders
+            one_s, one_lat, one_refused, _ = await instances(
+                url, workload(args.patients, beds, "S"), args.senders, 1
+            )
+            two_s, two_lat, two_refused, two_grouped = await instances(
+                url, workload(args.patients, beds, "T"), args.senders, 2
             )
             inbox_only = AdtListener(AdtProcessor(db, NoDomain()), port=0)
             await inbox_only.start()
@@ -278,7 +304,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         f" {args.senders} senders"
     )
     result = summary("wardline", seconds, latencies)
-    two = summary("2 instances", two_s, two_lat)
+    one = summary("1 process", one_s, one_lat)
+    two = summary("2 processes", two_s, two_lat)
     floor = summary("mllp floor", floor_s, floor_lat)
     inbox = summary("inbox only", inbox_s, inbox_lat)
     domain = summary("domain only", domain_s, domain_lat)
@@ -290,8 +317,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     )
     print(f"group commits: {grouped[0]} batches, {grouped[1]} split back into single messages")
     print(
-        f"two instances on one database (same process and cores): "
-        f"x{two['per_second'] / result['per_second']:.2f} of one; non-AA: {two_refused}; "
+        f"two instances (processes) on one database: x{two['per_second'] / one['per_second']:.2f}"
+        f" of one; non-AA: {one_refused} and {two_refused}; "
         f"{two_grouped[0]} batches, {two_grouped[1]} split"
     )
     return {
@@ -304,9 +331,10 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         "ratio_to_target": round(ratio_target, 2),
         "ratio_to_domain_only": round(result["per_second"] / domain["per_second"], 3),
         "non_aa": refused,
-        "two_instances": two,
-        "two_instances_ratio_to_one": round(two["per_second"] / result["per_second"], 3),
-        "two_instances_non_aa": two_refused,
+        "one_instance_process": one,
+        "two_instance_processes": two,
+        "two_instances_ratio_to_one": round(two["per_second"] / one["per_second"], 3),
+        "instances_non_aa": one_refused + two_refused,
         "batches": grouped[0],
         "batches_split": grouped[1],
     }
@@ -321,12 +349,16 @@ def cli() -> int:
         default=os.environ.get("WARDLINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument("--serve-instance", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     import logging
 
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    if args.serve_instance:
+        asyncio.run(serve_instance(args.serve_instance))
+        return 0
     result = asyncio.run(main(args))
     if args.json:
         print(json.dumps(result))

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ehr_bridge import adt_inbox as inbox
 from ehr_bridge.adt_batches import AdtBatches, StayCommands
-from ehr_bridge.adt_claims import AppliedElsewhere, claim, waiting_before
+from ehr_bridge.adt_claims import AppliedElsewhere, OutOfTurn, claim, waiting_before
 from ehr_bridge.adt_message import IGNORED_EVENTS, AdtMessage, Command, parse_adt
 from ehr_bridge.adt_refusals import StorageRefused, hl7_error_code, refused, safe_key
 from ehr_bridge.coalescing import Coalescing
@@ -309,9 +309,12 @@ class AdtProcessor:
         return replace(command, at=time.later)
 
     async def _apply_alone(self, entry: inbox.InboxEntry, command: Command) -> Outcome:
-        for earlier in await waiting_before(self.db, entry):  # persisted by another instance
-            await self._apply_one(earlier, retry_errors=False)
-        return await self._apply_one(entry, retry_errors=False, command=command)
+        try:
+            return await self._apply_one(entry, retry_errors=False, command=command)
+        except OutOfTurn:  # an earlier message of the patient, persisted by another instance
+            for earlier in await waiting_before(self.db, entry):
+                await self._apply_one(earlier, retry_errors=False)
+            return await self._apply_one(entry, retry_errors=False, command=command)
 
     async def _apply_one(
         self, entry: inbox.InboxEntry, *, retry_errors: bool, command: Command | None = None
@@ -328,7 +331,7 @@ class AdtProcessor:
                 # can never leave a message applied but still pending (applied twice).
                 async with self.db.session() as s:
                     mine = [(message_id, entry.patient_key)]
-                    if not await claim(s, mine, in_turn=False, statuses=sorted(allowed)):
+                    if not await claim(s, mine, statuses=sorted(allowed)):
                         raise AppliedElsewhere("adt.applied_elsewhere", "settled elsewhere")
                     _view, events = await self.stays.apply_in(s, command, self.actor)
                     await inbox.settle_in(
