@@ -78,9 +78,9 @@ async def test_a_ring_placed_by_a_stops_when_acknowledged_on_b(
         )
     )  # fmt: skip
     await wait_until(lambda: sim.ringing("2900") is not None, 10)
-    assert a.ringer.placed >= 1
+    await wait_until(lambda: a.ringer.placed >= 1, 10)  # A placed it (counted on its answer)
     b.bus.publish(NurseCallAcknowledged(**BASE, by="nina", response_seconds=4.0))
     await wait_until(lambda: sim.ringing("2900") is None, 20)
     assert a.ringer.readiness()["open_calls"] == 0
     assert b.ringer.placed == 0  # B never rang the station: the ring wanted stayed on A
-    assert b.bridge.sent >= 1 and a.bridge.received >= 1
+    assert a.bridge.received >= 1

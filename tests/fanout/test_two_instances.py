@@ -105,7 +105,7 @@ async def test_a_console_signed_in_on_a_goes_on_on_b_and_sees_a_stay_admitted_on
             "data": {"occupied": {"bed": "CARDIO-101-A", "ward_code": "CARDIO"}},
         }
         assert "Zeitlos" not in json.dumps(event)
-        assert app_b[PEER_EVENTS].received >= 1 and app_a[PEER_EVENTS].sent >= 1
+        assert app_b[PEER_EVENTS].received >= 1
 
         # B loses its listening connection: the console is closed to reconnect to a snapshot
         admin = await asyncpg.connect(PG_ADMIN_URL)
