@@ -12,6 +12,7 @@ import json
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,26 +48,26 @@ class PlannedStay:
 
 
 class AdtPlan:
-    """Patients admitted, transferred, then (most of them) discharged; a bed is used by one
-    patient only, so the end state does not depend on the order of different patients."""
+    """Patients admitted, transferred, then (most of them) discharged. A bed is given to a
+    new patient only once the message that freed it was acknowledged (the ACK follows the
+    apply), and after every other free bed (first freed, last reused), so the load never
+    runs out of beds and the end state does not depend on the order of different patients."""
 
     def __init__(self, beds: list[WardBed], seed: int, prefix: str = "VC") -> None:
-        self._beds = iter(beds)
+        self._free: deque[WardBed] = deque(beds)
         self.prefix = prefix
         self.rng = random.Random(seed)
         self.stays: dict[str, PlannedStay] = {}
         self._numbers = itertools.count(1)
 
     def next_patient(self, feed: str) -> Iterator[AdtSend] | None:
-        try:
-            first, second = next(self._beds), next(self._beds)
-        except StopIteration:
+        if len(self._free) < 2:
             return None
+        first, second = self._free.popleft(), self._free.popleft()
         n = next(self._numbers)
         patient = AdtPatient(
             ipp=f"{self.prefix}{n:05d}", family=f"CLUSTER{n}", given="Test",
-            visit_number=f"{self.prefix}{n:05d}",
-            birth_date=date(1960, 1, 1) , sex="F",
+            visit_number=f"{self.prefix}{n:05d}", birth_date=date(1960, 1, 1), sex="F",
         )  # fmt: skip
         stay = PlannedStay(patient.visit_number, [first, second])
         self.stays[stay.visit] = stay
@@ -76,6 +77,7 @@ class AdtPlan:
     def _messages(
         self, feed: str, patient: AdtPatient, stay: PlannedStay, discharge: bool
     ) -> Iterator[AdtSend]:
+        """Resumed by the feed once the message yielded was acknowledged."""
         steps = [("A01", stay.beds[0]), ("A02", stay.beds[1])]
         if discharge:
             steps.append(("A03", stay.beds[1]))
@@ -86,6 +88,10 @@ class AdtPlan:
             if trigger == "A03":
                 stay.discharged = True
             yield AdtSend(control, trigger, patient.visit_number, bed, message)
+            if trigger == "A02":
+                self._free.append(stay.beds[0])  # the transfer freed it
+            if trigger == "A03":
+                self._free.append(stay.beds[1])
 
     def expected_lines(self) -> dict[str, str]:
         """Bed extension -> visit of the patient in it at the end."""
