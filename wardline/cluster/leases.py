@@ -286,7 +286,10 @@ class Leases:
 
     def _lose(self, duty: DutyLease, why: str) -> None:
         duty.token = None
-        log.warning("cluster.lease_lost", duty=duty.name, why=why)
+        if why == "released":  # handed back at a stop: routine, not a loss
+            log.info("cluster.lease_released", duty=duty.name)
+        else:
+            log.warning("cluster.lease_lost", duty=duty.name, why=why)
         for callback in duty._lost:
             try:
                 callback()
