@@ -12,6 +12,7 @@ that starts the link (when ``ami_enabled``) and stops it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -79,10 +80,19 @@ def setup(app: web.Application) -> None:
 
 
 async def _pbx_context(app: web.Application) -> AsyncIterator[None]:
-    session = app[TELEPHONY]
-    if app[k.SETTINGS].ami_enabled:
+    session, settings = app[TELEPHONY], app[k.SETTINGS]
+    audits: asyncio.Task[None] | None = None
+    if settings.ami_enabled:
         await session.start()
+        if settings.lines_audit_seconds > 0:
+            audits = asyncio.create_task(
+                app[BED_LINES].audit_forever(settings.lines_audit_seconds),
+                name="bed-lines-audit",
+            )
     yield
+    if audits is not None:
+        audits.cancel()
+        await asyncio.gather(audits, return_exceptions=True)
     await app[NURSE_CALL_RING].close()
     await session.stop()
     await app[BED_LINES].close()

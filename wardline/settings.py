@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     ami_action_timeout: float = Field(
         default=5.0, gt=0, description="Seconds before a PBX action fails with a timeout."
     )
+    lines_audit_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="How often the bed lines' holder compares AstDB with the stays and puts "
+        "back what was changed outside Wardline (0: only at start-up and reconnects).",
+    )
 
     # bedside (MQTT)
     mqtt_url: SecretStr = Field(

@@ -1,6 +1,9 @@
 """Bed lines follow the stays: the stay events are turned into AstDB writes through the
-``AstDB`` port, and AstDB is reconciled with the database (which wins) at start-up and after
-every reconnect to the PBX.
+``AstDB`` port, and AstDB is reconciled with the database (which wins) at start-up, after
+every reconnect to the PBX, and every ``WARDLINE_LINES_AUDIT_SECONDS`` (:meth:`audit_forever`):
+a key changed outside Wardline (by hand, or by whoever holds an AMI secret: Asterisk lets an
+async Originate write AstDB, asterisk_conf/README.md) lasts one period at most, and is logged
+``bed_lines.drift_repaired`` with the beds it touched.
 
 Each event names the beds and DIDs it touches; their wanted keys are read from the database
 when the event is handled (so a late event never undoes a newer state), then written and the
@@ -106,6 +109,8 @@ class BedLines:
         self.last_repair: Repair | None = None
         self._task: asyncio.Task[None] | None = None
         self.applied = 0
+        self.drift_repairs = 0
+        """Audits that found AstDB changed outside Wardline (and put it back)."""
         self.on_applied: Callable[[ev.DomainEvent], None] | None = None
         """Called once an event's keys are written and acknowledged (metrics, benchmarks)."""
 
@@ -186,6 +191,33 @@ class BedLines:
             self.pending_repair = True
             log.exception("bed_lines.reconcile_crashed")
 
+    async def audit_forever(self, every: float) -> None:
+        """Reconcile every ``every`` seconds while this instance holds the lease and the PBX
+        is up; a change found with no repair pending is drift from outside, logged."""
+        while True:
+            await asyncio.sleep(every)
+            if not (self.pbx_up and self.lease.held) or (
+                self._task is not None and not self._task.done()
+            ):
+                continue
+            expected = not self.pending_repair
+            try:
+                repair = await self.reconcile()
+            except LeaseLost:
+                continue
+            except WardlineError as exc:
+                self.pending_repair = True
+                log.warning("bed_lines.audit_failed", error=exc.error_id)
+                continue
+            if repair.changed and expected:
+                self.drift_repairs += 1
+                log.warning(
+                    "bed_lines.drift_repaired",
+                    written=len(repair.written),
+                    deleted=len(repair.deleted),
+                    beds=_extensions(repair.written + repair.deleted),
+                )
+
     async def wait_reconciled(self) -> None:
         task = self._task
         if task is not None:
@@ -204,6 +236,7 @@ class BedLines:
             "state": "degraded" if self.pending_repair else "up",
             "pending_repair": self.pending_repair,
             "applied": self.applied,
+            "drift_repairs": self.drift_repairs,
             "lease_held": self.lease.held,
             "last_repair": None
             if repair is None

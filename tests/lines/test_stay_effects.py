@@ -130,6 +130,31 @@ async def test_reconcile_repairs_a_corrupted_astdb(line_lab: LineLab) -> None:
     assert (await line_lab.bed_lines.reconcile()).changed == 0
 
 
+async def test_the_periodic_audit_puts_back_what_was_changed_outside(line_lab: LineLab) -> None:
+    """No event, no reconnect: a barring lifted and a line switched on by someone else
+    (a hand edit, or an AMI secret used through Asterisk's async Originate) last one audit
+    period, and the repair is counted as drift."""
+    import asyncio
+
+    a = await line_lab.h.stays.admit(admit("V1", "P1", "CARDIO-101-A"), ADT)
+    await line_lab.settle()
+    expected = line("2001", a.did)
+    db = line_lab.sim.astdb
+    db["bed/2001/barring"] = "none"
+    db["bed/2002/active"] = "1"
+    assert line_lab.bed_lines.drift_repairs == 0
+    audits = asyncio.create_task(line_lab.bed_lines.audit_forever(0.05))
+    try:
+        await wait_until(lambda: line_lab.astdb() == expected, 10)
+        await wait_until(lambda: line_lab.bed_lines.drift_repairs == 1, 5)
+        await asyncio.sleep(0.2)  # audits in step with the stays change nothing more
+        assert line_lab.bed_lines.drift_repairs == 1
+    finally:
+        audits.cancel()
+        await asyncio.gather(audits, return_exceptions=True)
+    assert line_lab.bed_lines.readiness()["drift_repairs"] == 1
+
+
 async def test_a_change_while_the_pbx_is_down_is_repaired_after_reconnect(
     line_lab: LineLab,
 ) -> None:
