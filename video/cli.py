@@ -36,6 +36,9 @@ def register_cli(subparsers: Any) -> None:
     conf.add_argument("--nat-1-1", help="Janus's public address when behind NAT")
     conf.add_argument("--ice-enforce", help="interfaces Janus gathers candidates on (lo)")
     conf.add_argument("--turn-bind", default="127.0.0.1", help="address coturn listens on")
+    conf.add_argument(
+        "--turn-relay-ip", help="address coturn relays from (default: --turn-bind)"
+    )
     conf.add_argument("--turn-port", type=int, default=3478, help="coturn's port")
     conf.add_argument("--turn-cert", help="TLS certificate for coturn (turns: on 5349)")
     conf.add_argument("--turn-key", help="TLS key for coturn")
@@ -79,6 +82,7 @@ def cmd_janus_config(args: argparse.Namespace, settings: Settings) -> int:
         nat_1_1=args.nat_1_1,
         ice_enforce=args.ice_enforce,
         turn_bind=args.turn_bind,
+        turn_relay_ip=args.turn_relay_ip,
         turn_port=args.turn_port,
         turn_cert=args.turn_cert,
         turn_key=args.turn_key,

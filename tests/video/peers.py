@@ -179,6 +179,7 @@ def peers_config(folder: Path) -> JanusConfig:
         rtp_ports=f"{rtp[0]}-{rtp[1]}",
         turn_realm="wardline.test",
         turn_bind="127.0.0.1",
+        turn_relay_ip=host_ipv4(),
         turn_port=free_port(),
         turn_relay_ports=relay,
         turn_loopback_peers=True,
@@ -223,9 +224,9 @@ async def running_peers(folder: Path) -> AsyncIterator[VideoPeers]:
     config = peers_config(conf_dir)
     files = render(config)
     # coturn relays from the address Janus's candidates are on (Janus never gathers on
-    # loopback); the rendered relay-ip is the listening address.
+    # loopback): peers_config sets relay-ip to the machine's own address.
     files["turnserver.conf"] = (
-        files["turnserver.conf"].replace("relay-ip=127.0.0.1", f"relay-ip={host_ipv4()}")
+        files["turnserver.conf"]
         + f"log-file={folder / 'turnserver.log'}\nsimple-log\npidfile={folder / 'turn.pid'}\n"
     )
     write(conf_dir, files)

@@ -60,6 +60,14 @@ def test_janus_runs_with_tokens_secrets_and_the_videoroom_only() -> None:
     assert "allow-loopback-peers" in render(config(turn_loopback_peers=True))["turnserver.conf"]
     tls = render(config(turn_cert="/etc/ssl/t.pem", turn_key="/etc/ssl/t.key"))["turnserver.conf"]
     assert "cert=/etc/ssl/t.pem" in tls and "no-tls\n" not in tls
+    # coturn relays from the listening address, unless told another (Janus's candidates are
+    # never on loopback: on one host, coturn must relay from the machine's own address)
+    assert "relay-ip=127.0.0.1" in turn
+    other = render(config(turn_relay_ip="10.20.0.5"))["turnserver.conf"]
+    assert "relay-ip=10.20.0.5" in other and "relay-ip=127.0.0.1" not in other
+    assert "relay-ip" not in render(config(turn_bind="0.0.0.0"))["turnserver.conf"]
+    with pytest.raises(InvalidInput):
+        render(config(turn_relay_ip="10.0.0.1 #x"))
 
 
 @pytest.mark.parametrize(
@@ -183,7 +191,12 @@ def test_wardline_janus_config_writes_the_files_or_names_what_is_missing(
     monkeypatch.setenv("WARDLINE_JANUS_ROOM_ADMIN_KEY", SECRETS["room_admin_key"])
     monkeypatch.setenv("WARDLINE_TURN_SECRET", SECRETS["turn_secret"])
     out = tmp_path / "janus"
-    assert main(["janus-config", "--out", str(out), "--loopback-peers"]) == 0
+    assert (
+        main(
+            ["janus-config", "--out", str(out), "--loopback-peers", "--turn-relay-ip", "10.1.2.3"]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [
             "janus.jcfg",
@@ -195,4 +208,5 @@ def test_wardline_janus_config_writes_the_files_or_names_what_is_missing(
     )
     assert f'configs_folder = "{out.resolve()}"' in (out / "janus.jcfg").read_text()
     assert "allow-loopback-peers" in (out / "turnserver.conf").read_text()
+    assert "relay-ip=10.1.2.3" in (out / "turnserver.conf").read_text()
     assert SECRETS["api_secret"] not in capsys.readouterr().out
