@@ -8,11 +8,10 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from tests.web.browser import CHROMIUM_ARGS, _missing
+from tests.web.browser import CHROMIUM_ARGS, launch_chromium
 
 VIDEO_ARGS = [
     *CHROMIUM_ARGS,
@@ -23,23 +22,8 @@ VIDEO_ARGS = [
 ]
 
 
-@asynccontextmanager
-async def launch_video_chromium() -> AsyncIterator[Any]:
-    import shutil
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        _missing("Debian's chromium")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        _missing("playwright")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=VIDEO_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+def launch_video_chromium() -> AbstractAsyncContextManager[Any]:
+    return launch_chromium(VIDEO_ARGS)
 
 
 def turn_credentials(secret: str, name: str, ttl: int = 600) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,8 @@ def _missing(what: str) -> None:
 
 
 @asynccontextmanager
-async def launch_chromium() -> AsyncIterator[Any]:
-    """A headless Chromium browser (Playwright's ``Browser``)."""
+async def launch_chromium(args: Sequence[str] = CHROMIUM_ARGS) -> AsyncIterator[Any]:
+    """A headless Chromium browser (Playwright's ``Browser``), launched with ``args``."""
     executable = shutil.which("chromium")
     if executable is None:
         _missing("Debian's chromium")
@@ -46,7 +46,7 @@ async def launch_chromium() -> AsyncIterator[Any]:
     except ImportError:
         _missing("playwright")
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=executable, args=list(args))
         try:
             yield browser
         finally:
